@@ -1,0 +1,91 @@
+"""Where things are: project root, database target and connection settings.
+
+Every command reads its settings here, so that `AQUANT_DB` / `AQUANT_TARGET` point *all* of
+them (ingest, build, backtest, app) at the same database, as the contract promises.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+TARGETS = ("duckdb", "postgres")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+def project_root() -> Path:
+    """The dbt project directory (holds dbt_project.yml).
+
+    `AQUANT_HOME` wins; otherwise the current directory or a parent; otherwise the checkout
+    this package was installed from (editable install), so `aquant` works from anywhere.
+    """
+    env = os.environ.get("AQUANT_HOME")
+    if env:
+        root = Path(env).expanduser().resolve()
+        if not (root / "dbt_project.yml").exists():
+            raise ConfigError(f"AQUANT_HOME={env} has no dbt_project.yml; point it at the aquant checkout")
+        return root
+    for cand in [Path.cwd(), *Path.cwd().parents]:
+        if (cand / "dbt_project.yml").exists() and (cand / "src" / "aquant").exists():
+            return cand
+    here = Path(__file__).resolve().parents[2]
+    if (here / "dbt_project.yml").exists():
+        return here
+    raise ConfigError("cannot find the aquant project (dbt_project.yml); run from the checkout or set AQUANT_HOME")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved database settings for one process."""
+
+    target: str
+    duckdb_path: Path
+    pg: dict[str, str]
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.target == "postgres"
+
+    def describe(self) -> str:
+        """Human-readable location, never including a password."""
+        if self.is_postgres:
+            return f"postgres://{self.pg['user']}@{self.pg['host']}:{self.pg['port']}/{self.pg['dbname']}"
+        return str(self.duckdb_path)
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment for a dbt subprocess/invocation so profiles.yml resolves to this database."""
+        env = {"AQUANT_TARGET": self.target, "AQUANT_DB": str(self.duckdb_path)}
+        if self.is_postgres:
+            env.update({"PGHOST": self.pg["host"], "PGPORT": self.pg["port"], "PGUSER": self.pg["user"],
+                        "PGDATABASE": self.pg["dbname"]})
+            if self.pg.get("password"):
+                env["PGPASSWORD"] = self.pg["password"]
+        return env
+
+
+def _pg_from_env() -> dict[str, str]:
+    url = os.environ.get("AQUANT_PG_URL")
+    if url:
+        u = urlparse(url)
+        if u.scheme not in ("postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2"):
+            raise ConfigError(f"AQUANT_PG_URL must start with postgresql://, got scheme {u.scheme!r}")
+        return {"host": u.hostname or "127.0.0.1", "port": str(u.port or 5432),
+                "user": unquote(u.username or "postgres"), "password": unquote(u.password or ""),
+                "dbname": (u.path or "/postgres").lstrip("/") or "postgres"}
+    return {"host": os.environ.get("PGHOST", "127.0.0.1"), "port": os.environ.get("PGPORT", "5432"),
+            "user": os.environ.get("PGUSER", "postgres"), "password": os.environ.get("PGPASSWORD", ""),
+            "dbname": os.environ.get("PGDATABASE", "aquant")}
+
+
+def load_settings() -> Settings:
+    """Read AQUANT_TARGET / AQUANT_DB / AQUANT_PG_URL / PG* from the environment."""
+    target = os.environ.get("AQUANT_TARGET", "duckdb").strip().lower()
+    if target not in TARGETS:
+        raise ConfigError(f"AQUANT_TARGET must be one of {', '.join(TARGETS)}, got {target!r}")
+    db = os.environ.get("AQUANT_DB")
+    path = Path(db).expanduser() if db else project_root() / "data" / "warehouse.duckdb"
+    return Settings(target=target, duckdb_path=path.resolve(), pg=_pg_from_env())

@@ -1,0 +1,206 @@
+"""The one small layer through which Python reaches the database (DuckDB or PostgreSQL).
+
+SQL that shapes data lives in dbt models; here are only the generic verbs the loaders and
+operational writers need: create a managed table, upsert a frame on its natural key, run a
+query into a DataFrame. Both engines get the same SQL (`?` placeholders are translated).
+"""
+from __future__ import annotations
+
+import io
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
+
+import pandas as pd
+
+from .config import Settings, load_settings
+from .schema import Table, create_sql, versions_table
+
+
+@dataclass
+class UpsertResult:
+    """How many rows an upsert inserted and how many existing rows it changed."""
+
+    inserted: int = 0
+    updated: int = 0
+
+    @property
+    def changed(self) -> int:
+        return self.inserted + self.updated
+
+
+_Q = re.compile(r"\?")
+
+
+class Database:
+    """A connection to the configured warehouse."""
+
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or load_settings()
+        self.kind = self.settings.target
+        if self.kind == "duckdb":
+            import duckdb
+
+            self.settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+            self.con = duckdb.connect(str(self.settings.duckdb_path))
+        else:
+            import psycopg2
+
+            pg = self.settings.pg
+            try:
+                self.con = psycopg2.connect(host=pg["host"], port=pg["port"], user=pg["user"],
+                                            password=pg.get("password") or None, dbname=pg["dbname"],
+                                            connect_timeout=10)
+            except psycopg2.OperationalError as exc:
+                raise ConnectionError(f"cannot reach PostgreSQL at {self.settings.describe()}: "
+                                      f"{str(exc).strip()}; check PG* / AQUANT_PG_URL") from exc
+            self.con.autocommit = True
+        self._ensured: set[str] = set()
+
+    # -- basics -------------------------------------------------------------------------
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _sql(self, sql: str) -> str:
+        return sql if self.kind == "duckdb" else _Q.sub("%s", sql.replace("%", "%%"))
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        if self.kind == "duckdb":
+            self.con.execute(sql, params or [])
+        else:
+            with self.con.cursor() as cur:
+                cur.execute(self._sql(sql), params or None)
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        if self.kind == "duckdb":
+            return self.con.execute(sql, params or []).fetchall()
+        with self.con.cursor() as cur:
+            cur.execute(self._sql(sql), params or None)
+            return cur.fetchall() if cur.description else []
+
+    def query_df(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        if self.kind == "duckdb":
+            return self.con.execute(sql, params or []).df()
+        with self.con.cursor() as cur:
+            cur.execute(self._sql(sql), params or None)
+            cols = [d[0] for d in cur.description]
+            return pd.DataFrame(cur.fetchall(), columns=cols)
+
+    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        rows = self.query(sql, params)
+        return rows[0][0] if rows else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing: a failed load leaves no half-written rows."""
+        if self.kind == "duckdb":
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                yield
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            self.con.execute("COMMIT")
+        else:
+            self.con.autocommit = False
+            try:
+                yield
+            except BaseException:
+                self.con.rollback()
+                raise
+            else:
+                self.con.commit()
+            finally:
+                self.con.autocommit = True
+
+    def table_exists(self, schema: str, name: str) -> bool:
+        return bool(self.scalar("select count(*) from information_schema.tables where table_schema = ? "
+                                "and table_name = ?", [schema, name]))
+
+    def ensure_table(self, t: Table) -> None:
+        """Create the table (and its schema, and its versions table) if missing."""
+        if t.fqn in self._ensured:
+            return
+        self.execute(f"CREATE SCHEMA IF NOT EXISTS {t.schema}")
+        self.execute(create_sql(t))
+        if t.versioned:
+            self.execute(create_sql(versions_table(t)))
+        self._ensured.add(t.fqn)
+
+    # -- bulk upsert ----------------------------------------------------------------------
+    def _stage(self, t: Table, df: pd.DataFrame) -> str:
+        """Put the frame where SQL can see it; returns the relation name."""
+        cols = list(t.columns)
+        if self.kind == "duckdb":
+            self.con.register("_staged_frame", df[cols])
+            self.con.execute("CREATE OR REPLACE TEMP TABLE _staged AS SELECT * FROM _staged_frame")
+            self.con.unregister("_staged_frame")
+            return "_staged"
+        coldefs = ", ".join(f"{c} {typ}".replace("DOUBLE", "DOUBLE PRECISION") for c, typ in t.columns.items())
+        with self.con.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS _staged")
+            cur.execute(f"CREATE TEMP TABLE _staged ({coldefs})")
+            buf = io.StringIO()
+            df[cols].to_csv(buf, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S.%f")
+            buf.seek(0)
+            cur.copy_expert(f"COPY _staged ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buf)
+        return "_staged"
+
+    def upsert(self, t: Table, df: pd.DataFrame) -> UpsertResult:
+        """Insert new keys; update existing keys only where a value really differs.
+
+        Rows whose values are unchanged keep their `loaded_at`, so re-loading the same range
+        changes nothing. For versioned tables the superseded row is copied to `<name>_versions`.
+        """
+        self.ensure_table(t)
+        if df.empty:
+            return UpsertResult()
+        staged = self._stage(t, df)
+        key = ", ".join(t.key)
+        on = " and ".join(f"t.{k} = s.{k}" for k in t.key)
+        vals = t.value_cols
+        tgt = f"({', '.join('t.' + c for c in vals)})"
+        src = f"({', '.join('s.' + c for c in vals)})"
+        inserted = self.scalar(f"select count(*) from {staged} s where not exists "
+                               f"(select 1 from {t.fqn} t where {on})")
+        updated = self.scalar(f"select count(*) from {staged} s join {t.fqn} t on {on} "
+                              f"where {tgt} is distinct from {src}") if vals else 0
+        if t.versioned and updated:
+            vt = versions_table(t)
+            self.execute(f"insert into {vt.fqn} select t.* from {t.fqn} t join {staged} s on {on} "
+                         f"where t.ann_date is distinct from s.ann_date "
+                         f"and {tgt} is distinct from {src} on conflict do nothing")
+        cols = ", ".join(t.columns)
+        if vals:
+            sets = ", ".join(f"{c} = excluded.{c}" for c in [*vals, *t.audit_cols])
+            tgt_now = f"({', '.join(f'{t.name}.{c}' for c in vals)})"
+            exc = f"({', '.join('excluded.' + c for c in vals)})"
+            action = f"do update set {sets} where {tgt_now} is distinct from {exc}"
+        else:
+            action = "do nothing"
+        self.execute(f"insert into {t.fqn} ({cols}) select {cols} from {staged} on conflict ({key}) {action}")
+        self.execute(f"drop table if exists {staged}")
+        return UpsertResult(int(inserted or 0), int(updated or 0))
+
+    def append(self, t: Table, df: pd.DataFrame) -> int:
+        """Plain insert for operational tables whose rows are never rewritten."""
+        self.ensure_table(t)
+        if df.empty:
+            return 0
+        staged = self._stage(t, df)
+        cols = ", ".join(t.columns)
+        self.execute(f"insert into {t.fqn} ({cols}) select {cols} from {staged}")
+        self.execute(f"drop table if exists {staged}")
+        return len(df)
+
+
+def connect(settings: Settings | None = None) -> Database:
+    """Open the configured warehouse (DuckDB file by default)."""
+    return Database(settings)
