@@ -15,7 +15,7 @@ from typing import Any, Iterator, Sequence
 import pandas as pd
 
 from .config import Settings, load_settings
-from .schema import Table, create_sql, versions_table
+from .schema import Table, create_sql, sql_type, versions_table
 
 
 @dataclass
@@ -129,9 +129,9 @@ class Database:
         if t.fqn in self._ensured:
             return
         self.execute(f"CREATE SCHEMA IF NOT EXISTS {t.schema}")
-        self.execute(create_sql(t))
+        self.execute(create_sql(t, self.kind))
         if t.versioned:
-            self.execute(create_sql(versions_table(t)))
+            self.execute(create_sql(versions_table(t), self.kind))
         self._ensured.add(t.fqn)
 
     # -- bulk upsert ----------------------------------------------------------------------
@@ -143,7 +143,7 @@ class Database:
             self.con.execute("CREATE OR REPLACE TEMP TABLE _staged AS SELECT * FROM _staged_frame")
             self.con.unregister("_staged_frame")
             return "_staged"
-        coldefs = ", ".join(f"{c} {typ}".replace("DOUBLE", "DOUBLE PRECISION") for c, typ in t.columns.items())
+        coldefs = ", ".join(f"{c} {sql_type(typ, self.kind)}" for c, typ in t.columns.items())
         with self.con.cursor() as cur:
             cur.execute("DROP TABLE IF EXISTS _staged")
             cur.execute(f"CREATE TEMP TABLE _staged ({coldefs})")

@@ -111,6 +111,13 @@ def all_tables() -> list[Table]:
     return out + list(OPS_TABLES.values())
 
 
-def create_sql(t: Table) -> str:
-    cols = ",\n  ".join(f"{c} {typ}" for c, typ in t.columns.items())
+def sql_type(typ: str, dialect: str) -> str:
+    """The portable name, spelled for the engine (PostgreSQL has no bare DOUBLE)."""
+    if dialect == "postgres" and typ == "DOUBLE":
+        return "DOUBLE PRECISION"
+    return typ
+
+
+def create_sql(t: Table, dialect: str = "duckdb") -> str:
+    cols = ",\n  ".join(f"{c} {sql_type(typ, dialect)}" for c, typ in t.columns.items())
     return f"CREATE TABLE IF NOT EXISTS {t.fqn} (\n  {cols},\n  PRIMARY KEY ({', '.join(t.key)})\n)"
