@@ -15,7 +15,7 @@ from typing import Any, Iterator, Sequence
 import pandas as pd
 
 from .config import Settings, load_settings
-from .schema import Table, create_sql, sql_type, versions_table
+from .schema import Table, create_sql, q, sql_type, versions_table
 
 
 @dataclass
@@ -143,14 +143,15 @@ class Database:
             self.con.execute("CREATE OR REPLACE TEMP TABLE _staged AS SELECT * FROM _staged_frame")
             self.con.unregister("_staged_frame")
             return "_staged"
-        coldefs = ", ".join(f"{c} {sql_type(typ, self.kind)}" for c, typ in t.columns.items())
+        coldefs = ", ".join(f"{q(c)} {sql_type(typ, self.kind)}" for c, typ in t.columns.items())
         with self.con.cursor() as cur:
             cur.execute("DROP TABLE IF EXISTS _staged")
             cur.execute(f"CREATE TEMP TABLE _staged ({coldefs})")
             buf = io.StringIO()
             df[cols].to_csv(buf, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S.%f")
             buf.seek(0)
-            cur.copy_expert(f"COPY _staged ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buf)
+            cur.copy_expert(f"COPY _staged ({', '.join(q(c) for c in cols)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
+                            buf)
         return "_staged"
 
     def upsert(self, t: Table, df: pd.DataFrame) -> UpsertResult:
@@ -163,11 +164,11 @@ class Database:
         if df.empty:
             return UpsertResult()
         staged = self._stage(t, df)
-        key = ", ".join(t.key)
-        on = " and ".join(f"t.{k} = s.{k}" for k in t.key)
+        key = ", ".join(q(k) for k in t.key)
+        on = " and ".join(f"t.{q(k)} = s.{q(k)}" for k in t.key)
         vals = t.value_cols
-        tgt = f"({', '.join('t.' + c for c in vals)})"
-        src = f"({', '.join('s.' + c for c in vals)})"
+        tgt = f"({', '.join('t.' + q(c) for c in vals)})"
+        src = f"({', '.join('s.' + q(c) for c in vals)})"
         inserted = self.scalar(f"select count(*) from {staged} s where not exists "
                                f"(select 1 from {t.fqn} t where {on})")
         updated = self.scalar(f"select count(*) from {staged} s join {t.fqn} t on {on} "
@@ -177,11 +178,11 @@ class Database:
             self.execute(f"insert into {vt.fqn} select t.* from {t.fqn} t join {staged} s on {on} "
                          f"where t.ann_date is distinct from s.ann_date "
                          f"and {tgt} is distinct from {src} on conflict do nothing")
-        cols = ", ".join(t.columns)
+        cols = ", ".join(q(c) for c in t.columns)
         if vals:
-            sets = ", ".join(f"{c} = excluded.{c}" for c in [*vals, *t.audit_cols])
-            tgt_now = f"({', '.join(f'{t.name}.{c}' for c in vals)})"
-            exc = f"({', '.join('excluded.' + c for c in vals)})"
+            sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in [*vals, *t.audit_cols])
+            tgt_now = f"({', '.join(f'{t.name}.{q(c)}' for c in vals)})"
+            exc = f"({', '.join('excluded.' + q(c) for c in vals)})"
             action = f"do update set {sets} where {tgt_now} is distinct from {exc}"
         else:
             action = "do nothing"
@@ -195,7 +196,7 @@ class Database:
         if df.empty:
             return 0
         staged = self._stage(t, df)
-        cols = ", ".join(t.columns)
+        cols = ", ".join(q(c) for c in t.columns)
         self.execute(f"insert into {t.fqn} ({cols}) select {cols} from {staged}")
         self.execute(f"drop table if exists {staged}")
         return len(df)

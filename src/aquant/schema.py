@@ -119,5 +119,10 @@ def sql_type(typ: str, dialect: str) -> str:
 
 
 def create_sql(t: Table, dialect: str = "duckdb") -> str:
-    cols = ",\n  ".join(f"{c} {sql_type(typ, dialect)}" for c, typ in t.columns.items())
-    return f"CREATE TABLE IF NOT EXISTS {t.fqn} (\n  {cols},\n  PRIMARY KEY ({', '.join(t.key)})\n)"
+    cols = ",\n  ".join(f"{q(c)} {sql_type(typ, dialect)}" for c, typ in t.columns.items())
+    return f"CREATE TABLE IF NOT EXISTS {t.fqn} (\n  {cols},\n  PRIMARY KEY ({', '.join(q(k) for k in t.key)})\n)"
+
+
+def q(name: str) -> str:
+    """Quote an identifier: some contract names (`at`) are reserved words in DuckDB."""
+    return f'"{name}"'

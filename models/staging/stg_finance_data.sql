@@ -1,0 +1,24 @@
+-- One row per stock, report period and announced version. Figures are cumulative year-to-date
+-- as reported; point-in-time readers pick the latest version with ann_date <= their day.
+with clean as (
+    select * from {{ ref('chk_finance_data') }}
+    where reason is null
+)
+
+select
+    code,
+    cast(report_period as date) as report_period,
+    cast(ann_date as date) as ann_date,
+    cast({{ dbt.date_trunc('year', 'report_period') }} as date) as fiscal_year_start,
+    case cast(extract(month from report_period) as integer)
+        when 3 then 1 when 6 then 2 when 9 then 3 when 12 then 4
+    end as fiscal_quarter,
+    roe,
+    eps,
+    revenue,
+    net_profit,
+    net_profit_yoy,
+    bps,
+    row_number() over (partition by code, report_period order by ann_date desc) as version_rank,
+    source
+from clean

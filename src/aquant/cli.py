@@ -1,0 +1,134 @@
+"""`aquant`: the command line. Each command is thin: it parses, opens the database, calls one
+module that does the work, and prints what happened and what to do next."""
+from __future__ import annotations
+
+import sys
+from datetime import date
+
+import click
+
+from . import audit
+from .config import ConfigError, load_settings
+from .db import Database
+
+
+def _settings():
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _open_db() -> Database:
+    try:
+        return Database(_settings())
+    except ConnectionError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _parse_date(_ctx, _param, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a date like 2024-12-31, got {value!r}")
+
+
+def _csv(_ctx, _param, value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="aquant")
+def main() -> None:
+    """A-share quant platform: ingest raw data, build dbt factors and signals, backtest, trade, review."""
+
+
+SOURCES = ["sample", "akshare", "tushare", "xtdata"]
+
+
+@main.command()
+@click.option("--source", type=click.Choice(SOURCES), default="sample", show_default=True)
+@click.option("--start", callback=_parse_date, help="First date (YYYY-MM-DD); default: since the last load.")
+@click.option("--end", callback=_parse_date, help="Last date (YYYY-MM-DD); default: today (sample: its default end).")
+@click.option("--codes", callback=_csv, help="Comma-separated codes like 600000.SH,000001.SZ.")
+@click.option("--tables", callback=_csv, help="Comma-separated raw tables (default: all).")
+@click.option("--full-refresh", is_flag=True, help="Ignore watermarks and reload the whole range.")
+@click.option("--stocks", type=int, default=None, help="Sample source: number of stocks (default 60).")
+@click.option("--seed", type=int, default=None, help="Sample source: random seed (default 7).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def ingest(source: str, start, end, codes, tables, full_refresh: bool, stocks, seed, quiet: bool) -> None:
+    """Load raw data from a source into the raw schema (idempotent, resumable)."""
+    from .ingest import run
+
+    with _open_db() as db:
+        try:
+            summary = run(db, source=source, start=start, end=end, codes=codes, tables=tables,
+                          full_refresh=full_refresh, stocks=stocks, seed=seed, progress=not quiet)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(summary)
+
+
+@main.command()
+@click.option("--select", "-s", default=None, help="dbt node selection (default: everything).")
+@click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
+@click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
+def build(select: str | None, full_refresh: bool, dbt_args: tuple[str, ...]) -> None:
+    """Run `dbt build` on the selected database (DuckDB by default, AQUANT_TARGET=postgres)."""
+    from .dbt_runner import run_dbt
+
+    settings = _settings()
+    args = ["build", *(["--select", select] if select else []), *(["--full-refresh"] if full_refresh else []),
+            *dbt_args]
+    click.echo(f"dbt build -> {settings.target} at {settings.describe()}")
+    res = run_dbt(settings, args)
+    with _open_db() as db:
+        audit.record(db, "build", {"args": args, "returncode": res.returncode, "invocation_id": res.invocation_id})
+    if res.returncode != 0:
+        raise click.ClickException(f"dbt build failed (exit {res.returncode}); see the output above")
+
+
+@main.command()
+@click.option("--serve/--no-serve", default=False, help="Also serve the docs site (blocks).")
+@click.option("--port", type=int, default=8080, show_default=True)
+def docs(serve: bool, port: int) -> None:
+    """Generate dbt docs (lineage raw -> staging -> factors -> signals) and optionally serve them."""
+    from .dbt_runner import run_dbt
+
+    settings = _settings()
+    res = run_dbt(settings, ["docs", "generate"])
+    if res.returncode != 0:
+        raise click.ClickException("dbt docs generate failed; see the output above")
+    click.echo("docs written to target/ (index.html, catalog.json, manifest.json)")
+    if serve:
+        run_dbt(settings, ["docs", "serve", "--port", str(port)])
+
+
+@main.command()
+@click.option("--stocks", type=int, default=None, help="Number of sample stocks (default 60).")
+@click.option("--skip-backtest", is_flag=True, help="Stop after the dbt build.")
+def demo(stocks, skip_backtest: bool) -> None:
+    """The offline demo: sample market -> dbt build -> backtest -> summary."""
+    from .demo import run_demo
+
+    sys.exit(run_demo(stocks=stocks, skip_backtest=skip_backtest))
+
+
+def _register_extensions() -> None:
+    """Commands that live beside the code they drive (qmt/, app/, notifications)."""
+    import importlib
+
+    for mod in ["aquant.qmt.commands", "aquant.app.commands", "aquant.commands"]:
+        try:
+            m = importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name == mod:
+                continue
+            raise
+        for cmd in getattr(m, "COMMANDS", []):
+            main.add_command(cmd)
+
+
+_register_extensions()
