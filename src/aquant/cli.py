@@ -120,7 +120,7 @@ def _register_extensions() -> None:
     """Commands that live beside the code they drive (qmt/, app/, notifications)."""
     import importlib
 
-    for mod in ["aquant.qmt.commands", "aquant.app.commands", "aquant.commands"]:
+    for mod in ["aquant.qmt.commands", "aquant.app.commands", "aquant.alerts", "aquant.notify"]:
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as exc:
