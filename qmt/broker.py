@@ -48,6 +48,7 @@ class Fill:
     trade_date: object = None
     reason: str = ""
     trade_id: str = ""
+    pnl: float = 0.0  # realised P&L of a sell against average cost (for win rate)
 
 
 @dataclass
@@ -60,7 +61,7 @@ class OrderResult:
     requested: int
     filled: int = 0
     rejected: int = 0
-    status: str = "rejected"  # filled / partial / rejected / sent / pending
+    status: str = "rejected"  # filled / partial / rejected / untriggered / sent / pending
     reason: str = ""           # why (part of) it was rejected
     fills: list[Fill] = field(default_factory=list)
     broker_order_id: str = ""

@@ -1,0 +1,172 @@
+"""Backtest: the strategy on SimBroker over history, written to ops.backtest_*.
+
+`simulate` is pure (frames in, frames out) and deterministic: same inputs and params give the
+same log and equity byte for byte, so a golden file can pin it. Data is grouped by day once
+(vectorised); the per-day loop touches only held positions and that day's signals.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timezone
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from aquant.db import Database
+
+from . import data, metrics
+from .broker import OrderRequest
+from .costs import CostModel
+from .sim_broker import LogEntry, SimBroker
+from .strategy import Decision, StrategyParams, StrategyState, decide
+from .tables import BACKTEST_EQUITY, BACKTEST_LOG, BACKTEST_RUN
+
+
+@dataclass
+class BacktestResult:
+    """Everything a run produced, before it is written."""
+
+    log: pd.DataFrame      # backtest_log rows without run_id
+    equity: pd.DataFrame   # trade_date, equity, cash, drawdown, benchmark
+    summary: dict[str, Any]
+
+
+def make_broker(p: StrategyParams, info: pd.DataFrame | None = None) -> SimBroker:
+    b = SimBroker(p.initial_cash, CostModel(p.commission_rate, p.commission_min, p.slippage), p.volume_share)
+    if info is not None and not info.empty:
+        b.set_info(info)
+    return b
+
+
+def execute_day(broker: SimBroker, state: StrategyState, day: pd.Timestamp, bars: pd.DataFrame,
+                actions: pd.DataFrame | None, plan: Decision) -> None:
+    """One session: ex-date actions, yesterday's plan at the open (sells, then buys), then the
+    standing stops/targets against the bar. Shared by the backtest and paper trading."""
+    broker.start_day(day, bars)
+    for a in broker.apply_corporate_actions(actions):
+        state.on_corporate_action(a.code, a.cash_per_share, a.bonus_ratio)
+    for s in plan.skipped:  # decided yesterday, logged on the day it would have traded
+        broker.log.append(LogEntry(day, s.code, s.side, "rejected", None, s.qty, 0.0, s.reason, "", s.signal_id))
+    for o in plan.orders:
+        res = broker.submit(o)
+        if o.side == "buy" and res.filled:
+            state.on_buy_fill(o.code, res.fills[0].price)
+        elif o.side == "sell":
+            if res.rejected and res.reason.startswith("limit down"):
+                state.retry_sells[o.code] = o.reason
+            if o.code not in broker.positions():
+                state.on_position_closed(o.code)
+    for o in plan.standing:
+        pos = broker.positions().get(o.code)
+        if not pos or pos.sellable <= 0:
+            continue  # already sold at the open or by the other standing order
+        o.qty = pos.sellable
+        broker.submit(o)
+        if o.code not in broker.positions():
+            state.on_position_closed(o.code)
+    for code in list(state.pending_meta):  # buy signals that did not fill
+        if code not in broker.positions():
+            state.pending_meta.pop(code)
+
+
+def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, targets: pd.DataFrame,
+             dividends: pd.DataFrame, params: StrategyParams | Mapping[str, Any] | None = None) -> BacktestResult:
+    """Run the strategy over every trading day present in `quotes` (sorted by date)."""
+    p = StrategyParams.from_any(params)
+    if quotes.empty:
+        raise ValueError("no quotes in the backtest range; expected rows in stg_daily_quote — run "
+                         "`aquant ingest` and `aquant build`, or widen --start/--end")
+    quotes = quotes.sort_values(["trade_date", "code"], kind="stable")
+    days = pd.DatetimeIndex(quotes["trade_date"].unique())
+    by_day = {d: g for d, g in quotes.groupby("trade_date", sort=True)}
+    # equal-weight market return per day: benchmark and crash rule
+    mkt = (quotes["close"] / quotes["pre_close"] - 1).groupby(quotes["trade_date"]).mean().reindex(days).fillna(0.0)
+    sig_by = {d: g for d, g in signals.groupby("trade_date")} if not signals.empty else {}
+    tgt_by = {d: g for d, g in targets.groupby("rebalance_date")} if targets is not None and not targets.empty else {}
+    div_by = {d: g for d, g in dividends.groupby("ex_date")} if dividends is not None and not dividends.empty else {}
+    industries: dict[str, str] = {}
+    if info is not None and not info.empty:
+        industries.update({c: i for c, i in zip(info["code"], info["industry_l1"]) if isinstance(i, str)})
+    if not signals.empty and "industry_l1" in signals:
+        industries.update({c: i for c, i in zip(signals["code"], signals["industry_l1"]) if isinstance(i, str)})
+
+    broker, state, plan = make_broker(p, info), StrategyState(), Decision()
+    rows: list[tuple] = []
+    empty = pd.DataFrame(columns=["kind"])
+    for d in days:
+        bars = by_day[d]
+        execute_day(broker, state, d, bars, div_by.get(d), plan)
+        eq = broker.end_day()
+        rows.append((d, eq, broker.cash()))
+        sigs = sig_by.get(d, empty)
+        codes = set(broker.positions()) | set(sigs.get("code", [])) | set(tgt_by.get(d, empty).get("code", []))
+        closes = {c: broker.bar(c)["close"] for c in codes if broker.bar(c)}
+        closes.update({c: broker.last_close[c] for c in broker.positions() if c not in closes})
+        for c, v in zip(sigs.get("code", []), sigs.get("close", [])):  # signal's own close as fallback
+            if c not in closes and v == v and v:
+                closes[c] = float(v)
+        plan = decide(d, broker.positions(), broker.cash(), closes, sigs, tgt_by.get(d, empty), industries,
+                      state, p, broker.rules, float(mkt.get(d, 0.0)))
+
+    eq = pd.DataFrame(rows, columns=["trade_date", "equity", "cash"])
+    eq["drawdown"] = metrics.drawdown(eq["equity"])
+    eq["benchmark"] = p.initial_cash * np.cumprod(1 + mkt.to_numpy())
+    log = pd.DataFrame([asdict(e) for e in broker.log],
+                       columns=["trade_date", "code", "side", "status", "price", "qty", "fee", "reason",
+                                "order_id", "signal_id"])
+    log.insert(0, "seq", np.arange(1, len(log) + 1, dtype="int64"))
+    rets = eq["equity"].pct_change()
+    rets.iloc[0] = eq["equity"].iloc[0] / p.initial_cash - 1
+    m = metrics.compute(rets)
+    fills = broker.fills()
+    sells = [f for f in fills if f.side == "sell"]
+    traded = sum(f.price * f.qty for f in fills)
+    years = len(eq) / metrics.ANNUAL
+    summary = {**asdict(m),
+               "win_rate": (sum(f.pnl > 0 for f in sells) / len(sells)) if sells else float("nan"),
+               # one-way annual turnover: half of traded value over mean equity, per year
+               "turnover": (traded / 2 / eq["equity"].mean() / years) if years else float("nan"),
+               "benchmark_return": float(np.prod(1 + mkt.to_numpy()) - 1),
+               "final_equity": float(eq["equity"].iloc[-1]), "n_trades": len(fills)}
+    return BacktestResult(log, eq, summary)
+
+
+def _none(x: Any) -> Any:
+    return None if isinstance(x, float) and x != x else x
+
+
+def write_result(db: Database, run_id: str, res: BacktestResult, start: date, end: date,
+                 params: StrategyParams) -> None:
+    """All three ops tables in one transaction: a run is either fully recorded or absent."""
+    for t in (BACKTEST_RUN, BACKTEST_LOG, BACKTEST_EQUITY):
+        db.ensure_table(t)
+    s = res.summary
+    run = pd.DataFrame([{"run_id": run_id, "started_at": datetime.now(timezone.utc).replace(tzinfo=None),
+                         "params": params.to_json(), "start_date": pd.Timestamp(start),
+                         "end_date": pd.Timestamp(end), **{k: _none(s.get(k)) for k in BACKTEST_RUN.columns
+                                                            if k in s}}])
+    log = res.log.drop(columns=["order_id"]).assign(run_id=run_id)
+    log["qty"] = log["qty"].astype("int64")
+    eq = res.equity.assign(run_id=run_id)
+    with db.transaction():
+        db.append(BACKTEST_RUN, run)
+        db.append(BACKTEST_LOG, log)
+        db.append(BACKTEST_EQUITY, eq)
+
+
+def run_backtest(db: Database, start: date | str, end: date | str,
+                 params: StrategyParams | Mapping[str, Any] | None = None, run_id: str | None = None) -> str:
+    """Backtest [start, end] on the dbt relations and record it; returns the run_id."""
+    start, end = pd.Timestamp(start).date(), pd.Timestamp(end).date()
+    if end < start:
+        raise ValueError(f"backtest end {end} is before start {start}")
+    p = StrategyParams.from_any(params)
+    src = data.Sources(p.staging_schema, p.signals_schema)
+    res = simulate(data.load_quotes(db, start, end, src), data.load_stock_info(db, src),
+                   data.load_signals(db, start, end, src), data.load_targets(db, start, end, src),
+                   data.load_dividends(db, start, end, src), p)
+    run_id = run_id or f"bt-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+    write_result(db, run_id, res, start, end, p)
+    return run_id

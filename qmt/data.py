@@ -1,0 +1,113 @@
+"""Data access: small functions reading the dbt relations the strategy consumes.
+
+Schema names are configurable (`Sources`), because dbt may build `staging`/`signals` under a
+prefixed schema (e.g. `main_staging`) depending on the target. All prices are unadjusted.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+from aquant.db import Database
+
+QUOTE_COLS = ["code", "trade_date", "open", "high", "low", "close", "pre_close", "volume", "amount",
+              "turnover_rate", "adj_factor"]
+INFO_COLS = ["code", "name", "board", "industry_l1", "is_st", "list_date", "delist_date"]
+DIV_COLS = ["code", "ex_date", "cash_div_per_share", "bonus_ratio"]
+SIGNAL_COLS = ["signal_id", "trade_date", "code", "layer", "kind", "rule", "composite_score", "take_profit",
+               "stop_loss", "priority", "reason", "close", "industry_l1"]
+TARGET_COLS = ["rebalance_date", "code", "industry_l1", "target_weight", "composite_score"]
+QMT_SIGNAL_COLS = ["signal_id", "trade_date", "code", "side", "target_weight", "ref_price", "take_profit",
+                   "stop_loss", "priority", "reason"]
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where the dbt relations live. Env AQUANT_STAGING_SCHEMA / AQUANT_SIGNALS_SCHEMA override."""
+
+    staging: str = os.environ.get("AQUANT_STAGING_SCHEMA", "staging")
+    signals: str = os.environ.get("AQUANT_SIGNALS_SCHEMA", "signals")
+
+    def rel(self, layer: str, name: str) -> str:
+        return f"{getattr(self, layer)}.{name}"
+
+
+class MissingRelation(LookupError):
+    """A dbt relation the strategy needs is absent; the message says which and what to run."""
+
+
+def _exists(db: Database, fqn: str) -> bool:
+    schema, name = fqn.split(".", 1)
+    return db.table_exists(schema, name) or bool(db.scalar(
+        "select count(*) from information_schema.views where table_schema = ? and table_name = ?", [schema, name]))
+
+
+def _read(db: Database, fqn: str, cols: list[str], where: str = "", params: list | None = None,
+          required: bool = True) -> pd.DataFrame:
+    if not _exists(db, fqn):
+        if required:
+            raise MissingRelation(f"{fqn} not found; expected the dbt model there. Run `aquant build`, "
+                                  f"or set AQUANT_STAGING_SCHEMA / AQUANT_SIGNALS_SCHEMA to where it lives")
+        return pd.DataFrame(columns=cols)
+    have = {r[0] for r in db.query("select column_name from information_schema.columns where table_schema = ? "
+                                   "and table_name = ?", fqn.split(".", 1))}
+    sel = ", ".join(c if c in have else f"null as {c}" for c in cols)
+    df = db.query_df(f"select {sel} from {fqn} {where}", params or [])
+    return _dates(df)
+
+
+def _dates(df: pd.DataFrame) -> pd.DataFrame:
+    for c in ("trade_date", "ex_date", "rebalance_date", "list_date", "delist_date"):
+        if c in df.columns:
+            df[c] = pd.to_datetime(df[c]).astype("datetime64[ns]")
+    return df
+
+
+def load_quotes(db: Database, start: date, end: date, src: Sources = Sources()) -> pd.DataFrame:
+    """Daily bars in [start, end], sorted by date then code."""
+    df = _read(db, src.rel("staging", "stg_daily_quote"), QUOTE_COLS,
+               "where trade_date between ? and ? order by trade_date, code", [start, end])
+    for c in QUOTE_COLS[2:]:
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
+    return df
+
+
+def load_stock_info(db: Database, src: Sources = Sources()) -> pd.DataFrame:
+    df = _read(db, src.rel("staging", "stg_stock_info"), INFO_COLS, "order by code")
+    df["is_st"] = df["is_st"].fillna(False).astype(bool)
+    return df
+
+
+def load_dividends(db: Database, start: date, end: date, src: Sources = Sources()) -> pd.DataFrame:
+    """Corporate actions with an ex-date in [start, end] (optional relation)."""
+    df = _read(db, src.rel("staging", "stg_dividend"), DIV_COLS,
+               "where ex_date between ? and ? order by ex_date, code", [start, end], required=False)
+    for c in ("cash_div_per_share", "bonus_ratio"):
+        df[c] = pd.to_numeric(df[c], errors="coerce").fillna(0.0).astype(float)
+    return df
+
+
+def load_signals(db: Database, start: date, end: date, src: Sources = Sources()) -> pd.DataFrame:
+    """Tradeable signals (layer 'offense' only) dated in [start, end]."""
+    df = _read(db, src.rel("signals", "signals"), SIGNAL_COLS,
+               "where trade_date between ? and ? and layer = 'offense' order by trade_date, priority, code",
+               [start, end])
+    for c in ("composite_score", "take_profit", "stop_loss", "close"):
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
+    return df
+
+
+def load_targets(db: Database, start: date, end: date, src: Sources = Sources()) -> pd.DataFrame:
+    """Rotation targets with a rebalance date in [start, end] (optional relation)."""
+    df = _read(db, src.rel("signals", "portfolio_targets"), TARGET_COLS,
+               "where rebalance_date between ? and ? order by rebalance_date, code", [start, end], required=False)
+    df["target_weight"] = pd.to_numeric(df["target_weight"], errors="coerce").fillna(0.0).astype(float)
+    return df
+
+
+def load_qmt_signals(db: Database, day: date, src: Sources = Sources()) -> pd.DataFrame:
+    return _read(db, src.rel("signals", "qmt_signals"), QMT_SIGNAL_COLS,
+                 "where trade_date = ? order by priority, code", [day])

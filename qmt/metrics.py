@@ -1,0 +1,51 @@
+"""Performance metrics of a daily equity curve, defined as empyrical defines them.
+
+Annual factor 252 and risk-free 0, so numbers agree with empyrical (pinned by a test) while the
+backtest does not depend on it at run time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+ANNUAL = 252
+
+
+@dataclass(frozen=True)
+class Metrics:
+    total_return: float
+    annual_return: float
+    volatility: float
+    sharpe: float
+    max_drawdown: float  # negative fraction, as empyrical
+    calmar: float
+
+
+def _nan() -> float:
+    return float("nan")
+
+
+def compute(returns: pd.Series | np.ndarray) -> Metrics:
+    """Metrics of simple daily returns (first day's return relative to the initial capital)."""
+    r = np.asarray(returns, dtype=float)
+    r = r[~np.isnan(r)]
+    if len(r) == 0:
+        return Metrics(0.0, 0.0, _nan(), _nan(), 0.0, _nan())
+    growth = np.cumprod(1 + r)
+    total = float(growth[-1] - 1)
+    years = len(r) / ANNUAL
+    annual = float(growth[-1] ** (1 / years) - 1) if growth[-1] > 0 else -1.0
+    std = float(np.std(r, ddof=1)) if len(r) > 1 else _nan()
+    vol = std * np.sqrt(ANNUAL) if std == std else _nan()
+    sharpe = float(np.mean(r) / std * np.sqrt(ANNUAL)) if std and std == std else _nan()
+    # As empyrical: peaks are taken over the curve's own points (not the initial capital).
+    mdd = float(min(np.min(growth / np.maximum.accumulate(growth) - 1), 0.0))
+    calmar = annual / abs(mdd) if mdd < 0 else _nan()
+    return Metrics(total, annual, float(vol), sharpe, mdd, float(calmar))
+
+
+def drawdown(equity: pd.Series) -> pd.Series:
+    """Drawdown (<= 0) of an equity curve from its running peak."""
+    return equity / equity.cummax() - 1

@@ -1,0 +1,282 @@
+"""The strategy: after day D's close, read D's signals and targets and decide orders for D+1's open.
+
+Pure decisions, no I/O: the backtest, paper trading and the live/QMT paths all call `decide` with
+the same inputs, so one strategy runs unchanged on every broker. Risk control lives here too:
+stop-loss/take-profit from the signal (standing orders), trailing stops per position and on the
+portfolio, caps per stock and industry, and an optional market-crash rule (off by default).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Mapping
+
+import pandas as pd
+
+from .broker import OrderRequest, Position
+from .rules import RuleBook, board_of
+
+
+@dataclass
+class StrategyParams:
+    """Knobs of the strategy and the simulated account (all fractions of equity unless noted)."""
+
+    initial_cash: float = 1_000_000.0
+    buy_weight: float = 0.10             # weight bought per buy signal
+    max_weight_stock: float = 0.20       # cap per stock
+    max_weight_industry: float = 0.40    # cap per Shenwan L1 industry
+    max_positions: int = 20
+    trail_stop_position: float | None = 0.15   # sell when the close is 15 % under its peak since entry
+    trail_stop_portfolio: float | None = 0.25  # liquidate when equity is 25 % under its peak ...
+    cooloff_days: int = 5                      # ... then pause buying this many days
+    crash_rule: bool = False                   # cut exposure after a market crash day
+    crash_threshold: float = -0.05             # equal-weight market return on D at or below this
+    crash_exposure: float = 0.5                # keep this fraction of each holding
+    use_targets: bool = True                   # trade signals.portfolio_targets rotations
+    rebalance_tolerance: float = 0.02          # ignore weight gaps smaller than this
+    commission_rate: float = 0.00025
+    commission_min: float = 5.0
+    slippage: float = 0.0
+    volume_share: float = 0.25
+    staging_schema: str = "staging"
+    signals_schema: str = "signals"
+
+    @classmethod
+    def from_any(cls, params: "StrategyParams | Mapping[str, Any] | None") -> "StrategyParams":
+        if params is None:
+            return cls()
+        if isinstance(params, cls):
+            return params
+        known = {f.name for f in fields(cls)}
+        bad = sorted(set(params) - known)
+        if bad:
+            raise ValueError(f"unknown strategy parameter(s) {bad}; expected some of {sorted(known)}")
+        return cls(**dict(params))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+@dataclass
+class PositionMeta:
+    """What the strategy remembers about a holding (prices unadjusted, re-based on ex-dates)."""
+
+    code: str
+    signal_id: str | None = None
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    peak_close: float = 0.0
+    industry: str | None = None
+
+
+@dataclass
+class StrategyState:
+    """Carried from day to day; JSON-serialisable for paper trading restarts."""
+
+    meta: dict[str, PositionMeta] = field(default_factory=dict)
+    pending_meta: dict[str, PositionMeta] = field(default_factory=dict)  # set on buy fill
+    equity_peak: float = 0.0
+    cooloff_left: int = 0
+    retry_sells: dict[str, str] = field(default_factory=dict)  # code -> reason (sell rejected, retry)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> "StrategyState":
+        d = json.loads(text)
+        return cls(meta={k: PositionMeta(**v) for k, v in d.get("meta", {}).items()},
+                   pending_meta={k: PositionMeta(**v) for k, v in d.get("pending_meta", {}).items()},
+                   equity_peak=float(d.get("equity_peak", 0.0)), cooloff_left=int(d.get("cooloff_left", 0)),
+                   retry_sells=dict(d.get("retry_sells", {})))
+
+    # -- feedback from the broker ---------------------------------------------------------
+    def on_buy_fill(self, code: str, price: float) -> None:
+        m = self.meta.get(code) or self.pending_meta.get(code) or PositionMeta(code)
+        m.peak_close = max(m.peak_close, price)
+        self.meta[code] = m
+        self.pending_meta.pop(code, None)
+
+    def on_position_closed(self, code: str) -> None:
+        self.meta.pop(code, None)
+        self.retry_sells.pop(code, None)
+
+    def on_corporate_action(self, code: str, cash_per_share: float, bonus_ratio: float) -> None:
+        """Re-base trigger prices on the ex-date so a dividend gap does not fire a stop."""
+        m = self.meta.get(code)
+        if not m:
+            return
+        f = lambda x: None if x is None else (x - cash_per_share) / (1 + bonus_ratio)  # noqa: E731
+        m.stop_loss, m.take_profit, m.peak_close = f(m.stop_loss), f(m.take_profit), f(m.peak_close) or 0.0
+
+
+@dataclass
+class Skip:
+    """A signal that did not become an order, with the reason (logged, reconciled)."""
+
+    code: str
+    side: str
+    signal_id: str | None
+    reason: str
+    qty: int = 0
+
+
+@dataclass
+class Decision:
+    """Orders for D+1: at-open orders (sells first, then buys), standing stop/target orders, skips."""
+
+    orders: list[OrderRequest] = field(default_factory=list)
+    standing: list[OrderRequest] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+
+
+def _num(x: Any) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if v == v and v > 0 else None
+
+
+def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, closes: Mapping[str, float],
+           signals: pd.DataFrame, targets: pd.DataFrame, industries: Mapping[str, str], state: StrategyState,
+           params: StrategyParams, rules: RuleBook = RuleBook(), market_return: float | None = None) -> Decision:
+    """Orders for the next session from day D's close.
+
+    `signals` are D's offense signals, `targets` D's rotation targets (may be empty), `closes`
+    D's close per code (held and signalled codes), `industries` code -> industry_l1.
+    """
+    p, out = params, Decision()
+    price = lambda c: closes.get(c) or 0.0  # noqa: E731
+    equity = cash + sum(pos.qty * (price(c) or pos.cost) for c, pos in positions.items())
+    selling: dict[str, int] = {}  # code -> qty being sold at the open
+
+    def sell(code: str, qty: int, reason: str, signal_id: str | None = None) -> None:
+        qty = min(int(qty), positions[code].qty - selling.get(code, 0))
+        if qty > 0:
+            selling[code] = selling.get(code, 0) + qty
+            out.orders.append(OrderRequest(code, "sell", qty, reason=reason, signal_id=signal_id))
+
+    for code, pos in positions.items():  # peaks of the trailing stops
+        m = state.meta.setdefault(code, PositionMeta(code, peak_close=pos.cost, industry=industries.get(code)))
+        m.peak_close = max(m.peak_close, price(code))
+    state.equity_peak = max(state.equity_peak, equity)
+
+    block_buys = ""
+    if state.cooloff_left > 0:
+        state.cooloff_left -= 1
+        block_buys = "risk: buying paused after the portfolio drawdown stop"
+        if state.cooloff_left == 0:
+            state.equity_peak = equity
+    elif p.trail_stop_portfolio and equity < state.equity_peak * (1 - p.trail_stop_portfolio):
+        for code, pos in positions.items():
+            sell(code, pos.qty, "risk")
+        state.cooloff_left = max(p.cooloff_days, 1)
+        block_buys = (f"risk: portfolio drawdown {equity / state.equity_peak - 1:.1%} beyond "
+                      f"-{p.trail_stop_portfolio:.0%}")
+    elif p.crash_rule and market_return is not None and market_return <= p.crash_threshold:
+        for code, pos in positions.items():
+            sell(code, pos.qty * (1 - p.crash_exposure), "risk")
+        block_buys = f"risk: market crash day ({market_return:.1%})"
+
+    for code, reason in list(state.retry_sells.items()):  # sells rejected yesterday (limit down, ...)
+        if code in positions:
+            sell(code, positions[code].qty, reason)
+        state.retry_sells.pop(code, None)
+
+    sig = signals if signals is not None else pd.DataFrame(columns=["kind"])
+    for r in sig[sig["kind"] == "sell"].itertuples(index=False):
+        if r.code in positions:
+            sell(r.code, positions[r.code].qty, "signal", r.signal_id)
+
+    if p.trail_stop_position:
+        for code, pos in positions.items():
+            m = state.meta[code]
+            if price(code) and price(code) <= m.peak_close * (1 - p.trail_stop_position):
+                sell(code, pos.qty, "risk")
+
+    # rotation toward today's targets
+    buys: list[tuple[str, float, str, str | None, float | None, float | None]] = []  # code, value, reason, sid, sl, tp
+    if p.use_targets and targets is not None and not targets.empty and equity > 0:
+        tw = {c: min(float(w), p.max_weight_stock) for c, w in zip(targets["code"], targets["target_weight"])}
+        for code, pos in positions.items():
+            if code not in tw:
+                sell(code, pos.qty, "rotation")
+        for code, w in sorted(tw.items()):
+            px = price(code)
+            cur = (positions[code].qty - selling.get(code, 0)) * px / equity if code in positions else 0.0
+            if not px:
+                out.skipped.append(Skip(code, "buy", None, "rotation: no price on the signal day"))
+            elif cur > w + p.rebalance_tolerance:
+                sell(code, (cur - w) * equity / px, "rotation")
+            elif w - cur > p.rebalance_tolerance:
+                buys.append((code, (w - cur) * equity, "rotation", None, None, None))
+
+    # buy signals, best first
+    bs = sig[sig["kind"] == "buy"]
+    if not bs.empty:
+        bs = bs.assign(_s=-bs["composite_score"].fillna(0.0)).sort_values(["priority", "_s", "code"])
+    for r in bs.itertuples(index=False):
+        w = min(p.buy_weight, p.max_weight_stock)
+        buys.append((r.code, w * equity, "signal", r.signal_id, _num(r.stop_loss), _num(r.take_profit)))
+
+    # money and caps after the sells
+    budget = cash + sum(q * price(c) for c, q in selling.items()) * 0.998
+    held_after = {c: (pos.qty - selling.get(c, 0)) * price(c) for c, pos in positions.items()
+                  if pos.qty - selling.get(c, 0) > 0}
+    ind_w: dict[str, float] = {}
+    for c, v in held_after.items():
+        ind = industries.get(c) or f"?{c}"  # unknown industry: no shared cap
+        ind_w[ind] = ind_w.get(ind, 0.0) + v / equity
+    next_day = day + pd.Timedelta(days=1)
+    for code, value, reason, sid, sl, tp in buys:
+        def skip(why: str) -> None:
+            out.skipped.append(Skip(code, "buy", sid, f"{reason}: {why}"))
+        if block_buys:
+            skip(block_buys)
+            continue
+        if reason == "signal" and code in positions:
+            skip("already held")
+            continue
+        if code not in held_after and len(held_after) >= p.max_positions:
+            skip(f"cap: {p.max_positions} positions held")
+            continue
+        px = price(code)
+        if not px:
+            skip("no close price on the signal day")
+            continue
+        ind = industries.get(code) or f"?{code}"
+        room_stock = p.max_weight_stock * equity - held_after.get(code, 0.0)
+        room_ind = (p.max_weight_industry - ind_w.get(ind, 0.0)) * equity
+        value2 = min(value, room_stock, room_ind)
+        if value2 < value and value2 < px * 100:
+            skip(f"cap: industry {ind} at {ind_w.get(ind, 0.0):.0%}" if room_ind < room_stock
+                 else f"cap: {code} at its {p.max_weight_stock:.0%} stock cap")
+            continue
+        value3 = min(value2, budget)
+        board = board_of(code)
+        qty = rules.buy_qty(value3 / (px * 1.001), board, next_day)
+        if qty <= 0:
+            skip(f"cash: {budget:,.0f} CNY free, one lot costs {px * rules.lot(board, next_day).min_qty:,.0f}")
+            continue
+        budget -= qty * px * 1.001
+        held_after[code] = held_after.get(code, 0.0) + qty * px
+        ind_w[ind] = ind_w.get(ind, 0.0) + qty * px / equity
+        out.orders.append(OrderRequest(code, "buy", qty, reason=reason, signal_id=sid))
+        if sid is not None:
+            state.pending_meta[code] = PositionMeta(code, sid, sl, tp, 0.0, ind)
+
+    # standing stop-loss / take-profit for what stays held
+    for code, pos in positions.items():
+        left = pos.qty - selling.get(code, 0)
+        m = state.meta.get(code)
+        if left <= 0 or not m:
+            continue
+        if m.stop_loss:
+            out.standing.append(OrderRequest(code, "sell", left, "stop", round(m.stop_loss, 2), "stop", m.signal_id))
+        if m.take_profit:
+            out.standing.append(OrderRequest(code, "sell", left, "target", round(m.take_profit, 2), "target",
+                                             m.signal_id))
+    # sells before buys: sale cash is usable the same day
+    out.orders.sort(key=lambda o: o.side != "sell")
+    return out
