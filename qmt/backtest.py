@@ -127,7 +127,7 @@ def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, ta
     summary = {**asdict(m),
                "win_rate": (sum(f.pnl > 0 for f in sells) / len(sells)) if sells else float("nan"),
                # one-way annual turnover: half of traded value over mean equity, per year
-               "turnover": (traded / 2 / eq["equity"].mean() / years) if years else float("nan"),
+               "turnover": float(traded / 2 / eq["equity"].mean() / years) if years else float("nan"),
                "benchmark_return": float(np.prod(1 + mkt.to_numpy()) - 1),
                "final_equity": float(eq["equity"].iloc[-1]), "n_trades": len(fills)}
     return BacktestResult(log, eq, summary)
