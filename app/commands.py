@@ -1,0 +1,50 @@
+"""`aquant app`: start the Streamlit review app on the configured database.
+
+Kept free of Streamlit imports so `aquant --help` stays fast and works without the app extra.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+MAIN = Path(__file__).resolve().parent / "main.py"
+
+
+def streamlit_command(port: int, address: str | None = None, extra: tuple[str, ...] = ()) -> list[str]:
+    """The `streamlit run` command line (headless: the user opens the URL, CI drives a browser)."""
+    cmd = [sys.executable, "-m", "streamlit", "run", str(MAIN), "--server.headless", "true",
+           "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    if address:
+        cmd += ["--server.address", address]
+    return [*cmd, *extra]
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.option("--port", type=int, default=8501, show_default=True)
+@click.option("--address", default=None, help="Interface to listen on (default: Streamlit's, all interfaces).")
+@click.argument("streamlit_args", nargs=-1, type=click.UNPROCESSED)
+def app(port: int, address: str | None, streamlit_args: tuple[str, ...]) -> None:
+    """Open the review app (Today, Stock, Industries, Backtest, Alerts, Audit) in a browser.
+
+    Reads the same database as every other command: AQUANT_DB / AQUANT_TARGET apply.
+    """
+    from aquant.config import ConfigError, load_settings
+
+    if importlib.util.find_spec("streamlit") is None:
+        raise click.ClickException("streamlit is not installed; run `pip install -e .[app]`")
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"aquant app on http://localhost:{port} reading {settings.describe()} (Ctrl+C to stop)")
+    # Same environment, so the Streamlit process resolves the same AQUANT_DB / AQUANT_TARGET.
+    proc = subprocess.run(streamlit_command(port, address, streamlit_args), env=dict(os.environ))
+    sys.exit(proc.returncode)
+
+
+COMMANDS = [app]

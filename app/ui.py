@@ -1,0 +1,84 @@
+"""Glue between the pages and `data.py`: cached queries on short-lived connections.
+
+Each query opens its own connection and closes it at once, because a DuckDB file allows one
+writing process: an app holding a connection open would block `aquant build` and `aquant notify`.
+Results are cached (`st.cache_data`, TTL) keyed on the database location, the function and its
+arguments, so a page rerun on a widget change costs nothing.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import streamlit as st
+
+from aquant.config import ConfigError, load_settings
+from aquant.db import Database
+
+from . import data
+
+TTL_SECONDS = 300
+
+
+def location() -> str:
+    """Where the app reads from (AQUANT_DB / AQUANT_TARGET), shown in the sidebar."""
+    return load_settings().describe()
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=512)
+def _cached(where: str, name: str, args: tuple, kwargs: tuple) -> Any:
+    # `where` is part of the cache key so two databases never share results.
+    fn: Callable[..., Any] = getattr(data, name)
+    with Database(load_settings()) as db:
+        return fn(db, *args, **dict(kwargs))
+
+
+def q(name: str, *args: Any, **kwargs: Any) -> Any:
+    """Call `data.<name>(db, *args, **kwargs)` through the cache."""
+    return _cached(location(), name, tuple(args), tuple(sorted(kwargs.items())))
+
+
+def load(name: str, *args: Any, **kwargs: Any) -> Any:
+    """Like `q`, but a missing model or unreachable database stops the page with a friendly note.
+
+    `st.stop()` ends this script run only; the sidebar and navigation stay usable.
+    """
+    try:
+        return q(name, *args, **kwargs)
+    except data.NotBuilt as exc:
+        st.info(f"**{exc.name}** is not built yet: run `aquant demo` (or `aquant build`) on "
+                f"`{location()}`, then reload.", icon="🛠️")
+        st.stop()
+    except (ConnectionError, ConfigError) as exc:
+        st.error(f"Cannot open the database: {exc}")
+        st.stop()
+
+
+def try_load(name: str, *args: Any, default: Any = None, **kwargs: Any) -> Any:
+    """Like `load`, but for optional sections: missing relation -> `default` plus a caption."""
+    try:
+        return q(name, *args, **kwargs)
+    except data.NotBuilt as exc:
+        st.caption(f"{exc.name} not built yet: run `aquant demo`.")
+        return default
+
+
+def fmt_pct(v: Any) -> str:
+    try:
+        return f"{float(v):+.2%}"
+    except (TypeError, ValueError):
+        return "–"
+
+
+def fmt_num(v: Any, digits: int = 2) -> str:
+    try:
+        return f"{float(v):,.{digits}f}"
+    except (TypeError, ValueError):
+        return "–"
+
+
+def write(fn: Callable[[Database], Any]) -> Any:
+    """Run one write (a decision) on its own connection, then drop cached reads so pages show it."""
+    with Database(load_settings()) as db:
+        out = fn(db)
+    st.cache_data.clear()
+    return out
