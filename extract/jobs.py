@@ -57,3 +57,13 @@ class Job:
     settle_days: int = 0
     default: bool = True
     needs: list[str] = field(default_factory=list)
+
+
+def quarter_ends(start: date, end: date) -> list[date]:
+    """Report periods (Mar 31, Jun 30, Sep 30, Dec 31) that end within [start, end]."""
+    out = []
+    for y in range(start.year, end.year + 1):
+        for m, d in ((3, 31), (6, 30), (9, 30), (12, 31)):
+            if start <= date(y, m, d) <= end:
+                out.append(date(y, m, d))
+    return out

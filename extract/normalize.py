@@ -13,6 +13,14 @@ import pandas as pd
 
 from .loader import SchemaError
 
+class UpstreamSchemaError(SchemaError):
+    """An upstream frame lost a column or came back empty where data is required.
+
+    Systematic (every unit would fail the same way), so the runner stops instead of recording
+    thousands of per-stock failures.
+    """
+
+
 LOT = 100  # A-share board lot: volumes quoted in 手 are multiples of 100 shares.
 
 
@@ -87,18 +95,18 @@ def require(df: pd.DataFrame | None, columns: Iterable[str], origin: str, allow_
     """
     cols = list(columns)
     if df is None or not isinstance(df, pd.DataFrame):
-        raise SchemaError(f"{origin}: expected a DataFrame with columns {cols}, got {type(df).__name__}")
+        raise UpstreamSchemaError(f"{origin}: expected a DataFrame with columns {cols}, got {type(df).__name__}")
     if df.empty and len(df.columns) == 0:
         if allow_empty:
             return df
-        raise SchemaError(f"{origin}: returned no rows; expected columns {cols}. Upstream may be down "
+        raise UpstreamSchemaError(f"{origin}: returned no rows; expected columns {cols}. Upstream may be down "
                           f"or the parameters select nothing")
     missing = [c for c in cols if c not in df.columns]
     if missing:
-        raise SchemaError(f"{origin}: expected columns {cols}; missing {missing}; got {list(df.columns)}. "
+        raise UpstreamSchemaError(f"{origin}: expected columns {cols}; missing {missing}; got {list(df.columns)}. "
                           f"Upstream renamed a column: update the mapping in extract/")
     if df.empty and not allow_empty:
-        raise SchemaError(f"{origin}: returned no rows; expected columns {cols}")
+        raise UpstreamSchemaError(f"{origin}: returned no rows; expected columns {cols}")
     return df
 
 

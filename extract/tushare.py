@@ -1,0 +1,205 @@
+"""tushare pro -> raw tables: the paid, cleanest source (needs TUSHARE_TOKEN and enough points).
+
+tushare already spells codes `600000.SH`; the work here is units: `vol` in lots, `amount` in
+thousands of yuan, market values in 10,000 yuan, share counts in 10,000 shares, percentages
+everywhere, dates as 'YYYYMMDD' strings. The token comes only from the environment and is never
+logged or written to disk (tushare's own `set_token` would write it to ~/tk.csv).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pandas as pd
+
+from aquant.config import ConfigError
+
+from .jobs import Context, Frame, Job
+from .normalize import LOT, board_of, check_bars, concentration, num, require, to_date, ymd
+
+SOURCE = "tushare"
+THOUSAND = 1_000.0
+WAN = 10_000.0  # 万
+
+BOARDS = {"主板": "main", "中小板": "main", "创业板": "chinext", "科创板": "star", "北交所": "bse"}
+
+
+class TushareExtractor:
+    """Maps tushare pro frames to the contract. `client` is a `tushare.pro_api()` object or a fake."""
+
+    source = SOURCE
+
+    def __init__(self, client: Any = None):
+        self.pro = client if client is not None else default_client()
+
+    def jobs(self) -> list[Job]:
+        return [
+            Job("trade_calendar", "trade_calendar", "market", self.trade_calendar),
+            Job("stock_info", "stock_info", "market", self.stock_info),
+            Job("daily_quote", "daily_quote", "stock", self.daily_quote),
+            Job("finance_data", "finance_data", "stock", self.finance_data, watermark_col="ann_date"),
+            Job("dividend", "dividend", "stock", self.dividend, watermark_col="ann_date"),
+            Job("funds_flow", "funds_flow", "stock", self.funds_flow),
+            Job("chip_distribution", "chip_distribution", "stock", self.chip_distribution),
+        ]
+
+    # -- reference data -----------------------------------------------------------------
+    def trade_calendar(self, unit: str, ctx: Context) -> list[Frame]:
+        origin = "tushare.trade_cal"
+        raw = require(self.pro.trade_cal(exchange="SSE", start_date="19901219", end_date=f"{ctx.end.year + 1}1231"),
+                      ["cal_date", "is_open"], origin, allow_empty=False)
+        df = pd.DataFrame({"trade_date": to_date(raw["cal_date"]), "is_open": num(raw["is_open"]) == 1})
+        return [Frame("trade_calendar", df, SOURCE, origin)]
+
+    def stock_info(self, unit: str, ctx: Context) -> list[Frame]:
+        """Listed, delisted and suspended stocks with SW2021 level-1/2 industry."""
+        origin = "tushare.stock_basic"
+        cols = ["ts_code", "name", "market", "list_date", "delist_date", "list_status"]
+        parts = [require(self.pro.stock_basic(exchange="", list_status=st, fields=",".join(cols)), cols, origin)
+                 for st in ("L", "D", "P")]
+        raw = require(pd.concat(parts, ignore_index=True), cols, origin, allow_empty=False)
+        df = pd.DataFrame({"code": raw["ts_code"], "name": raw["name"].astype(str),
+                           "exchange": raw["ts_code"].str[-2:], "list_date": to_date(raw["list_date"]),
+                           "delist_date": to_date(raw["delist_date"])})
+        df["board"] = raw["market"].map(BOARDS).fillna(df["code"].map(board_of))
+        df["is_st"] = df["name"].str.contains("ST", na=False)
+        ind = self._sw_members()
+        df = df.merge(ind, on="code", how="left")
+        return [Frame("stock_info", df, SOURCE, origin)]
+
+    def _sw_members(self) -> pd.DataFrame:
+        """Current SW2021 membership per stock (index_member_all pages by level-1 code)."""
+        cls = require(self.pro.index_classify(level="L1", src="SW2021"), ["index_code", "industry_name"],
+                      "tushare.index_classify")
+        origin = "tushare.index_member_all"
+        parts = []
+        for l1 in cls["index_code"]:
+            m = require(self.pro.index_member_all(l1_code=l1, is_new="Y"), ["ts_code", "l1_name", "l2_name"], origin)
+            if len(m):
+                parts.append(m)
+        if not parts:
+            return pd.DataFrame(columns=["code", "industry_l1", "industry_l2"])
+        m = pd.concat(parts, ignore_index=True).drop_duplicates("ts_code", keep="last")
+        return pd.DataFrame({"code": m["ts_code"], "industry_l1": m["l1_name"], "industry_l2": m["l2_name"]})
+
+    # -- per stock ----------------------------------------------------------------------
+    def _window(self, code: str, ctx: Context) -> dict[str, str]:
+        return {"ts_code": code, "start_date": ymd(ctx.start), "end_date": ymd(ctx.end)}
+
+    def daily_quote(self, code: str, ctx: Context) -> list[Frame]:
+        """daily (lots, thousand yuan) + adj_factor + daily_basic (%, 10k yuan)."""
+        origin = "tushare.daily"
+        w = self._window(code, ctx)
+        d = require(self.pro.daily(**w), ["ts_code", "trade_date", "open", "high", "low", "close", "pre_close", "vol",
+                                          "amount"], origin)
+        if d.empty:
+            return [Frame("daily_quote", pd.DataFrame(columns=["code", "trade_date"]), SOURCE, origin)]
+        a = require(self.pro.adj_factor(**w), ["trade_date", "adj_factor"], "tushare.adj_factor")
+        b = require(self.pro.daily_basic(**w), ["trade_date", "turnover_rate", "pe_ttm", "pb", "total_mv", "circ_mv"],
+                    "tushare.daily_basic")
+        df = pd.DataFrame({"code": code, "trade_date": to_date(d["trade_date"]), "open": num(d["open"]),
+                           "high": num(d["high"]), "low": num(d["low"]), "close": num(d["close"]),
+                           "pre_close": num(d["pre_close"]), "volume": num(d["vol"]) * LOT,
+                           "amount": num(d["amount"]) * THOUSAND})
+        adj = pd.DataFrame({"trade_date": to_date(a["trade_date"]), "adj_factor": num(a["adj_factor"])})
+        basic = pd.DataFrame({"trade_date": to_date(b["trade_date"]), "turnover_rate": num(b["turnover_rate"]) / 100,
+                              "pe_ttm": num(b["pe_ttm"]), "pb": num(b["pb"]), "total_mv": num(b["total_mv"]) * WAN,
+                              "circ_mv": num(b["circ_mv"]) * WAN})
+        df = df.merge(adj, on="trade_date", how="left").merge(basic, on="trade_date", how="left")
+        return [Frame("daily_quote", check_bars(df.sort_values("trade_date"), origin), SOURCE, origin)]
+
+    def finance_data(self, code: str, ctx: Context) -> list[Frame]:
+        """fina_indicator (eps, bps, roe %, netprofit_yoy %) + income (revenue, net profit, yuan),
+        selected by announcement date so an incremental run picks up new and restated reports."""
+        origin = "tushare.fina_indicator"
+        w = {"ts_code": code, "start_date": ymd(ctx.start), "end_date": ymd(ctx.end)}
+        fi = require(self.pro.fina_indicator(**w), ["ann_date", "end_date", "eps", "bps", "roe", "netprofit_yoy"], origin)
+        if fi.empty:
+            return [Frame("finance_data", pd.DataFrame(columns=["code", "report_period"]), SOURCE, origin)]
+        inc = require(self.pro.income(**w, fields="ts_code,ann_date,end_date,total_revenue,n_income_attr_p"),
+                      ["end_date", "total_revenue", "n_income_attr_p"], "tushare.income")
+        df = pd.DataFrame({"code": code, "report_period": to_date(fi["end_date"]), "ann_date": to_date(fi["ann_date"]),
+                           "roe": num(fi["roe"]) / 100, "eps": num(fi["eps"]), "bps": num(fi["bps"]),
+                           "net_profit_yoy": num(fi["netprofit_yoy"]) / 100})
+        df = df.sort_values("ann_date").drop_duplicates("report_period", keep="last")
+        if len(inc):
+            i = pd.DataFrame({"report_period": to_date(inc["end_date"]), "revenue": num(inc["total_revenue"]),
+                              "net_profit": num(inc["n_income_attr_p"])}).drop_duplicates("report_period", keep="first")
+            df = df.merge(i, on="report_period", how="left")
+        return [Frame("finance_data", df, SOURCE, origin + "+income")]
+
+    def dividend(self, code: str, ctx: Context) -> list[Frame]:
+        """Per report period the implemented plan (div_proc 实施) if any, else the latest one."""
+        origin = "tushare.dividend"
+        raw = require(self.pro.dividend(ts_code=code), ["end_date", "ann_date", "div_proc", "stk_div", "cash_div_tax",
+                                                        "ex_date"], origin)
+        if raw.empty:
+            return [Frame("dividend", pd.DataFrame(columns=["code", "report_period"]), SOURCE, origin)]
+        df = pd.DataFrame({"code": code, "report_period": to_date(raw["end_date"]), "ann_date": to_date(raw["ann_date"]),
+                           "ex_date": to_date(raw["ex_date"]), "cash_div_per_share": num(raw["cash_div_tax"]),
+                           "bonus_ratio": num(raw["stk_div"]), "payout_ratio": float("nan"),
+                           "done": raw["div_proc"].astype(str).eq("实施")})
+        df = df.sort_values(["done", "ann_date"]).drop_duplicates("report_period", keep="last").drop(columns="done")
+        df = df[(df.ann_date >= ctx.start) & (df.ann_date <= ctx.end)]
+        # payout = cash per share / EPS of the same report, when that report is already loaded
+        eps = ctx.read("select report_period, eps from raw.finance_data where code = ?", [code])
+        if len(eps):
+            e = dict(zip(pd.to_datetime(eps["report_period"]).dt.date, eps["eps"]))
+            per = df["report_period"].map(e).astype("float64")
+            df["payout_ratio"] = (df["cash_div_per_share"] / per.where(per > 0)).round(6)
+        return [Frame("dividend", df, SOURCE, origin)]
+
+    def funds_flow(self, code: str, ctx: Context) -> list[Frame]:
+        """moneyflow (10k yuan; main force = large + extra-large orders), hk_hold (shares),
+        margin_detail (yuan)."""
+        w = self._window(code, ctx)
+        mf = require(self.pro.moneyflow(**w), ["trade_date", "buy_lg_amount", "sell_lg_amount", "buy_elg_amount",
+                                               "sell_elg_amount"], "tushare.moneyflow")
+        hk = require(self.pro.hk_hold(**w), ["trade_date", "vol"], "tushare.hk_hold")
+        mg = require(self.pro.margin_detail(**w), ["trade_date", "rzye", "rqye"], "tushare.margin_detail")
+        parts = []
+        if len(mf):
+            main = (num(mf["buy_lg_amount"]) + num(mf["buy_elg_amount"]) - num(mf["sell_lg_amount"])
+                    - num(mf["sell_elg_amount"])) * WAN
+            parts.append(pd.DataFrame({"trade_date": to_date(mf["trade_date"]), "main_net_inflow": main}))
+        if len(hk):
+            parts.append(pd.DataFrame({"trade_date": to_date(hk["trade_date"]), "north_hold_shares": num(hk["vol"])}))
+        if len(mg):
+            parts.append(pd.DataFrame({"trade_date": to_date(mg["trade_date"]), "margin_balance": num(mg["rzye"]),
+                                       "short_balance": num(mg["rqye"])}))
+        df = pd.DataFrame(columns=["trade_date"])
+        for p in parts:
+            df = p.drop_duplicates("trade_date") if df.empty else df.merge(p.drop_duplicates("trade_date"),
+                                                                           on="trade_date", how="outer")
+        df["code"] = code
+        return [Frame("funds_flow", df, SOURCE, "tushare.moneyflow+hk_hold+margin_detail")]
+
+    def chip_distribution(self, code: str, ctx: Context) -> list[Frame]:
+        """cyq_perf: winner_rate %, cost percentiles -> 90 % range = 5th..95th, 70 % = 15th..85th."""
+        origin = "tushare.cyq_perf"
+        raw = require(self.pro.cyq_perf(**self._window(code, ctx)),
+                      ["trade_date", "cost_5pct", "cost_15pct", "cost_85pct", "cost_95pct", "weight_avg", "winner_rate"],
+                      origin)
+        df = pd.DataFrame({"code": code, "trade_date": to_date(raw["trade_date"]),
+                           "profit_ratio": num(raw["winner_rate"]) / 100, "avg_cost": num(raw["weight_avg"]),
+                           "cost_90_low": num(raw["cost_5pct"]), "cost_90_high": num(raw["cost_95pct"]),
+                           "cost_70_low": num(raw["cost_15pct"]), "cost_70_high": num(raw["cost_85pct"])})
+        df["concentration_90"] = concentration(df.cost_90_low, df.cost_90_high)
+        df["concentration_70"] = concentration(df.cost_70_low, df.cost_70_high)
+        return [Frame("chip_distribution", df, SOURCE, origin)]
+
+
+def default_client(timeout: float = 30.0) -> Any:
+    """A tushare pro client built from $TUSHARE_TOKEN (never from ~/tk.csv, never logged)."""
+    token = os.environ.get("TUSHARE_TOKEN", "").strip()
+    if not token:
+        raise ConfigError("TUSHARE_TOKEN is not set: create a token at https://tushare.pro (user centre) and "
+                          "`export TUSHARE_TOKEN=...` before `aquant ingest --source tushare`")
+    try:
+        import tushare
+    except ImportError as exc:
+        raise ImportError("tushare is not installed: pip install 'aquant[tushare]'") from exc
+    return tushare.pro_api(token=token, timeout=timeout)
+
+
+EXTRACTOR = TushareExtractor
