@@ -1,0 +1,139 @@
+"""Paper trading: the backtest's strategy and SimBroker, one day per run, on the written record.
+
+`run_paper(db, D)` executes the intents recorded on the previous run at D's open, records fills,
+decides D+1's intents from D's signals and writes them to ops.orders, then saves the account.
+All of a day's writes happen in one transaction, and a day already done is not redone, so a
+restart (or running the same day twice) never executes or records an order twice.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+
+from aquant.db import Database
+
+from . import data
+from .backtest import execute_day, make_broker
+from .broker import OrderRequest
+from .records import mark_order, now, record_fills, record_intents
+from .strategy import Decision, StrategyParams, StrategyState, decide
+from .tables import ORDERS, PAPER_STATE, TRADES
+
+
+@dataclass
+class PaperReport:
+    day: date
+    already_done: bool = False
+    executed: int = 0
+    filled: int = 0
+    rejected: int = 0
+    new_intents: int = 0
+    skipped: int = 0
+    equity: float = 0.0
+    cash: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def next_session(day: date) -> date:
+    """Next SSE trading day (exchange_calendars XSHG), else the next weekday."""
+    try:
+        import exchange_calendars as xc
+
+        return xc.get_calendar("XSHG").next_session(pd.Timestamp(day)).date()
+    except Exception:  # calendar range exceeded or not installed: weekdays are a safe guess
+        d = pd.Timestamp(day) + pd.offsets.BDay(1)
+        return d.date()
+
+
+def _load_state(db: Database, account: str, day: date) -> tuple[dict | None, StrategyState]:
+    row = db.query("select state from ops.paper_state where account = ? and as_of < ? order by as_of desc limit 1",
+                   [account, day])
+    if not row:
+        return None, StrategyState()
+    st = json.loads(row[0][0])
+    return st["broker"], StrategyState.from_json(json.dumps(st["strategy"]))
+
+
+def _plan(db: Database, account: str, day: date) -> Decision:
+    """Recorded, unsent intents for `day`, as orders (rows are the source of truth, not memory)."""
+    df = db.query_df("select order_id, signal_id, code, side, qty, price, order_type, reason from ops.orders "
+                     "where account = ? and trade_date = ? and status = 'pending' order by order_id", [account, day])
+    plan = Decision()
+    for r in df.itertuples(index=False):
+        o = OrderRequest(r.code, r.side, int(r.qty), r.order_type, None if pd.isna(r.price) else float(r.price),
+                         r.reason, None if pd.isna(r.signal_id) else r.signal_id, r.order_id)
+        (plan.orders if r.order_type == "market" else plan.standing).append(o)
+    plan.orders.sort(key=lambda o: (o.side != "sell", o.order_id))
+    return plan
+
+
+def run_paper(db: Database, day: date | str, params: StrategyParams | dict | None = None,
+              account: str = "paper") -> PaperReport:
+    day = pd.Timestamp(day).date()
+    p = StrategyParams.from_any(params)
+    src = data.Sources(p.staging_schema, p.signals_schema)
+    for t in (ORDERS, TRADES, PAPER_STATE):
+        db.ensure_table(t)
+    rep = PaperReport(day)
+    if db.scalar("select count(*) from ops.paper_state where account = ? and as_of = ?", [account, day]):
+        rep.already_done = True
+        rep.notes.append(f"{day} already processed for account {account}; nothing sent twice")
+        return rep
+    quotes = data.load_quotes(db, day, day, src)
+    if quotes.empty:
+        raise ValueError(f"no quotes for {day} in {src.staging}.stg_daily_quote; expected a trading day "
+                         f"with loaded data — run `aquant ingest` + `aquant build` first")
+    snap, state = _load_state(db, account, day)
+    info = data.load_stock_info(db, src)
+    broker = make_broker(p, info)
+    if snap:
+        broker.restore(snap)
+    plan = _plan(db, account, day)
+    stale = db.query("select order_id from ops.orders where account = ? and trade_date < ? and status = 'pending'",
+                     [account, day])
+    divs = data.load_dividends(db, day, day, src)
+    execute_day(broker, state, pd.Timestamp(day), quotes, divs, plan)
+    eq = broker.end_day()
+
+    by_order: dict[str, list] = {}
+    for e in broker.log:
+        by_order.setdefault(e.order_id, []).append(e)
+    signals = data.load_signals(db, day, day, src)
+    targets = data.load_targets(db, day, day, src) if p.use_targets else pd.DataFrame()
+    industries = {c: i for c, i in zip(info["code"], info["industry_l1"]) if isinstance(i, str)}
+    codes = set(broker.positions()) | set(signals["code"]) | set(targets.get("code", []))
+    closes = {c: broker.bar(c)["close"] for c in codes if broker.bar(c)}
+    closes.update({c: broker.last_close[c] for c in broker.positions() if c not in closes})
+    mret = float((quotes["close"] / quotes["pre_close"] - 1).mean())
+    nxt = next_session(day)
+    decision = decide(pd.Timestamp(day), broker.positions(), broker.cash(), closes, signals, targets,
+                      industries, state, p, broker.rules, mret)
+
+    with db.transaction():
+        for (oid,) in stale:
+            mark_order(db, oid, "expired", reason="not executed on its trade date")
+        for o in plan.orders + plan.standing:
+            entries = by_order.get(o.order_id, [])
+            filled = sum(e.qty for e in entries if e.status == "filled")
+            rej = [e for e in entries if e.status == "rejected"]
+            if not entries:  # standing order not triggered, or position already gone
+                mark_order(db, o.order_id, "cancelled", 0)  # not triggered
+                continue
+            rep.executed += 1
+            status = "filled" if filled and not rej else "partial" if filled else "rejected"
+            rep.filled += status != "rejected"
+            rep.rejected += status == "rejected"
+            mark_order(db, o.order_id, status, filled, reason=rej[0].reason if rej else None)
+        record_fills(db, broker.fills(), account, "paper")
+        # intents for the next session, written before they are "sent" (executed next run)
+        rep.new_intents = len(record_intents(db, account, nxt, decision.orders + decision.standing,
+                                             decision.skipped))
+        rep.skipped = len(decision.skipped)
+        state_json = json.dumps({"broker": broker.snapshot(), "strategy": json.loads(state.to_json())})
+        db.append(PAPER_STATE, pd.DataFrame([{"account": account, "as_of": pd.Timestamp(day),
+                                              "state": state_json, "updated_at": now()}]))
+    rep.equity, rep.cash = eq, broker.cash()
+    return rep

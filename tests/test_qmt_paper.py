@@ -1,0 +1,75 @@
+"""Paper trading writes intents before execution and never duplicates an order on restart."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from aquant.db import Database
+from aquant.qmt import paper
+from aquant.qmt.paper import run_paper
+
+from test_qmt_backtest import load_market, market
+
+
+def _days(m):
+    return sorted(m["stg_daily_quote"].trade_date.unique())
+
+
+def test_paper_restart_never_duplicates_an_order(any_db, monkeypatch):
+    m = market()
+    days = _days(m)
+    # the calendar of the hand-built market: next session = next row date
+    monkeypatch.setattr(paper, "next_session", lambda d: next(x for x in days if x > pd.Timestamp(d)).date())
+    with Database(any_db) as db:
+        load_market(db, m)
+        r2 = run_paper(db, days[2].date())  # signals s0, s1 on days[2] -> intents for days[3]
+        assert r2.new_intents == 2
+        orders = db.query_df("select * from ops.orders order by order_id")
+        assert set(orders.status) == {"pending"} and set(orders.signal_id) == {"s0", "s1"}
+        assert set(orders.order_id) == {"paper:s0:buy", "paper:s1:buy"}
+        assert db.scalar("select count(*) from ops.trades") == 0  # written before any execution
+
+        r3 = run_paper(db, days[3].date())
+        assert r3.filled == 2
+        again = run_paper(db, days[3].date())  # restart of the same day
+        assert again.already_done
+        trades = db.query_df("select * from ops.trades")
+        assert len(trades) == 2 and set(trades.order_id) == {"paper:s0:buy", "paper:s1:buy"}
+        assert set(db.query_df("select status from ops.orders where signal_id in ('s0','s1') and side = 'buy' "
+                               "and order_type = 'market'").status) == {"filled"}
+        for d in days[4:8]:
+            run_paper(db, d.date())
+        assert db.scalar("select count(*) from ops.trades") == db.scalar(
+            "select count(distinct trade_id) from ops.trades")
+        # a standing stop is recorded each day, under its own dated id
+        assert db.scalar("select count(*) from ops.orders where order_type = 'stop'") >= 8
+
+
+def test_paper_crash_mid_day_leaves_no_partial_record(duck, monkeypatch):
+    m = market()
+    days = _days(m)
+    monkeypatch.setattr(paper, "next_session", lambda d: next(x for x in days if x > pd.Timestamp(d)).date())
+    with Database(duck) as db:
+        load_market(db, m)
+        run_paper(db, days[2].date())
+        boom = RuntimeError("crash while writing")
+
+        def crash(*a, **k):
+            raise boom
+        monkeypatch.setattr(paper, "record_intents", crash)
+        with pytest.raises(RuntimeError):
+            run_paper(db, days[3].date())
+        assert db.scalar("select count(*) from ops.trades") == 0
+        assert set(db.query_df("select status from ops.orders").status) == {"pending"}
+        monkeypatch.undo()
+        monkeypatch.setattr(paper, "next_session", lambda d: next(x for x in days if x > pd.Timestamp(d)).date())
+        assert run_paper(db, days[3].date()).filled == 2
+        assert db.scalar("select count(*) from ops.trades") == 2
+
+
+def test_paper_on_a_day_without_quotes_says_what_to_do(duck):
+    m = market()
+    with Database(duck) as db:
+        load_market(db, m)
+        with pytest.raises(ValueError, match="no quotes for 2023-01-01"):
+            run_paper(db, "2023-01-01")
