@@ -1,0 +1,70 @@
+{#- Helpers of the stable layer (models/factors/fundamentals_pit*, models/signals/stable_*). -#}
+
+{#- A number as text with fixed decimals (same text on DuckDB and PostgreSQL); 'n/a' for null. -#}
+{% macro stable_fmt(expr, decimals=2) -%}
+    coalesce(cast(cast({{ expr }} as numeric(18, {{ decimals }})) as {{ dbt.type_string() }}), 'n/a')
+{%- endmacro %}
+
+{#- A fraction as a percentage text ("-35.2 %"). -#}
+{% macro stable_fmt_pct(expr, decimals=1) -%}
+    {{ dbt.concat([stable_fmt('100.0 * (' ~ expr ~ ')', decimals), "' %'"]) }}
+{%- endmacro %}
+
+{#- A date as ISO text; 'n/a' for null. -#}
+{% macro stable_fmt_date(expr) -%}
+    coalesce(cast({{ expr }} as {{ dbt.type_string() }}), 'n/a')
+{%- endmacro %}
+
+{#- True when var stable_alert_all_stocks asks for alerts on every stock, not just the watch list. -#}
+{% macro stable_all_stocks() -%}
+    {{ return((var('stable_alert_all_stocks', false) | string | lower) in ['true', '1', 'yes']) }}
+{%- endmacro %}
+
+{#- SQL predicate: `code_col` is a stock the stable layer watches (watch_list layer stable/both),
+    or always true when stable_alert_all_stocks is set. -#}
+{% macro stable_watched(code_col) -%}
+    {#- ref() always, so the seed stays upstream whatever the var says at parse time -#}
+    {%- set watch_list = ref('watch_list') -%}
+    {%- if stable_all_stocks() -%}
+    1 = 1
+    {%- else -%}
+    {{ code_col }} in (select w.code from {{ watch_list }} as w where w.layer in ('stable', 'both'))
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+  The `quantile` (0..1) of `value_col` over the previous `window` rows of its partition (the
+  current row excluded), plus how many non-null values that frame held (`<alias>_n`).
+  Returns a full select (partition_col, order_col, alias, alias_n) over `relation`.
+  DuckDB has framed quantile_cont; PostgreSQL has no ordered-set window aggregates, so it gets an
+  exact band self-join on a row number (slower, same result).
+-#}
+{% macro stable_rolling_quantile(relation, partition_col, order_col, value_col, quantile, window, alias) %}
+    {{ return(adapter.dispatch('stable_rolling_quantile')(relation, partition_col, order_col, value_col, quantile, window, alias)) }}
+{% endmacro %}
+
+{% macro duckdb__stable_rolling_quantile(relation, partition_col, order_col, value_col, quantile, window, alias) %}
+    select
+        {{ partition_col }},
+        {{ order_col }},
+        quantile_cont({{ value_col }}, {{ quantile }}) over w as {{ alias }},
+        count({{ value_col }}) over w as {{ alias }}_n
+    from {{ relation }}
+    window w as (
+        partition by {{ partition_col }} order by {{ order_col }}
+        rows between {{ window }} preceding and 1 preceding
+    )
+{% endmacro %}
+
+{% macro default__stable_rolling_quantile(relation, partition_col, order_col, value_col, quantile, window, alias) %}
+    select
+        a.{{ partition_col }},
+        a.{{ order_col }},
+        percentile_cont({{ quantile }}) within group (order by b.{{ value_col }}) as {{ alias }},
+        count(b.{{ value_col }}) as {{ alias }}_n
+    from {{ relation }} as a
+    left join {{ relation }} as b
+        on b.{{ partition_col }} = a.{{ partition_col }}
+        and b.{{ order_col }} between a.{{ order_col }} - {{ window }} and a.{{ order_col }} - 1
+    group by a.{{ partition_col }}, a.{{ order_col }}
+{% endmacro %}

@@ -1,0 +1,73 @@
+-- One row per stock and trading day (days the stock has a bar): the latest financial report and
+-- dividend announced on or before that day, with TTM figures and the day's close and valuation.
+-- The state only changes on announcement days, so it is computed once per change in
+-- fundamentals_pit_events and spread over the days here with an equality join (no range join).
+with quotes as (
+    select code, trade_date, close, pe_ttm, pb
+    from {{ ref('stg_daily_quote') }}
+),
+
+events as (
+    select * from {{ ref('fundamentals_pit_events') }}
+),
+
+-- a state starts on its valid_from day; sort it before that day's bar, carry it forward
+timeline as (
+    select code, valid_from as d, 0 as is_quote from events
+    union all
+    select code, trade_date as d, 1 as is_quote from quotes
+),
+
+carried as (
+    select
+        code,
+        d as trade_date,
+        is_quote,
+        max(case when is_quote = 0 then d end) over (
+            partition by code order by d, is_quote rows between unbounded preceding and current row
+        ) as valid_from
+    from timeline
+),
+
+final as (
+    select
+        q.code,
+        q.trade_date,
+        e.valid_from as state_from,
+        e.report_period,
+        e.ann_date,
+        e.fiscal_quarter,
+        e.is_restated,
+        e.roe,
+        e.eps,
+        e.revenue,
+        e.net_profit,
+        e.net_profit_yoy,
+        e.bps,
+        e.revenue_ttm,
+        e.net_profit_ttm,
+        e.eps_ttm,
+        e.roe_ttm,
+        e.roe_annualised,
+        e.div_report_period,
+        e.div_ann_date,
+        e.div_ex_date,
+        e.cash_div_per_share,
+        e.bonus_ratio,
+        e.payout_ratio,
+        q.close,
+        -- vendor PE(TTM)/PB when given, else from the point-in-time TTM EPS and book value
+        coalesce(q.pe_ttm, case when e.eps_ttm > 0 then q.close / e.eps_ttm end) as pe_ttm,
+        coalesce(q.pb, case when e.bps > 0 then q.close / e.bps end) as pb,
+        case when q.close > 0 then e.cash_div_per_share / q.close end as last_dividend_yield
+    from quotes as q
+    inner join carried as c
+        on c.code = q.code
+        and c.trade_date = q.trade_date
+        and c.is_quote = 1
+    left join events as e
+        on e.code = c.code
+        and e.valid_from = c.valid_from
+)
+
+select * from final

@@ -1,0 +1,49 @@
+-- One row per stable-layer alert: a rule, a watched stock and the first trading day of an episode
+-- in which the rule's condition holds. The column list is the `signals` contract plus detail
+-- columns; every null is typed so the union with the offense layer types cleanly on any engine.
+{% set rules = ['stable_alert_payout_low', 'stable_alert_valuation_spike',
+                'stable_alert_earnings_drop', 'stable_alert_roe_floor'] %}
+
+with alerts as (
+    {%- for r in rules %}
+    select
+        code, trade_date, rule, priority, metric_value, threshold,
+        report_period, prev_report_period, ann_date, reason
+    from {{ ref(r) }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+final as (
+    select
+        cast({{ dbt.hash(dbt.concat([
+            "'stable'", "'|'", "a.rule", "'|'", "a.code", "'|'",
+            "cast(a.trade_date as " ~ dbt.type_string() ~ ")"])) }} as {{ dbt.type_string() }}) as signal_id,
+        cast(a.trade_date as date) as trade_date,
+        cast(a.code as {{ dbt.type_string() }}) as code,
+        cast('stable' as {{ dbt.type_string() }}) as layer,
+        cast('alert' as {{ dbt.type_string() }}) as kind,
+        cast(a.rule as {{ dbt.type_string() }}) as rule,
+        cast(null as double precision) as composite_score,
+        cast(null as double precision) as take_profit,
+        cast(null as double precision) as stop_loss,
+        cast(a.priority as integer) as priority,
+        cast(a.reason as {{ dbt.type_string() }}) as reason,
+        cast(q.close as double precision) as close,
+        cast(s.industry_l1 as {{ dbt.type_string() }}) as industry_l1,
+        cast(a.metric_value as double precision) as metric_value,
+        cast(a.threshold as double precision) as threshold,
+        cast(a.report_period as date) as report_period,
+        cast(a.prev_report_period as date) as prev_report_period,
+        cast(a.ann_date as date) as ann_date
+    from alerts as a
+    left join {{ ref('stg_daily_quote') }} as q
+        on q.code = a.code
+        and q.trade_date = a.trade_date
+    left join {{ ref('stg_stock_info') }} as s
+        on s.code = a.code
+)
+
+select * from final
