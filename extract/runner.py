@@ -19,6 +19,7 @@ from tabulate import tabulate
 from tqdm import tqdm
 
 from aquant import audit
+from aquant.config import ConfigError
 from aquant.db import Database, UpsertResult
 from aquant.schema import RAW_TABLES
 
@@ -93,7 +94,10 @@ def make_extractor(source: str, client: Any, policy: CallPolicy) -> Any:
         from . import xtdata as mod
     else:
         raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)} (or 'sample')")
-    raw = client if client is not None else mod.default_client()
+    try:
+        raw = client if client is not None else mod.default_client()
+    except ImportError as exc:  # missing package / no terminal: a setup problem, not a crash
+        raise ConfigError(str(exc)) from exc
     return mod.EXTRACTOR(GuardedClient(raw, policy, source))
 
 

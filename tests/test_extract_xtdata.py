@@ -57,3 +57,11 @@ def test_back_adj_factor_is_cumulative_over_ex_dates():
 def test_missing_terminal_explains_what_is_needed():
     with pytest.raises(ImportError, match="Windows x64 next to a running MiniQMT"):
         default_client()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="xtdata imports on Windows")
+def test_runner_turns_missing_terminal_into_a_config_error(duck):
+    from aquant.config import ConfigError
+
+    with Database(duck) as db, pytest.raises(ConfigError, match="MiniQMT"):
+        run_ingest(db, "xtdata", tables=["daily_quote"], codes=["000001.SZ"], progress=False)
