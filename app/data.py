@@ -19,7 +19,7 @@ HOME = {
     "stg_daily_quote": "staging", "stg_stock_info": "staging", "stg_finance_data": "staging",
     "quarantine": "staging", "factor_technical": "factors", "factor_industry_flow": "factors",
     "factor_scores": "signals", "signals": "signals", "portfolio_targets": "signals",
-    "qmt_signals": "signals", "backtest_run": "ops", "backtest_log": "ops", "backtest_equity": "ops",
+    "qmt_signals": "signals", "stable_alerts": "signals", "fundamentals_pit": "factors", "backtest_run": "ops", "backtest_log": "ops", "backtest_equity": "ops",
     "alert_decisions": "ops", "alerts_log": "ops", "audit_log": "ops", "reconcile_diff": "ops",
 }
 
@@ -200,22 +200,34 @@ def score_history(db: Database, code: str, start: date | None = None) -> pd.Data
                        f"order by trade_date", params)
 
 
+def signal_sources(db: Database) -> list[str]:
+    """`signals`, plus `stable_alerts` while the stable layer is built beside it (deduplicated by id)."""
+    rels = [locate(db, "signals")]
+    return rels + ([locate(db, "stable_alerts")] if exists(db, "stable_alerts") else [])
+
+
 def stock_signals(db: Database, code: str, start: date | None = None, limit: int = 500) -> pd.DataFrame:
-    """Every signal one stock fired, newest first (markers on the chart, rows to pick)."""
-    sg = locate(db, "signals")
+    """Every signal one stock fired, both layers, newest first (markers on the chart, rows to pick)."""
     cond, params = "code = ?", [code]
     if start:
         cond += " and trade_date >= ?"
         params.append(start)
-    return db.query_df(f"select signal_id, trade_date, layer, kind, rule, close, take_profit, stop_loss, "
-                       f"composite_score, priority, reason from {sg} where {cond} "
-                       f"order by trade_date desc, signal_id limit ?", [*params, limit])
+    frames = [db.query_df(f"select signal_id, trade_date, layer, kind, rule, close, take_profit, stop_loss, "
+                          f"composite_score, priority, reason from {rel} where {cond} "
+                          f"order by trade_date desc, signal_id limit ?", [*params, limit])
+              for rel in signal_sources(db)]
+    df = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
+    return (df.drop_duplicates("signal_id").sort_values(["trade_date", "signal_id"], ascending=[False, True])
+            .head(limit).reset_index(drop=True))
 
 
 def signal_factors(db: Database, signal_id: str) -> dict[str, pd.DataFrame]:
     """The exact rows behind one signal: the signal, its day's scores, technicals and quote."""
-    sg = locate(db, "signals")
-    sig = db.query_df(f"select * from {sg} where signal_id = ?", [signal_id])
+    sig = pd.DataFrame()
+    for rel in signal_sources(db):
+        sig = db.query_df(f"select * from {rel} where signal_id = ?", [signal_id])
+        if len(sig):
+            break
     out: dict[str, pd.DataFrame] = {"signal": sig}
     if sig.empty:
         return out
@@ -284,7 +296,7 @@ def open_alerts(db: Database) -> pd.DataFrame:
     """Stable-layer alerts nobody has decided on yet (the alerts module owns the definition)."""
     from aquant import alerts
 
-    locate(db, "signals")
+    locate(db, "stable_alerts")
     df = alerts.open_alerts(db)
     df = df if isinstance(df, pd.DataFrame) else pd.DataFrame(df)
     if len(df) and "name" not in df and exists(db, "stg_stock_info"):
@@ -306,7 +318,9 @@ def report_rows(db: Database, code: str, periods: Sequence[Any]) -> pd.DataFrame
 
 
 def decisions(db: Database, limit: int = 200) -> pd.DataFrame:
-    """Recorded decisions, newest first, with who and when."""
+    """Recorded decisions, newest first, with who and when (empty before the first one)."""
+    if not exists(db, "alert_decisions"):
+        return pd.DataFrame(columns=["decided_at", "decided_by", "decision", "code", "rule", "comment"])
     ad = locate(db, "alert_decisions")
     cols = columns(db, "alert_decisions")
     order = next((c for c in ("decided_at", "created_at", "at") if c in cols), cols[0])

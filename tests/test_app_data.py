@@ -119,6 +119,7 @@ def build_small_db(path: Path, with_signals: bool = True) -> Settings:
         put(db, "signals.factor_scores", pd.DataFrame(scores))
         if with_signals:
             put(db, "signals.signals", signals)
+            put(db, "signals.stable_alerts", signals[signals.layer == "stable"])
         put(db, "signals.portfolio_targets", targets)
         put(db, "ops.backtest_run", runs)
         put(db, "ops.backtest_equity", equity)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from aquant import audit
+from aquant import audit  # actor(): who is deciding by default
 from aquant.app import ui
 
 st.title("Alerts")
@@ -28,7 +28,7 @@ if open_.empty:
 else:
     show = [c for c in ("trade_date", "code", "name", "rule", "metric_value", "threshold", "report_period",
                         "prev_report_period", "ann_date", "reason", "signal_id") if c in open_]
-    st.dataframe(open_[show], hide_index=True, width="stretch", key="alerts_open")
+    st.dataframe(open_[show], hide_index=True, column_config={"signal_id": None}, width="stretch", key="alerts_open")
 
     def label(sid: str) -> str:
         r = open_[open_.signal_id == sid].iloc[0]
@@ -37,6 +37,10 @@ else:
     sid = st.selectbox("Alert", open_.signal_id.tolist(), format_func=label, key="alerts_pick")
     row = open_[open_.signal_id == sid].iloc[0]
     st.markdown(f"**Why:** {row.get('reason') or '–'}")
+    pit = {k.removeprefix("pit_"): v for k, v in row.items() if k.startswith("pit_") and pd.notna(v)}
+    if pit:
+        st.markdown("**Report figures known that day** (point in time)")
+        st.dataframe(pd.DataFrame([pit]), hide_index=True, width="stretch", key="alerts_pit")
     periods = [row.get("report_period"), row.get("prev_report_period")]
     rep = ui.try_load("report_rows", row["code"], tuple(p for p in periods if p is not None and pd.notna(p)),
                       default=None)
@@ -53,13 +57,14 @@ else:
             if not who.strip():
                 st.error("Say who decides: the decision is kept with a name.")
             else:
-                def save(db):
-                    alerts.record_decision(db, sid, decision, comment.strip(), who.strip())
-                    audit.record(db, "alert_decision", {"signal_id": sid, "code": row["code"], "decision": decision,
-                                                        "comment": comment.strip(), "via": "app"}, who=who.strip())
-                ui.write(save)
-                st.session_state["alerts_flash"] = f"Saved: {decision} on {row['code']} by {who.strip()}."
-                st.rerun()
+                try:
+                    # record_decision also writes the alert_decision audit row.
+                    ui.write(lambda db: alerts.record_decision(db, sid, decision, comment.strip(), who.strip()))
+                except (alerts.AlertError, ConnectionError) as exc:
+                    st.error(f"Not saved: {exc}")
+                else:
+                    st.session_state["alerts_flash"] = f"Saved: {decision} on {row['code']} by {who.strip()}."
+                    st.rerun()
 
 st.subheader("Decisions")
 dec = ui.try_load("decisions", default=None)

@@ -66,26 +66,45 @@ def describe(row: dict[str, Any]) -> str:
     return " · ".join(p for p in parts if p) + f" ({pd.Timestamp(row['trade_date']).date()})"
 
 
+def sources(db: Database) -> list[str]:
+    """Where signals live: `signals` (both layers) and, while the stable layer is built beside it,
+    `stable_alerts`. Rows are deduplicated by signal_id, so a union in `signals` is fine too."""
+    return [r for r in (_relation(db, "signals", "signals"), _relation(db, "stable_alerts", "signals")) if r]
+
+
+def _columns(db: Database, rel: str) -> set[str]:
+    schema, name = (p.strip('"') for p in rel.split("."))
+    return {r[0] for r in db.query("select column_name from information_schema.columns "
+                                   "where table_schema = ? and table_name = ?", [schema, name])}
+
+
 def collect(db: Database, since: date | None, kinds: Sequence[str] = DEFAULT_KINDS) -> list[Event]:
     """Signals of the chosen kinds on or after `since` (None: the latest signal day only)."""
     bad = sorted(set(kinds) - set(KINDS))
     if bad:
         raise ValueError(f"unknown event kind(s) {', '.join(bad)}; choose from {', '.join(KINDS)}")
-    sg = _relation(db, "signals", "signals")
-    if sg is None or not kinds:
+    rels = sources(db)
+    if not rels or not kinds:
         return []
+    pred = " or ".join(_WHERE[k] for k in kinds)
     if since is None:
-        since = db.scalar(f"select max(trade_date) from {sg}")
-        if since is None:
+        days = [db.scalar(f"select max(g.trade_date) from {r} g where {pred}") for r in rels]
+        days = [pd.Timestamp(d).date() for d in days if d is not None]
+        if not days:
             return []
-    cols = {r[0] for r in db.query("select column_name from information_schema.columns where table_name = 'signals'")}
-    extra = ", ".join(f"g.{c}" for c in ("metric_value", "threshold") if c in cols)
+        since = max(days)
     si = _relation(db, "stg_stock_info", "staging")
-    name = "i.name" if si else "cast(null as varchar) as name"
-    join = f"left join {si} i on i.code = g.code" if si else ""
-    df = db.query_df(f"select g.signal_id, g.trade_date, g.layer, g.code, g.kind, g.rule, g.close, g.take_profit, "
-                     f"g.stop_loss, g.reason, {name}{', ' + extra if extra else ''} from {sg} g {join} "
-                     f"where g.trade_date >= ? and ({' or '.join(_WHERE[k] for k in kinds)}) "
-                     f"order by g.trade_date, g.kind, g.priority, g.code", [since])
+    frames = []
+    for rel in rels:
+        cols = _columns(db, rel)
+        opt = "".join(f", g.{c}" if c in cols else f", cast(null as double precision) as {c}"
+                      for c in ("close", "take_profit", "stop_loss", "metric_value", "threshold"))
+        name = "i.name" if si else "cast(null as varchar) as name"
+        join = f"left join {si} i on i.code = g.code" if si else ""
+        frames.append(db.query_df(f"select g.signal_id, g.trade_date, g.layer, g.code, g.kind, g.rule, g.priority, "
+                                  f"g.reason, {name}{opt} from {rel} g {join} "
+                                  f"where g.trade_date >= ? and ({pred})", [since]))
+    df = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
+    df = df.drop_duplicates("signal_id").sort_values(["trade_date", "kind", "priority", "code", "signal_id"])
     return [Event(str(r["signal_id"]), pd.Timestamp(r["trade_date"]).date(), str(r["layer"]), str(r["code"]),
                   str(r["kind"]), describe(r)) for r in df.to_dict("records")]

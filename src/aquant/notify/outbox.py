@@ -43,14 +43,12 @@ def ensure(db: Database) -> None:
 
 def watermark(db: Database) -> date | None:
     """The latest signal day already queued on any channel: "new" means on or after it."""
-    from .events import _relation
+    from .events import sources
 
-    sg = _relation(db, "signals", "signals")
-    if sg is None:
-        return None
-    d = db.scalar(f"select max(g.trade_date) from {sg} g join {ALERTS_LOG.fqn} a "
-                  f"on a.event_key = g.signal_id || ':' || a.channel")
-    return pd.Timestamp(d).date() if d is not None else None
+    days = [db.scalar(f"select max(g.trade_date) from {rel} g join {ALERTS_LOG.fqn} a "
+                      f"on a.event_key = g.signal_id || ':' || a.channel") for rel in sources(db)]
+    days = [pd.Timestamp(d).date() for d in days if d is not None]
+    return max(days) if days else None
 
 
 def queue(db: Database, events: Sequence[Event], channel: str) -> int:
