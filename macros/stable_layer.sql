@@ -33,22 +33,25 @@
 {%- endmacro %}
 
 {#-
-  The `quantile` (0..1) of `value_col` over the previous `window` rows of its partition (the
-  current row excluded), plus how many non-null values that frame held (`<alias>_n`).
-  Returns a full select (partition_col, order_col, alias, alias_n) over `relation`.
-  DuckDB has framed quantile_cont; PostgreSQL has no ordered-set window aggregates, so it gets an
-  exact band self-join on a row number (slower, same result).
+  The `quantile` (0..1) of each of `value_cols` over the previous `window` rows of its partition
+  (the current row excluded), as `<col>_hi`, plus how many non-null values that frame held
+  (`<col>_hi_n`). Returns a full select (partition_col, order_col, ...) over `relation`;
+  `order_col` must be a gap-free row number. DuckDB has framed quantile_cont; PostgreSQL has no
+  ordered-set window aggregates, so it gets an exact band self-join (same result, slower: about
+  2 s for 12 stocks x 1,000 days, so O(days x window) per stock for every stock is costly).
 -#}
-{% macro stable_rolling_quantile(relation, partition_col, order_col, value_col, quantile, window, alias) %}
-    {{ return(adapter.dispatch('stable_rolling_quantile')(relation, partition_col, order_col, value_col, quantile, window, alias)) }}
+{% macro stable_rolling_quantile(relation, partition_col, order_col, value_cols, quantile, window) %}
+    {{ return(adapter.dispatch('stable_rolling_quantile')(relation, partition_col, order_col, value_cols, quantile, window)) }}
 {% endmacro %}
 
-{% macro duckdb__stable_rolling_quantile(relation, partition_col, order_col, value_col, quantile, window, alias) %}
+{% macro duckdb__stable_rolling_quantile(relation, partition_col, order_col, value_cols, quantile, window) %}
     select
         {{ partition_col }},
-        {{ order_col }},
-        quantile_cont({{ value_col }}, {{ quantile }}) over w as {{ alias }},
-        count({{ value_col }}) over w as {{ alias }}_n
+        {{ order_col }}
+        {%- for v in value_cols %},
+        quantile_cont({{ v }}, {{ quantile }}) over w as {{ v }}_hi,
+        count({{ v }}) over w as {{ v }}_hi_n
+        {%- endfor %}
     from {{ relation }}
     window w as (
         partition by {{ partition_col }} order by {{ order_col }}
@@ -56,12 +59,14 @@
     )
 {% endmacro %}
 
-{% macro default__stable_rolling_quantile(relation, partition_col, order_col, value_col, quantile, window, alias) %}
+{% macro default__stable_rolling_quantile(relation, partition_col, order_col, value_cols, quantile, window) %}
     select
         a.{{ partition_col }},
-        a.{{ order_col }},
-        percentile_cont({{ quantile }}) within group (order by b.{{ value_col }}) as {{ alias }},
-        count(b.{{ value_col }}) as {{ alias }}_n
+        a.{{ order_col }}
+        {%- for v in value_cols %},
+        percentile_cont({{ quantile }}) within group (order by b.{{ v }}) as {{ v }}_hi,
+        count(b.{{ v }}) as {{ v }}_hi_n
+        {%- endfor %}
     from {{ relation }} as a
     left join {{ relation }} as b
         on b.{{ partition_col }} = a.{{ partition_col }}

@@ -24,24 +24,19 @@ with days as (
     where {{ stable_watched('code') }}
 ),
 
-pe_high as (
-    {{ stable_rolling_quantile('days', 'code', 'day_no', 'pe', q, n, 'pe_hi') }}
-),
-
-pb_high as (
-    {{ stable_rolling_quantile('days', 'code', 'day_no', 'pb', q, n, 'pb_hi') }}
+highs as (
+    {{ stable_rolling_quantile('days', 'code', 'day_no', ['pe', 'pb'], q, n) }}
 ),
 
 measured as (
     select
         days.*,
-        case when pe_high.pe_hi_n >= {{ min_hist }} then pe_high.pe_hi end as pe_hi,
-        case when pb_high.pb_hi_n >= {{ min_hist }} then pb_high.pb_hi end as pb_hi,
+        case when highs.pe_hi_n >= {{ min_hist }} then highs.pe_hi end as pe_hi,
+        case when highs.pb_hi_n >= {{ min_hist }} then highs.pb_hi end as pb_hi,
         lag(days.pe, {{ rise_days }}) over w as pe_base,
         lag(days.pb, {{ rise_days }}) over w as pb_base
     from days
-    inner join pe_high on pe_high.code = days.code and pe_high.day_no = days.day_no
-    inner join pb_high on pb_high.code = days.code and pb_high.day_no = days.day_no
+    inner join highs on highs.code = days.code and highs.day_no = days.day_no
     window w as (partition by days.code order by days.day_no)
 ),
 
