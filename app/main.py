@@ -13,15 +13,16 @@ from aquant.app import ui
 
 HERE = Path(__file__).resolve().parent
 PAGES = [
-    ("today.py", "Today", "📅"),
-    ("stock.py", "Stock", "📈"),
-    ("industries.py", "Industries", "🏭"),
-    ("backtest.py", "Backtest", "🧪"),
-    ("alerts.py", "Alerts", "🔔"),
-    ("audit.py", "Audit", "📜"),
+    ("today.py", "Today", ":material/today:"),
+    ("stock.py", "Stock", ":material/candlestick_chart:"),
+    ("industries.py", "Industries", ":material/factory:"),
+    ("backtest.py", "Backtest", ":material/science:"),
+    ("alerts.py", "Alerts", ":material/notifications:"),
+    ("audit.py", "Audit", ":material/history:"),
 ]
+# Material icons ship with Streamlit's own font; emoji would need an emoji font on the viewer's machine.
 
-st.set_page_config(page_title="aquant", page_icon="📈", layout="wide")
+st.set_page_config(page_title="aquant", page_icon=":material/candlestick_chart:", layout="wide")
 nav = st.navigation([st.Page(str(HERE / "views" / f), title=t, icon=i, default=(n == 0),
                              url_path=f.removesuffix(".py"))
                      for n, (f, t, i) in enumerate(PAGES)])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import pandas as pd
 import streamlit as st
 
 from aquant.config import ConfigError, load_settings
@@ -29,7 +30,22 @@ def _cached(where: str, name: str, args: tuple, kwargs: tuple) -> Any:
     # `where` is part of the cache key so two databases never share results.
     fn: Callable[..., Any] = getattr(data, name)
     with Database(load_settings()) as db:
-        return fn(db, *args, **dict(kwargs))
+        return _tidy(fn(db, *args, **dict(kwargs)))
+
+
+def _tidy(out: Any) -> Any:
+    """DATE columns come back from DuckDB as midnight timestamps; show them as plain dates."""
+    if isinstance(out, dict):
+        return {k: _tidy(v) for k, v in out.items()}
+    if not isinstance(out, pd.DataFrame):
+        return out
+    out = out.copy()
+    for col in out.columns:
+        s = out[col]
+        if pd.api.types.is_datetime64_any_dtype(s) and s.dt.tz is None and s.notna().any() \
+                and (s.dropna().dt.normalize() == s.dropna()).all():
+            out[col] = s.dt.date
+    return out
 
 
 def q(name: str, *args: Any, **kwargs: Any) -> Any:
@@ -53,27 +69,36 @@ def load(name: str, *args: Any, **kwargs: Any) -> Any:
         st.stop()
 
 
-def try_load(name: str, *args: Any, default: Any = None, **kwargs: Any) -> Any:
+def try_load(name: str, *args: Any, default: Any = None, hint: str | None = None, **kwargs: Any) -> Any:
     """Like `load`, but for optional sections: missing relation -> `default` plus a caption."""
     try:
         return q(name, *args, **kwargs)
     except data.NotBuilt as exc:
-        st.caption(f"{exc.name} not built yet: run `aquant demo`.")
+        st.caption(hint or f"{exc.name} not built yet: run `aquant demo`.")
         return default
 
 
-def fmt_pct(v: Any) -> str:
+def _float(v: Any) -> float | None:
     try:
-        return f"{float(v):+.2%}"
+        f = float(v)
     except (TypeError, ValueError):
-        return "–"
+        return None
+    return None if f != f else f  # NaN
+
+
+def fmt_pct(v: Any) -> str:
+    f = _float(v)
+    return "–" if f is None else f"{f:+.2%}"
 
 
 def fmt_num(v: Any, digits: int = 2) -> str:
-    try:
-        return f"{float(v):,.{digits}f}"
-    except (TypeError, ValueError):
-        return "–"
+    f = _float(v)
+    return "–" if f is None else f"{f:,.{digits}f}"
+
+
+def day(v: Any) -> str:
+    """A date for display (the engines hand back dates or midnight timestamps)."""
+    return str(v)[:10] if v is not None else "–"
 
 
 def write(fn: Callable[[Database], Any]) -> Any:

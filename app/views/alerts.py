@@ -72,4 +72,7 @@ if dec is not None:
     if dec.empty:
         st.write("No decision recorded yet.")
     else:
-        st.dataframe(dec, hide_index=True, width="stretch", key="alerts_decisions")
+        first = [c for c in ("decided_at", "decided_by", "decision", "code", "rule", "comment") if c in dec]
+        st.dataframe(dec[first + [c for c in dec if c not in first]], hide_index=True, width="stretch",
+                     key="alerts_decisions", column_config={"decision_id": None,
+                     "decided_at": st.column_config.DatetimeColumn("decided at (UTC)", format="YYYY-MM-DD HH:mm")})

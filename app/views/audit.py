@@ -20,16 +20,16 @@ st.dataframe(ev, hide_index=True, width="stretch", key="audit_events",
                             "detail": st.column_config.TextColumn("detail", width="large")})
 
 st.subheader("Latest reconciliation")
-rec = ui.try_load("latest_reconcile", default=None)
+rec = ui.try_load("latest_reconcile", default=None, hint="no reconciliation yet: run `aquant reconcile`")
 if rec is not None:
     if rec.empty:
         st.write("No reconciliation run yet (`aquant reconcile`).")
     else:
-        st.caption(f"Reconciliation of {rec.recon_date.iloc[0]}: {len(rec)} difference(s).")
+        st.caption(f"Reconciliation of {ui.day(rec.recon_date.iloc[0])}: {len(rec)} difference(s).")
         st.dataframe(rec, hide_index=True, width="stretch", key="audit_recon")
 
 st.subheader("Notifications")
-notes = ui.try_load("notifications", default=None)
+notes = ui.try_load("notifications", default=None, hint="nothing sent yet: run `aquant notify`")
 if notes is not None:
     if notes.empty:
         st.write("Nothing sent yet (`aquant notify`).")

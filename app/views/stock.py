@@ -70,8 +70,9 @@ if sigs is not None and len(sigs):
                                                  line=dict(width=1, color="black")),
                                      text=m.rule.fillna("") + " " + m.reason.fillna(""),
                                      hovertemplate="%{x}<br>" + kind + ": %{text}<extra></extra>"), row=1, col=1)
-fig.update_layout(height=720, xaxis_rangeslider_visible=False, margin=dict(l=10, r=10, t=30, b=10),
-                  legend=dict(orientation="h", y=1.04), title=f"{code} {info.get('name', '')} (forward-adjusted)")
+fig.update_layout(height=720, xaxis_rangeslider_visible=False, margin=dict(l=10, r=10, t=70, b=10),
+                  legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0),
+                  title=dict(text=f"{code} {info.get('name', '')} (forward-adjusted)", y=0.98))
 # Hide non-trading days (weekends, holidays, suspensions) so candles sit side by side.
 shown = pd.to_datetime(bars.trade_date)
 gaps = pd.date_range(shown.min(), shown.max()).difference(shown)

@@ -48,7 +48,7 @@ if sig is not None:
     if sig.empty:
         st.write("No buy or sell signal on or before this day.")
     else:
-        st.caption(f"Signals of {sig.trade_date.iloc[0]}: "
+        st.caption(f"Signals of {ui.day(sig.trade_date.iloc[0])}: "
                    f"{(sig.kind == 'buy').sum()} buy, {(sig.kind == 'sell').sum()} sell.")
         money = {c: st.column_config.NumberColumn(c, format="%.2f") for c in ("close", "take_profit", "stop_loss")}
         for kind in ("buy", "sell"):
@@ -66,7 +66,7 @@ if pt is not None:
     if pt.empty:
         st.write("No rebalance on or before this day.")
     else:
-        st.caption(f"Rebalance of {pt.rebalance_date.iloc[0]}: {len(pt)} stocks, "
+        st.caption(f"Rebalance of {ui.day(pt.rebalance_date.iloc[0])}: {len(pt)} stocks, "
                    f"{pt.target_weight.sum():.0%} invested.")
         left, right = st.columns([3, 2])
         left.dataframe(pt.drop(columns=["rebalance_date"]), hide_index=True, width="stretch",

@@ -1,0 +1,196 @@
+"""End to end: `streamlit run app/main.py` on a demo database, driven by headless Chromium.
+
+Needs Debian's chromium at /usr/bin/chromium (Playwright's own browser download does not work
+here) and a CJK font (fonts-wqy-zenhei) so Chinese names render in the screenshots. Screenshots
+go to the test's tmp dir, and also to $AQUANT_SCREENSHOT_DIR when set (docs/screenshots/).
+Set AQUANT_TEST_DEMO_DB to reuse an already built demo database instead of building one.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("AQUANT_CHROMIUM", "/usr/bin/chromium")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+AQUANT = [sys.executable, "-m", "aquant.cli"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _aquant(env: dict, *args: str) -> None:
+    exe = Path(sys.executable).parent / "aquant"
+    proc = subprocess.run([str(exe), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, f"aquant {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory) -> Path:
+    """The sample market built by `aquant demo` (plus a backtest run if the demo did not make one)."""
+    reuse = os.environ.get("AQUANT_TEST_DEMO_DB")
+    if reuse:
+        return Path(reuse)
+    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    env = {**os.environ, "AQUANT_DB": str(path), "AQUANT_TARGET": "duckdb"}
+    _aquant(env, "demo")
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    has_run = con.execute("select count(*) from information_schema.tables where table_name = 'backtest_run'").fetchone()[0]
+    first, last = con.execute("select min(trade_date), max(trade_date) from staging.stg_daily_quote").fetchone()
+    con.close()
+    if not has_run:
+        _aquant(env, "backtest", "--start", str(first), "--end", str(last))
+    return path
+
+
+@pytest.fixture(scope="module")
+def app_url(demo_db: Path, tmp_path_factory):
+    port = _free_port()
+    log = (tmp_path_factory.mktemp("streamlit") / "streamlit.log").open("w")
+    env = {**os.environ, "AQUANT_DB": str(demo_db), "AQUANT_TARGET": "duckdb", "AQUANT_ACTOR": "browser-test"}
+    sys.path.insert(0, str(ROOT))
+    from aquant.app.commands import streamlit_command
+
+    proc = subprocess.Popen(streamlit_command(port, "127.0.0.1"), cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None, f"streamlit exited early, see {log.name}"
+            assert time.time() < deadline, "streamlit did not become healthy within 60 s"
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium fonts-wqy-zenhei` (do not use "
+                    f"`playwright install`, its download does not work here)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> list[Path]:
+    dirs = [tmp_path_factory.mktemp("screenshots")]
+    if os.environ.get("AQUANT_SCREENSHOT_DIR"):
+        dirs.append(Path(os.environ["AQUANT_SCREENSHOT_DIR"]))
+        dirs[-1].mkdir(parents=True, exist_ok=True)
+    return dirs
+
+
+def settle(page) -> None:
+    """Wait until Streamlit has finished the script run and Plotly has drawn."""
+    page.wait_for_selector("h1", timeout=30_000)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    page.wait_for_timeout(1500)
+
+
+def visit(browser, url: str, name: str, title: str, shots: list[Path]):
+    # Streamlit scrolls inside its main pane, so a tall window is what makes a full-page shot.
+    page = browser.new_page(viewport={"width": 1440, "height": 2000})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{url}/{'' if name == 'today' else name}", wait_until="domcontentloaded")  # Today is the default page
+    page.get_by_role("heading", name=title, level=1).wait_for(timeout=30_000)
+    settle(page)
+    assert page.get_by_text("Page not found").count() == 0
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').first.inner_text()
+    assert not errors, errors
+    for d in shots:
+        page.screenshot(path=str(d / f"{name}.png"), full_page=True)
+    return page
+
+
+def test_every_page_renders_the_demo_data_in_chromium(browser, app_url, shots):
+    today = visit(browser, app_url, "today", "Today", shots)
+    assert today.locator('[data-testid="stDataFrame"]').count() >= 2  # scores, signals or targets
+    assert today.get_by_text("Buy / sell signals").count() == 1
+    assert today.locator(".js-plotly-plot").count() >= 1
+    today.close()
+
+    stock = visit(browser, app_url, "stock", "Stock", shots)
+    assert stock.locator(".js-plotly-plot").count() == 2  # candles/volume/MACD, factor scores
+    assert stock.locator("g.cartesianlayer .trace.boxes, g.trace.ohlc, path.box").count() > 0  # candlesticks
+    caption = stock.locator('[data-testid="stMain"] [data-testid="stCaptionContainer"]').first.inner_text()
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in caption), caption  # the Chinese name and industry
+    assert stock.get_by_text("Signals and the factor values behind them").count() == 1
+    stock.close()
+
+    ind = visit(browser, app_url, "industries", "Industries", shots)
+    assert ind.locator(".js-plotly-plot").count() == 2
+    ind.close()
+
+    bt = visit(browser, app_url, "backtest", "Backtest", shots)
+    assert bt.locator('[data-testid="stMetric"]').count() >= 5
+    assert bt.get_by_text("Total return").count() == 1
+    assert bt.locator(".js-plotly-plot").count() == 2
+    bt.close()
+
+    al = visit(browser, app_url, "alerts", "Alerts", shots)
+    assert al.get_by_role("heading", name="Decisions").count() == 1
+    al.close()
+
+    au = visit(browser, app_url, "audit", "Audit", shots)
+    assert au.get_by_text("Audit log").count() >= 1 and au.locator('[data-testid="stDataFrame"]').count() >= 1
+    au.close()
+
+
+def test_a_decision_saved_in_the_browser_reaches_the_database(browser, app_url, demo_db, shots):
+    page = visit(browser, app_url, "alerts", "Alerts", [])
+    if page.get_by_text("No open alert").count():
+        pytest.skip("the demo database has no open stable alert")
+    page.get_by_text("hold", exact=True).click()
+    page.get_by_label("Comment").fill("浏览器测试：继续持有")
+    page.get_by_label("Who").fill("浏览器")
+    page.get_by_role("button", name="Save decision").click()
+    page.get_by_text("Saved: hold").wait_for(timeout=30_000)
+    settle(page)
+    for d in shots:
+        page.screenshot(path=str(d / "alerts-decided.png"), full_page=True)
+    page.close()
+    import duckdb
+
+    con = duckdb.connect(str(demo_db), read_only=True)
+    try:
+        rows = con.execute("select decision, comment, decided_by from ops.alert_decisions "
+                           "where decided_by = '浏览器'").fetchall()
+        audited = con.execute("select count(*) from ops.audit_log where action = 'alert_decision' "
+                              "and actor = '浏览器'").fetchone()[0]
+    finally:
+        con.close()
+    assert rows == [("hold", "浏览器测试：继续持有", "浏览器")] and audited == 1
