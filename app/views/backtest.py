@@ -24,8 +24,9 @@ METRICS = [("total_return", "Total return", ui.fmt_pct), ("annual_return", "Annu
            ("volatility", "Volatility", ui.fmt_pct), ("win_rate", "Win rate", ui.fmt_pct),
            ("turnover", "Turnover", ui.fmt_num)]
 shown = [m for m in METRICS if m[0] in run.index]
-for col, (key, title, fmt) in zip(st.columns(len(shown)), shown):
-    col.metric(title, fmt(run[key]))
+for row in (shown[:5], shown[5:]):  # two rows: nine metrics in one row get cut off
+    for col, (key, title, fmt) in zip(st.columns(5), row):
+        col.metric(title, fmt(run[key]))
 
 eq = ui.load("backtest_equity", run_id)
 if eq.empty:
@@ -36,8 +37,8 @@ else:
     if "benchmark_equity" in eq:
         fig.add_trace(go.Scatter(x=eq.trade_date, y=eq.benchmark_equity, name="benchmark (rebased)",
                                  line=dict(width=1.5, dash="dot")))
-    fig.update_layout(title="Equity vs benchmark", height=380, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", y=1.1), yaxis_title="CNY")
+    fig.update_layout(title=dict(text="Equity vs benchmark", y=0.97), height=380, yaxis_title="CNY",
+                      margin=dict(l=10, r=10, t=70, b=10), legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0))
     st.plotly_chart(fig, width="stretch", key="bt_equity")
     dd = go.Figure(go.Scatter(x=eq.trade_date, y=eq.drawdown, fill="tozeroy", name="drawdown",
                               line=dict(color="#d62728")))

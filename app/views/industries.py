@@ -33,7 +33,7 @@ right.dataframe(rank, hide_index=True, width="stretch", key="ind_table",
                                "inflow_change": st.column_config.NumberColumn("change", format="compact")})
 
 st.subheader("History")
-top = rank.industry_l1.head(5).tolist()
+top = rank.industry_l1.head(3).tolist()
 chosen = st.multiselect("Industries", rank.industry_l1.tolist(), default=top, key="ind_pick")
 start = default_start(window, end=day)
 hist = ui.load("industry_history", tuple(chosen), start)
@@ -42,7 +42,8 @@ if hist.empty:
     st.write("Pick an industry to see its history.")
     st.stop()
 metric = st.radio("Show", ["industry_rank", "industry_score", "net_inflow_n"], horizontal=True, key="ind_metric")
-line = px.line(hist, x="trade_date", y=metric, color="industry_l1")
+line = px.line(hist, x="trade_date", y=metric, color="industry_l1",
+               line_shape="hv" if metric == "industry_rank" else "linear")
 if metric == "industry_rank":
     line.update_yaxes(autorange="reversed", title="rank (1 = strongest)")
 line.update_layout(height=380, margin=dict(l=10, r=10, t=10, b=10))
