@@ -8,7 +8,6 @@ Set AQUANT_TEST_DEMO_DB to reuse an already built demo database instead of build
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -24,7 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("AQUANT_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-AQUANT = [sys.executable, "-m", "aquant.cli"]
 
 
 def _free_port() -> int:
