@@ -195,7 +195,7 @@ def test_signals_of_a_later_day_are_new_and_earlier_ones_are_not_resent(small, s
         db.con.register("_new", sig)
         db.execute("insert into signals.signals select * from _new")
         res = run_notify(db, [mail(smtp.port)])
-    assert res.since == LAST and res.channels["email"].queued == 1  # the day already queued is looked at again...
+    assert res.channels["email"].queued == 1  # the days already queued are looked at again...
     assert len(smtp.messages) == 2 and smtp.messages[1]["Subject"].startswith("aquant: 1 new event")
     assert "平安银行" not in smtp.messages[1].get_content()  # ...but what was sent is not sent again
 
@@ -206,7 +206,19 @@ def test_buy_signals_are_sent_only_when_asked(small, smtp):
     assert res.events == 3 and "宁德时代" in smtp.messages[0].get_content()
 
 
-def test_first_run_announces_only_the_latest_signal_day(tmp_path, smtp):
+def test_a_late_signal_dated_before_what_was_sent_is_still_sent(small, smtp):
+    with Database(small) as db:
+        run_notify(db, [mail(smtp.port)])
+        sig = db.query_df("select * from signals.signals where signal_id = 'S-ALERT-1'")
+        sig["signal_id"], sig["trade_date"] = "S-LATE", LAST - timedelta(days=2)  # e.g. a report announced late
+        db.con.register("_late", sig)
+        db.execute("insert into signals.signals select * from _late")
+        res = run_notify(db, [mail(smtp.port)])
+    assert res.channels["email"].queued == 1 and len(smtp.messages) == 2
+    assert str(LAST - timedelta(days=2)) in smtp.messages[1].get_content()
+
+
+def test_signals_older_than_the_lookback_window_are_not_announced(tmp_path, smtp):
     settings = build_small_db(tmp_path / "hist.duckdb")
     with Database(settings) as db:
         old = db.query_df("select * from signals.signals where signal_id = 'S-ALERT-1'")

@@ -30,8 +30,8 @@ def _date(_ctx, _param, value: str | None) -> date | None:
 @click.command()
 @click.option("--kinds", default=None, help="Comma-separated: alert,stop,sell,buy "
               "[default: AQUANT_NOTIFY_KINDS or alert,stop].")
-@click.option("--since", callback=_date, help="Announce signals from this day on (default: since the last run; "
-              "first run: the latest signal day).")
+@click.option("--since", callback=_date, help="Look at signals from this day on (default: the week up to the "
+              "latest signal day; what was already sent is never sent again).")
 @click.option("--channel", "only", multiple=True, help="Only this channel (repeatable): email, wecom, sms.")
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; send and record nothing.")
 def notify(kinds: str | None, since: date | None, only: tuple[str, ...], dry_run: bool) -> None:

@@ -6,7 +6,7 @@ Kinds: `alert` (stable-layer alerts), `stop` (sell signals from a stop rule), `s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Sequence
 
 import pandas as pd
@@ -15,6 +15,7 @@ from aquant.db import Database
 
 KINDS = ("alert", "stop", "sell", "buy")
 DEFAULT_KINDS = ("alert", "stop")
+LOOKBACK_DAYS = 7  # calendar days before the latest signal day that still count as news
 
 # SQL predicate per kind, on signals aliased `g`.
 _WHERE = {
@@ -78,21 +79,28 @@ def _columns(db: Database, rel: str) -> set[str]:
                                    "where table_schema = ? and table_name = ?", [schema, name])}
 
 
-def collect(db: Database, since: date | None, kinds: Sequence[str] = DEFAULT_KINDS) -> list[Event]:
-    """Signals of the chosen kinds on or after `since` (None: the latest signal day only)."""
+def collect(db: Database, since: date | None, kinds: Sequence[str] = DEFAULT_KINDS,
+            lookback_days: int = LOOKBACK_DAYS) -> tuple[date | None, list[Event]]:
+    """Signals of the chosen kinds on or after `since`; returns (since used, events).
+
+    Without `since`: the `lookback_days` calendar days up to the latest signal day. Whatever was
+    already sent is filtered out later by its event key, so the window only has to be wide enough
+    for signals that appear late (a report announced after the fact) and narrow enough that a first
+    run does not announce years of history.
+    """
     bad = sorted(set(kinds) - set(KINDS))
     if bad:
         raise ValueError(f"unknown event kind(s) {', '.join(bad)}; choose from {', '.join(KINDS)}")
     rels = sources(db)
     if not rels or not kinds:
-        return []
+        return since, []
     pred = " or ".join(_WHERE[k] for k in kinds)
     if since is None:
         days = [db.scalar(f"select max(g.trade_date) from {r} g where {pred}") for r in rels]
         days = [pd.Timestamp(d).date() for d in days if d is not None]
         if not days:
-            return []
-        since = max(days)
+            return None, []
+        since = max(days) - timedelta(days=lookback_days)
     si = _relation(db, "stg_stock_info", "staging")
     frames = []
     for rel in rels:
@@ -106,5 +114,5 @@ def collect(db: Database, since: date | None, kinds: Sequence[str] = DEFAULT_KIN
                                   f"where g.trade_date >= ? and ({pred})", [since]))
     df = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
     df = df.drop_duplicates("signal_id").sort_values(["trade_date", "kind", "priority", "code", "signal_id"])
-    return [Event(str(r["signal_id"]), pd.Timestamp(r["trade_date"]).date(), str(r["layer"]), str(r["code"]),
-                  str(r["kind"]), describe(r)) for r in df.to_dict("records")]
+    return since, [Event(str(r["signal_id"]), pd.Timestamp(r["trade_date"]).date(), str(r["layer"]), str(r["code"]),
+                         str(r["kind"]), describe(r)) for r in df.to_dict("records")]

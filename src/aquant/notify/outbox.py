@@ -7,7 +7,7 @@ queued, and therefore sent, twice.
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from typing import Sequence
 
 import pandas as pd
@@ -39,16 +39,6 @@ def alert_id(key: str) -> str:
 
 def ensure(db: Database) -> None:
     db.ensure_table(ALERTS_LOG)
-
-
-def watermark(db: Database) -> date | None:
-    """The latest signal day already queued on any channel: "new" means on or after it."""
-    from .events import sources
-
-    days = [db.scalar(f"select max(g.trade_date) from {rel} g join {ALERTS_LOG.fqn} a "
-                      f"on a.event_key = g.signal_id || ':' || a.channel") for rel in sources(db)]
-    days = [pd.Timestamp(d).date() for d in days if d is not None]
-    return max(days) if days else None
 
 
 def queue(db: Database, events: Sequence[Event], channel: str) -> int:

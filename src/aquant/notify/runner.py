@@ -1,4 +1,4 @@
-"""One `aquant notify` run: find new events, queue them per channel, deliver everything pending.
+"""One `aquant notify` run: find recent events, queue the unsent ones per channel, deliver everything pending.
 
 Messages are digests (up to `BATCH` events each) so a busy day is a handful of e-mails or robot
 posts, not hundreds; each event keeps its own alerts_log row and delivery result.
@@ -17,7 +17,7 @@ from aquant.db import Database
 
 from . import outbox
 from .channels import Channel, DeliveryError, Message
-from .events import DEFAULT_KINDS, collect
+from .events import DEFAULT_KINDS, LOOKBACK_DAYS, collect
 
 BATCH = 20
 
@@ -85,12 +85,11 @@ def _deliver(db: Database, channel: Channel, res: ChannelResult) -> None:
 
 
 def run_notify(db: Database, channels: Sequence[Channel], kinds: Sequence[str] = DEFAULT_KINDS,
-               since: date | None = None, dry_run: bool = False, who: str | None = None) -> NotifyResult:
-    """Queue what is new since the last run, then deliver all pending rows; audits the run."""
+               since: date | None = None, dry_run: bool = False, who: str | None = None,
+               lookback_days: int = LOOKBACK_DAYS) -> NotifyResult:
+    """Queue recent events not yet sent on a channel, then deliver all pending rows; audits the run."""
     outbox.ensure(db)
-    since = since or outbox.watermark(db)
-    events = collect(db, since, kinds)
-    since = since or (events[0].trade_date if events else None)
+    since, events = collect(db, since, kinds, lookback_days)
     result = NotifyResult(since=since, events=len(events), channels={c.name: ChannelResult() for c in channels},
                           dry_run=dry_run)
     if dry_run:
