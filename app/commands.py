@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -43,8 +44,15 @@ def app(port: int, address: str | None, streamlit_args: tuple[str, ...]) -> None
         raise click.ClickException(str(exc)) from exc
     click.echo(f"aquant app on http://localhost:{port} reading {settings.describe()} (Ctrl+C to stop)")
     # Same environment, so the Streamlit process resolves the same AQUANT_DB / AQUANT_TARGET.
-    proc = subprocess.run(streamlit_command(port, address, streamlit_args), env=dict(os.environ))
-    sys.exit(proc.returncode)
+    proc = subprocess.Popen(streamlit_command(port, address, streamlit_args), env=dict(os.environ))
+    # Stopping `aquant app` (Ctrl+C, SIGTERM from a service manager) must stop Streamlit too.
+    signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        code = proc.wait(timeout=15)
+    sys.exit(code)
 
 
 COMMANDS = [app]

@@ -139,3 +139,11 @@ def test_every_page_says_not_built_yet_on_an_empty_database(tmp_path, monkeypatc
     monkeypatch.setenv("AQUANT_TARGET", "duckdb")
     at = open_page(page)
     assert any("not built yet" in m.value for m in at.info), [m.value for m in at.info]
+
+
+def test_aquant_app_runs_streamlit_headless_on_the_main_script():
+    from aquant.app.commands import MAIN as APP_MAIN, streamlit_command
+
+    cmd = streamlit_command(8600, "127.0.0.1")
+    assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4] == str(APP_MAIN) == MAIN
+    assert cmd[cmd.index("--server.headless") + 1] == "true" and cmd[cmd.index("--server.port") + 1] == "8600"
