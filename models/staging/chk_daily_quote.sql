@@ -1,3 +1,4 @@
+{{ config(materialized="view") }}
 -- Every raw daily bar with the first reason it is unusable (null when it is clean).
 -- stg_daily_quote keeps the clean rows; quarantine shows the rest.
 with quotes as (

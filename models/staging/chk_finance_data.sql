@@ -1,3 +1,4 @@
+{{ config(materialized="view") }}
 -- Every version of every report (latest from finance_data, superseded from _versions) with the
 -- reason it is unusable. A report cannot be announced before its period ends.
 with versions as (

@@ -1,0 +1,51 @@
+{#-
+  percent_rank of `value_col` within the last `window` rows of its partition (current row
+  included): (number of rows in the frame with a smaller value) / (rows in frame - 1).
+  Null when the frame holds fewer than `min_rows` rows.
+
+  Returns a full select (partition_col, order_col, pct) over `relation`, which must already be
+  filtered to valid values. DuckDB has framed percent_rank; other engines get an exact band
+  self-join on a row number (slower, same result).
+-#}
+{% macro rolling_percent_rank(relation, partition_col, order_col, value_col, window, min_rows) %}
+    {{ return(adapter.dispatch('rolling_percent_rank')(relation, partition_col, order_col, value_col, window, min_rows)) }}
+{% endmacro %}
+
+{% macro duckdb__rolling_percent_rank(relation, partition_col, order_col, value_col, window, min_rows) %}
+    select
+        {{ partition_col }},
+        {{ order_col }},
+        case
+            when count(*) over w >= {{ [min_rows, 2] | max }}
+                then percent_rank(order by {{ value_col }}) over w
+        end as pct
+    from {{ relation }}
+    window w as (
+        partition by {{ partition_col }} order by {{ order_col }}
+        rows between {{ window - 1 }} preceding and current row
+    )
+{% endmacro %}
+
+{% macro default__rolling_percent_rank(relation, partition_col, order_col, value_col, window, min_rows) %}
+    with numbered as (
+        select
+            {{ partition_col }},
+            {{ order_col }},
+            {{ value_col }} as v,
+            row_number() over (partition by {{ partition_col }} order by {{ order_col }}) as seq
+        from {{ relation }}
+    )
+
+    select
+        a.{{ partition_col }},
+        a.{{ order_col }},
+        case
+            when count(*) >= {{ [min_rows, 2] | max }}
+                then cast(sum(case when b.v < a.v then 1 else 0 end) as {{ dbt.type_float() }}) / (count(*) - 1)
+        end as pct
+    from numbered as a
+    inner join numbered as b
+        on b.{{ partition_col }} = a.{{ partition_col }}
+        and b.seq between a.seq - {{ window - 1 }} and a.seq
+    group by a.{{ partition_col }}, a.{{ order_col }}
+{% endmacro %}

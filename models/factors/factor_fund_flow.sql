@@ -1,0 +1,43 @@
+-- One row per stock and trading day: the industry fund-flow score the stock inherits from its
+-- Shenwan level-1 industry, less a penalty for its own short-selling pressure.
+--
+--   short_pressure  short balance / float market cap
+--   penalty         `short_pressure_penalty` x percent rank of short_pressure among all stocks
+--                   with a short balance that day (stocks not eligible for shorting: 0)
+--   industry_score  max(0, industry's score - penalty), 0-10
+with stocks as (
+    select
+        q.code,
+        q.trade_date,
+        i.industry_l1,
+        f.short_balance,
+        case when q.circ_mv > 0 then f.short_balance / q.circ_mv end as short_pressure
+    from {{ ref('stg_daily_quote') }} as q
+    inner join {{ ref('stg_stock_info') }} as i on q.code = i.code
+    left join {{ ref('stg_funds_flow') }} as f on q.code = f.code and q.trade_date = f.trade_date
+),
+
+ranked as (
+    select
+        *,
+        case
+            when short_pressure is null then 0
+            else {{ var('short_pressure_penalty') }} * {{ cross_rank('short_pressure', 'trade_date') }}
+        end as short_penalty
+    from stocks
+)
+
+select
+    r.code,
+    r.trade_date,
+    r.industry_l1,
+    ind.industry_score as industry_flow_score,
+    ind.industry_rank,
+    r.short_pressure,
+    r.short_penalty,
+    greatest(coalesce(ind.industry_score, 5) - r.short_penalty, 0) as industry_score,
+    ind.industry_score is null as industry_flow_missing
+from ranked as r
+left join {{ ref('factor_industry_flow') }} as ind
+    on r.industry_l1 = ind.industry_l1
+    and r.trade_date = ind.trade_date

@@ -1,0 +1,102 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['code', 'trade_date'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+-- One row per stock and trading day: the exact recursive MACD state.
+--
+-- EMAs run on the back-adjusted close (close * adj_factor), which never changes when new data
+-- arrives, so the recursion can continue day by day from the stored state. Because an EMA is
+-- linear, dividing by the day's adj_factor gives exactly the MACD a terminal shows on the
+-- forward-adjusted chart as of that day, with no look-ahead. EMAs are seeded with the first close,
+-- DEA with the first DIF (0); suspended days have no bar and are skipped.
+{%- set a_fast = 2.0 / (var('macd_fast') + 1) %}
+{%- set a_slow = 2.0 / (var('macd_slow') + 1) %}
+{%- set a_sig = 2.0 / (var('macd_signal') + 1) %}
+
+with recursive
+
+{% if is_incremental() %}
+state as (
+    select code, trade_date, bar_seq, ema_fast_hfq, ema_slow_hfq, dea_hfq
+    from (
+        select
+            *,
+            row_number() over (partition by code order by trade_date desc) as rn
+        from {{ this }}
+    ) as latest
+    where rn = 1
+),
+{% endif %}
+
+new_bars as (
+    select
+        q.code,
+        q.trade_date,
+        q.close_hfq,
+        q.adj_factor,
+        row_number() over (partition by q.code order by q.trade_date)
+        {%- if is_incremental() %} + coalesce(s.bar_seq, 0){% endif %} as bar_seq
+    from {{ ref('stg_daily_quote') }} as q
+    {% if is_incremental() %}
+    left join state as s on q.code = s.code
+    where s.trade_date is null or q.trade_date > s.trade_date
+    {% endif %}
+),
+
+seeds as (
+    {% if is_incremental() %}
+    select code, bar_seq, ema_fast_hfq, ema_slow_hfq, dea_hfq, false as is_new
+    from state
+    union all
+    {% endif %}
+    select
+        code,
+        bar_seq,
+        close_hfq as ema_fast_hfq,
+        close_hfq as ema_slow_hfq,
+        cast(0 as {{ dbt.type_float() }}) as dea_hfq,
+        true as is_new
+    from new_bars
+    where bar_seq = 1
+),
+
+ema (code, bar_seq, ema_fast_hfq, ema_slow_hfq, dea_hfq, is_new) as (
+    select code, bar_seq, ema_fast_hfq, ema_slow_hfq, dea_hfq, is_new
+    from seeds
+    union all
+    select
+        b.code,
+        b.bar_seq,
+        {{ a_fast }} * b.close_hfq + {{ 1 - a_fast }} * e.ema_fast_hfq,
+        {{ a_slow }} * b.close_hfq + {{ 1 - a_slow }} * e.ema_slow_hfq,
+        {{ a_sig }} * (
+            ({{ a_fast }} * b.close_hfq + {{ 1 - a_fast }} * e.ema_fast_hfq)
+            - ({{ a_slow }} * b.close_hfq + {{ 1 - a_slow }} * e.ema_slow_hfq)
+        ) + {{ 1 - a_sig }} * e.dea_hfq,
+        true
+    from ema as e
+    inner join new_bars as b
+        on b.code = e.code
+        and b.bar_seq = e.bar_seq + 1
+)
+
+select
+    b.code,
+    b.trade_date,
+    b.bar_seq,
+    b.adj_factor,
+    e.ema_fast_hfq,
+    e.ema_slow_hfq,
+    e.dea_hfq,
+    (e.ema_fast_hfq - e.ema_slow_hfq) / b.adj_factor as dif,
+    e.dea_hfq / b.adj_factor as dea,
+    2 * (e.ema_fast_hfq - e.ema_slow_hfq - e.dea_hfq) / b.adj_factor as macd
+from ema as e
+inner join new_bars as b
+    on b.code = e.code
+    and b.bar_seq = e.bar_seq
+where e.is_new

@@ -1,0 +1,132 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['code', 'trade_date'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+-- depends_on: {{ ref('stg_trade_calendar') }}
+-- One row per stock and trading day: MACD (terminal convention), crosses, histogram trend,
+-- volume ratio, breakout and the technical score (0-10). Windows count bars, so suspended days
+-- are skipped. On an incremental build only the last `technical_lookback` bars are re-read.
+
+with quotes as (
+    select
+        q.code,
+        q.trade_date,
+        q.close,
+        q.high,
+        q.volume,
+        q.close_hfq,
+        q.high * q.adj_factor as high_hfq,
+        m.bar_seq,
+        m.dif,
+        m.dea,
+        m.macd
+    from {{ ref('stg_daily_quote') }} as q
+    inner join {{ ref('factor_macd') }} as m
+        on q.code = m.code
+        and q.trade_date = m.trade_date
+    {% if is_incremental() %}
+    where q.trade_date >= (
+        select min(c.trade_date)
+        from {{ ref('stg_trade_calendar') }} as c
+        where c.day_seq >= (
+            select max(c2.day_seq) - {{ var('technical_lookback') * 2 }}
+            from {{ ref('stg_trade_calendar') }} as c2
+            where c2.trade_date <= (select max(trade_date) from {{ this }})
+        )
+    )
+    {% endif %}
+),
+
+windowed as (
+    select
+        *,
+        lag(dif) over w as prev_dif,
+        lag(dea) over w as prev_dea,
+        lag(macd) over w as prev_macd,
+        avg(volume) over (
+            partition by code order by trade_date
+            rows between {{ var('volume_ratio_window') }} preceding and 1 preceding
+        ) as prev_avg_volume,
+        count(volume) over (
+            partition by code order by trade_date
+            rows between {{ var('volume_ratio_window') }} preceding and 1 preceding
+        ) as prev_volume_bars,
+        max(high_hfq) over (
+            partition by code order by trade_date
+            rows between {{ var('breakout_window') }} preceding and 1 preceding
+        ) as prev_high_hfq,
+        count(*) over (
+            partition by code order by trade_date
+            rows between {{ var('breakout_window') }} preceding and 1 preceding
+        ) as prev_high_bars
+    from quotes
+    window w as (partition by code order by trade_date)
+),
+
+flags as (
+    select
+        *,
+        coalesce(dif > dea and prev_dif <= prev_dea, false) as golden_cross,
+        coalesce(dif < dea and prev_dif >= prev_dea, false) as dead_cross,
+        case
+            when prev_volume_bars = {{ var('volume_ratio_window') }} and prev_avg_volume > 0
+                then volume / prev_avg_volume
+        end as volume_ratio
+    from windowed
+),
+
+with_recent as (
+    select
+        *,
+        max(case when golden_cross then 1 else 0 end) over (
+            partition by code order by trade_date
+            rows between {{ var('golden_cross_lookback') - 1 }} preceding and current row
+        ) = 1 as recent_golden_cross,
+        coalesce(
+            prev_high_bars = {{ var('breakout_window') }}
+            and close_hfq > prev_high_hfq
+            and volume / nullif(prev_avg_volume, 0) >= {{ var('breakout_volume_ratio') }},
+            false
+        ) as is_breakout
+    from flags
+),
+
+scored as (
+    select
+        code,
+        trade_date,
+        bar_seq,
+        close,
+        -- Forward-adjusted close as of this day equals the day's own close; MACD below is on
+        -- that same basis (see factor_macd).
+        close as close_adj,
+        close_hfq,
+        dif,
+        dea,
+        macd,
+        golden_cross,
+        dead_cross,
+        coalesce(macd > prev_macd, false) as macd_rising,
+        volume_ratio,
+        is_breakout,
+        2.0 * (case when dif > dea then 1 else 0 end)
+        + 2.0 * (case when recent_golden_cross then 1 else 0 end)
+        + 1.5 * (case when macd > prev_macd then 1 else 0 end)
+        + 1.5 * (case when dif > 0 then 1 else 0 end)
+        + 1.0 * (case when volume_ratio >= {{ var('volume_ratio_active') }} then 1 else 0 end)
+        + 1.0 * (case when volume_ratio >= {{ var('volume_ratio_surge') }} then 1 else 0 end)
+        + 1.0 * (case when is_breakout then 1 else 0 end) as technical_score
+    from with_recent
+)
+
+select * from scored
+{% if is_incremental() %}
+where trade_date > coalesce(
+    (select max(t.trade_date) from {{ this }} as t where t.code = scored.code),
+    cast('1900-01-01' as date)
+)
+{% endif %}

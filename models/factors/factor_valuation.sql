@@ -1,0 +1,100 @@
+-- One row per stock and trading day: PE(TTM)/PB against the stock's own history and against its
+-- industry's median that day, and the valuation score (0-10, cheap scores high).
+--
+--   own percentile  pe_pct / pb_pct = rolling percent_rank over the last `valuation_window` valid
+--                   bars (PE > 0, PB > 0); neutral 0.5 with fewer than `valuation_min_history`
+--   industry        pe_vs_industry = PE / industry median PE (profitable peers, same day)
+--   score           10 x (0.35 x (1 - pe_pct) + 0.25 x (1 - pb_pct) + 0.40 x industry_cheapness)
+--                   industry_cheapness = 1 at half the median, 0 at twice it (log-linear)
+--   loss-makers     PE <= 0 or missing: PE parts are unusable; score = 10 x (1 - pb_pct) x 0.5,
+--                   capped at `loss_valuation_cap`, and is_loss_making = true.
+
+with quotes as (
+    select q.code, q.trade_date, q.pe_ttm, q.pb, i.industry_l1
+    from {{ ref('stg_daily_quote') }} as q
+    inner join {{ ref('stg_stock_info') }} as i on q.code = i.code
+),
+
+valid_pe as (
+    select code, trade_date, pe_ttm from quotes where pe_ttm > 0
+),
+
+valid_pb as (
+    select code, trade_date, pb from quotes where pb > 0
+),
+
+pe_rank as (
+    {{ rolling_percent_rank('valid_pe', 'code', 'trade_date', 'pe_ttm',
+                            var('valuation_window'), var('valuation_min_history')) }}
+),
+
+pb_rank as (
+    {{ rolling_percent_rank('valid_pb', 'code', 'trade_date', 'pb',
+                            var('valuation_window'), var('valuation_min_history')) }}
+),
+
+industry_median as (
+    select
+        industry_l1,
+        trade_date,
+        percentile_cont(0.5) within group (order by pe_ttm) as industry_pe_median,
+        count(*) as industry_pe_count
+    from quotes
+    where pe_ttm > 0
+    group by industry_l1, trade_date
+),
+
+joined as (
+    select
+        q.code,
+        q.trade_date,
+        q.industry_l1,
+        q.pe_ttm,
+        q.pb,
+        coalesce(q.pe_ttm <= 0 or q.pe_ttm is null, true) as is_loss_making,
+        pe_rank.pct as pe_pct,
+        pb_rank.pct as pb_pct,
+        m.industry_pe_median,
+        m.industry_pe_count,
+        case when q.pe_ttm > 0 and m.industry_pe_median > 0 then q.pe_ttm / m.industry_pe_median end
+            as pe_vs_industry
+    from quotes as q
+    left join pe_rank on q.code = pe_rank.code and q.trade_date = pe_rank.trade_date
+    left join pb_rank on q.code = pb_rank.code and q.trade_date = pb_rank.trade_date
+    left join industry_median as m on q.industry_l1 = m.industry_l1 and q.trade_date = m.trade_date
+),
+
+scored as (
+    select
+        *,
+        case
+            when pe_vs_industry is null then 0.5
+            else {{ clamp('(ln(2.0) - ln(pe_vs_industry)) / ln(4.0)') }}
+        end as industry_cheapness
+    from joined
+)
+
+select
+    code,
+    trade_date,
+    industry_l1,
+    pe_ttm,
+    pb,
+    is_loss_making,
+    pe_pct,
+    pb_pct,
+    industry_pe_median,
+    industry_pe_count,
+    pe_vs_industry,
+    industry_cheapness,
+    case
+        when is_loss_making then
+            least(10 * (1 - coalesce(pb_pct, 0.5)) * 0.5, {{ var('loss_valuation_cap') }})
+        else
+            10 * (
+                0.35 * (1 - coalesce(pe_pct, 0.5))
+                + 0.25 * (1 - coalesce(pb_pct, 0.5))
+                + 0.40 * industry_cheapness
+            )
+    end as valuation_score
+from scored

@@ -1,0 +1,205 @@
+-- One row per offense-layer signal: buys and the sells that close them.
+--
+-- Buy   on the first bar a buy-eligible stock's composite reaches `buy_threshold` (from below), unless
+--       an earlier buy in that stock is still open. take_profit / stop_loss from the close:
+--       'pct' mode close x (1 + take_profit_pct) / (1 - stop_loss_pct); 'atr' mode close +/- k x ATR.
+--       priority 1 when composite >= threshold + high_priority_margin, 2 when >= half that margin, else 3.
+-- Sell  on the first later bar where, in this order: the close is at or below the stop (stop_loss),
+--       at or above the target (take_profit), the composite stayed below `exit_threshold` for
+--       `exit_days` bars (score_decay), or `max_hold_days` bars have passed (time_exit).
+-- Each row carries the scores that produced it; a sell names its buy in entry_signal_id.
+{%- set thr = var('buy_threshold') %}
+{%- set margin = var('high_priority_margin') %}
+
+with recursive
+
+daily as (
+    select
+        s.code,
+        s.trade_date,
+        s.bar_seq,
+        s.close,
+        s.industry_l1,
+        s.industry_score,
+        s.valuation_score,
+        s.technical_score,
+        s.chip_score,
+        s.composite_score,
+        s.buy_eligible,
+        lag(s.composite_score) over w as prev_composite,
+        sum(case when s.composite_score < {{ var('exit_threshold') }} then 1 else 0 end) over (
+            partition by s.code order by s.trade_date
+            rows between {{ var('exit_days') - 1 }} preceding and current row
+        ) = {{ var('exit_days') }} as score_exit,
+        avg(
+            greatest(q.high - q.low, abs(q.high - q.pre_close), abs(q.low - q.pre_close))
+        ) over (
+            partition by s.code order by s.trade_date
+            rows between {{ var('atr_window') - 1 }} preceding and current row
+        ) as atr
+    from {{ ref('factor_scores') }} as s
+    inner join {{ ref('stg_daily_quote') }} as q on s.code = q.code and s.trade_date = q.trade_date
+    window w as (partition by s.code order by s.trade_date)
+),
+
+candidates as (
+    select
+        code,
+        trade_date as entry_date,
+        bar_seq as entry_seq,
+        close,
+        industry_l1,
+        industry_score,
+        valuation_score,
+        technical_score,
+        chip_score,
+        composite_score,
+        {%- if var('stop_mode') == 'atr' %}
+        close + {{ var('take_profit_atr') }} * atr as take_profit,
+        greatest(close - {{ var('stop_loss_atr') }} * atr, 0.01) as stop_loss
+        {%- else %}
+        close * (1 + {{ var('take_profit_pct') }}) as take_profit,
+        close * (1 - {{ var('stop_loss_pct') }}) as stop_loss
+        {%- endif %}
+    from daily
+    where buy_eligible
+        and composite_score >= {{ thr }}
+        and (prev_composite < {{ thr }} or prev_composite is null)
+),
+
+exit_hits as (
+    select
+        c.code,
+        c.entry_seq,
+        d.bar_seq,
+        d.trade_date,
+        d.close,
+        d.composite_score,
+        case
+            when d.close <= c.stop_loss then 'stop_loss'
+            when d.close >= c.take_profit then 'take_profit'
+            when d.score_exit then 'score_decay'
+            else 'time_exit'
+        end as exit_rule,
+        row_number() over (partition by c.code, c.entry_seq order by d.bar_seq) as hit_rank
+    from candidates as c
+    inner join daily as d
+        on d.code = c.code
+        and d.bar_seq > c.entry_seq
+        and d.bar_seq <= c.entry_seq + {{ var('max_hold_days') }}
+    where d.close <= c.stop_loss
+        or d.close >= c.take_profit
+        or d.score_exit
+        or d.bar_seq = c.entry_seq + {{ var('max_hold_days') }}
+),
+
+trades as (
+    select
+        c.*,
+        e.bar_seq as exit_seq,
+        e.trade_date as exit_date,
+        e.close as exit_close,
+        e.composite_score as exit_composite,
+        e.exit_rule,
+        (
+            select min(c2.entry_seq)
+            from candidates as c2
+            where c2.code = c.code and c2.entry_seq > e.bar_seq
+        ) as next_entry_seq
+    from candidates as c
+    left join exit_hits as e
+        on e.code = c.code
+        and e.entry_seq = c.entry_seq
+        and e.hit_rank = 1
+),
+
+-- Follow each stock's chain of non-overlapping trades: first candidate, then the first candidate
+-- after that trade's exit, and so on. Candidates inside an open trade are dropped.
+chain (code, entry_seq, next_entry_seq) as (
+    select t.code, t.entry_seq, t.next_entry_seq
+    from trades as t
+    inner join (select code, min(entry_seq) as first_seq from candidates group by code) as f
+        on t.code = f.code
+        and t.entry_seq = f.first_seq
+    union all
+    select t.code, t.entry_seq, t.next_entry_seq
+    from chain as ch
+    inner join trades as t
+        on t.code = ch.code
+        and t.entry_seq = ch.next_entry_seq
+),
+
+accepted as (
+    select t.*
+    from trades as t
+    inner join chain as ch
+        on t.code = ch.code
+        and t.entry_seq = ch.entry_seq
+),
+
+buys as (
+    select
+        {{ dbt.hash(dbt.concat(["'offense|buy|'", 'code', "'|'", dbt.cast('entry_date', dbt.type_string())])) }}
+            as signal_id,
+        entry_date as trade_date,
+        code,
+        'offense' as layer,
+        'buy' as kind,
+        'composite_buy' as rule,
+        composite_score,
+        industry_score,
+        valuation_score,
+        technical_score,
+        chip_score,
+        close,
+        take_profit,
+        stop_loss,
+        case
+            when composite_score >= {{ thr + margin }} then 1
+            when composite_score >= {{ thr + margin / 2 }} then 2
+            else 3
+        end as priority,
+        {{ dbt.concat([
+            "'composite '", fmt_num('composite_score'), "' >= " ~ thr ~ " (industry '", fmt_num('industry_score'),
+            "', valuation '", fmt_num('valuation_score'), "', technical '", fmt_num('technical_score'),
+            "', chip '", fmt_num('chip_score'), "'); take-profit '", fmt_num('take_profit'),
+            "', stop-loss '", fmt_num('stop_loss')
+        ]) }} as reason,
+        industry_l1,
+        cast(null as {{ dbt.type_string() }}) as entry_signal_id
+    from accepted
+),
+
+sells as (
+    select
+        {{ dbt.hash(dbt.concat(["'offense|sell|'", 'code', "'|'", dbt.cast('exit_date', dbt.type_string()),
+                                "'|'", dbt.cast('entry_date', dbt.type_string())])) }} as signal_id,
+        exit_date as trade_date,
+        code,
+        'offense' as layer,
+        'sell' as kind,
+        exit_rule as rule,
+        exit_composite as composite_score,
+        cast(null as {{ dbt.type_float() }}) as industry_score,
+        cast(null as {{ dbt.type_float() }}) as valuation_score,
+        cast(null as {{ dbt.type_float() }}) as technical_score,
+        cast(null as {{ dbt.type_float() }}) as chip_score,
+        exit_close as close,
+        take_profit,
+        stop_loss,
+        case when exit_rule = 'stop_loss' then 1 else 2 end as priority,
+        {{ dbt.concat([
+            'exit_rule', "': close '", fmt_num('exit_close'), "', composite '", fmt_num('exit_composite'),
+            "', stop '", fmt_num('stop_loss'), "', target '", fmt_num('take_profit'),
+            "', bought '", dbt.cast('entry_date', dbt.type_string()), "' at '", fmt_num('close')
+        ]) }} as reason,
+        industry_l1,
+        {{ dbt.hash(dbt.concat(["'offense|buy|'", 'code', "'|'", dbt.cast('entry_date', dbt.type_string())])) }}
+            as entry_signal_id
+    from accepted
+    where exit_date is not null
+)
+
+select * from buys
+union all
+select * from sells
