@@ -38,6 +38,10 @@ def ingest_sample(db: Database, cfg: SampleConfig = SampleConfig(), tables: list
     ensure_raw(db)
     market = SampleMarket(cfg)
     frames = market.tables()
+    restated_keys = set(zip(market.restated.code, market.restated.report_period))
+    is_restated = [k in restated_keys for k in zip(frames["finance_data"].code, frames["finance_data"].report_period)]
+    originals = frames["finance_data"][is_restated]
+    frames["finance_data"] = frames["finance_data"][[not x for x in is_restated]]
     if tables:
         unknown = sorted(set(tables) - set(frames))
         if unknown:
@@ -51,8 +55,12 @@ def ingest_sample(db: Database, cfg: SampleConfig = SampleConfig(), tables: list
         col = DATE_COL.get(name)
         wm = pd.to_datetime(chunk[col]).max().date() if col and not chunk.empty else None
         set_watermark(db, SOURCE, name, unit, wm, len(chunk))
-    if not tables or "finance_data" in tables:
-        # Restatements arrive later than the originals; loading them second exercises versioning.
-        if not market.restated.empty:
-            report.add("finance_data", load_frame(db, "finance_data", market.restated, SOURCE, "sample.restated"))
+    if (not tables or "finance_data" in tables) and not market.restated.empty:
+        # A restated report arrives after its original: load the original only the first time
+        # (the loader then keeps it in finance_data_versions), then the restatement.
+        have = db.query_df("select code, report_period, ann_date from raw.finance_data")
+        have_keys = set(zip(have.code, pd.to_datetime(have.report_period).dt.date))
+        first_time = originals[[k not in have_keys for k in zip(originals.code, originals.report_period)]]
+        report.add("finance_data", load_frame(db, "finance_data", first_time, SOURCE, "sample.original"))
+        report.add("finance_data", load_frame(db, "finance_data", market.restated, SOURCE, "sample.restated"))
     return report, time.perf_counter() - t0

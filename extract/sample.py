@@ -85,6 +85,17 @@ def sessions(start: date, end: date) -> pd.DatetimeIndex:
     return cal.sessions_in_range(lo, hi)
 
 
+def sessions_after(first: pd.Timestamp, offsets: np.ndarray) -> np.ndarray:
+    """The first SSE session on or after `first + offset` calendar days, for each offset."""
+    import exchange_calendars as xc
+
+    cal = xc.get_calendar("XSHG")
+    targets = pd.to_datetime(first) + pd.to_timedelta(offsets, "D")
+    targets = targets.where(targets <= cal.last_session, cal.last_session)
+    idx = cal.sessions.searchsorted(targets)
+    return cal.sessions[np.minimum(idx, len(cal.sessions) - 1)].values
+
+
 def _rng(seed: int, *tags: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, *tags]))
 
@@ -132,16 +143,17 @@ class SampleMarket:
         is_st = (boards == "main") & (r.random(n) < 0.06)
         first = self.days[0]
         listed_before = r.random(n) < 0.85
+        # IPO and delisting dates are calendar offsets from `start` (moved to the next session),
+        # never fractions of the range, so moving `end` forward leaves history unchanged.
+        ipo = sessions_after(first, r.integers(30, 700, n))
         list_date = np.where(listed_before,
-                             (first - pd.to_timedelta(r.integers(200, 8000, n), "D")).values,
-                             self.days[np.minimum(r.integers(20, max(21, len(self.days) // 2), n),
-                                                  len(self.days) - 1)].values)
+                             (first - pd.to_timedelta(r.integers(200, 8000, n), "D")).values, ipo)
         list_date = pd.to_datetime(list_date)
         delist = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
         if n >= 20:
             j = int(np.argmax(is_st)) if is_st.any() else n - 2
             if listed_before[j]:
-                delist[j] = self.days[int(len(self.days) * 0.75)].to_datetime64()
+                delist[j] = sessions_after(first, np.array([900]))[0]
         shares = np.round(np.exp(r.normal(np.log(8e8), 1.0, n)), -4)
         names = []
         for i in range(n):
