@@ -24,9 +24,17 @@ def duck_settings(path: Path) -> Settings:
 
 
 def _pg_admin():
+    """Admin connection. Without a server: skip on a user's machine, fail in CI (CI=true) or when
+    AQUANT_REQUIRE_PG=1, because CI must prove both targets."""
     import psycopg2
 
-    con = psycopg2.connect(host=PG["host"], port=PG["port"], user=PG["user"], dbname="postgres", connect_timeout=5)
+    try:
+        con = psycopg2.connect(host=PG["host"], port=PG["port"], user=PG["user"], dbname="postgres",
+                               connect_timeout=5)
+    except psycopg2.OperationalError as exc:
+        if os.environ.get("CI") or os.environ.get("AQUANT_REQUIRE_PG"):
+            raise
+        pytest.skip(f"no PostgreSQL server at {PG['host']}:5432 ({str(exc).strip()})")
     con.autocommit = True
     return con
 

@@ -74,14 +74,17 @@ def ingest(source: str, start, end, codes, tables, full_refresh: bool, stocks, s
 @main.command()
 @click.option("--select", "-s", default=None, help="dbt node selection (default: everything).")
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
+@click.option("--vars", "vars_", default=None, help="dbt vars as YAML/JSON, e.g. '{\"buy_threshold\": 6}'.")
 @click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
-def build(select: str | None, full_refresh: bool, dbt_args: tuple[str, ...]) -> None:
-    """Run `dbt build` on the selected database (DuckDB by default, AQUANT_TARGET=postgres)."""
+def build(select: str | None, full_refresh: bool, vars_: str | None, dbt_args: tuple[str, ...]) -> None:
+    """Run `dbt build` on the selected database (DuckDB by default, AQUANT_TARGET=postgres).
+
+    Extra dbt arguments go after `--`, e.g. `aquant build -- --threads 1`."""
     from .dbt_runner import run_dbt
 
     settings = _settings()
     args = ["build", *(["--select", select] if select else []), *(["--full-refresh"] if full_refresh else []),
-            *dbt_args]
+            *(["--vars", vars_] if vars_ else []), *dbt_args]
     click.echo(f"dbt build -> {settings.target} at {settings.describe()}")
     res = run_dbt(settings, args)
     with _open_db() as db:
@@ -120,7 +123,7 @@ def _register_extensions() -> None:
     """Commands that live beside the code they drive (qmt/, app/, notifications)."""
     import importlib
 
-    for mod in ["aquant.qmt.commands", "aquant.app.commands", "aquant.alerts", "aquant.notify"]:
+    for mod in ["aquant.qmt.commands", "aquant.app.commands", "aquant.alerts", "aquant.notify", "aquant.daily"]:
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as exc:

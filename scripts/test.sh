@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The test command of the README: installs the test extras into .venv (created by the set-up
+# command), the system browser for the end-to-end app test, and runs every test: pytest (which
+# drives real dbt builds on DuckDB and on the PostgreSQL server at 127.0.0.1:5432) and the
+# Meltano smoke run when its script is present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=.venv/bin/python
+if [ ! -x "$PY" ]; then
+  python3 -m venv .venv
+fi
+"$PY" -m pip install -q --upgrade pip
+"$PY" -m pip install -q -e ".[dev]"
+
+# Debian's Chromium for the browser test (a test tool's own browser download cannot work here).
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null
+fi
+
+.venv/bin/pytest "$@"
+
+if [ -x scripts/meltano_smoke.sh ] && [ "$#" = "0" ]; then
+  scripts/meltano_smoke.sh
+fi
