@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from aquant import audit
 from aquant.config import ConfigError
 
 
@@ -57,6 +58,8 @@ def backtest(start: datetime, end: datetime, params: str | None) -> None:
         except (ValueError, MissingRelation) as exc:
             raise _fail(exc) from exc
         r = db.query_df("select * from ops.backtest_run where run_id = ?", [run_id]).iloc[0]
+        audit.record(db, "backtest", {"run_id": run_id, "start": start.date(), "end": end.date(), "params": p,
+                                      "total_return": float(r.total_return), "trades": int(r.n_trades)})
     click.echo(f"backtest {run_id}: {start:%Y-%m-%d}..{end:%Y-%m-%d}  total {r.total_return:+.2%}  "
                f"annual {r.annual_return:+.2%}  sharpe {r.sharpe:.2f}  max drawdown {r.max_drawdown:.2%}  "
                f"benchmark {r.benchmark_return:+.2%}  trades {int(r.n_trades)}")
@@ -77,6 +80,8 @@ def export_qmt(day: datetime, out: str, account: str, capital: float) -> None:
             path = run(db, day.date(), out, account, capital)
         except MissingRelation as exc:
             raise _fail(exc) from exc
+        audit.record(db, "export_qmt", {"date": day.date(), "path": str(path), "account": account,
+                                        "capital": capital})
     n = sum(1 for _ in open(path, encoding="utf-8")) - 1
     click.echo(f"exported {n} order(s) for signals of {day:%Y-%m-%d} to {path}")
 
@@ -111,6 +116,7 @@ def reconcile(day: datetime, account: str | None) -> None:
             diffs = run(db, day.date(), account)
         except MissingRelation as exc:
             raise _fail(exc) from exc
+        audit.record(db, "reconcile", {"date": day.date(), "account": account, "differences": len(diffs)})
     for d in diffs:
         click.echo(f"  {d.kind:<22} {d.code or '':<10} {d.signal_id or d.order_id or d.trade_id or ''}: {d.detail}")
     click.echo(f"reconcile {day:%Y-%m-%d}: {len(diffs)} difference(s)" + (" — all traced" if not diffs else ""))
@@ -131,6 +137,8 @@ def paper(day: datetime, account: str, params: str | None) -> None:
             r = run_paper(db, day.date(), p, account)
         except (ValueError, MissingRelation) as exc:
             raise _fail(exc) from exc
+        audit.record(db, "paper", {"date": day.date(), "account": account, "executed": r.executed,
+                                   "new_intents": r.new_intents, "already_done": r.already_done})
     if r.already_done:
         click.echo(f"paper {day:%Y-%m-%d} [{account}]: already processed, nothing sent twice")
         return

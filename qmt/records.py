@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from aquant import audit
 from aquant.db import Database
 
 from .broker import Fill, OrderRequest
@@ -62,6 +63,10 @@ def record_intents(db: Database, account: str, trade_date: date, orders: Iterabl
         filled_qty=0, updated_at=now())
     new["price"] = new["price"].astype(float)
     db.append(ORDERS, new)
+    if len(new):
+        audit.record(db, "order", {"account": account, "trade_date": trade_date, "orders": len(new),
+                                   "order_ids": new["order_id"].tolist()[:50],
+                                   "statuses": new["status"].value_counts().to_dict()})
     status_now = {**have, **dict(zip(new["order_id"], new["status"]))}
     return [o for o in orders if status_now.get(o.order_id) in ("pending", status)]
 
@@ -98,7 +103,12 @@ def record_fills(db: Database, fills: Iterable[Fill], account: str, source: str)
         chunk = ids[i:i + 500]
         seen |= {r[0] for r in db.query(f"select trade_id from ops.trades where trade_id in "
                                         f"({', '.join('?' * len(chunk))})", chunk)}
-    return db.append(TRADES, df[~df["trade_id"].isin(seen)])
+    fresh = df[~df["trade_id"].isin(seen)]
+    n = db.append(TRADES, fresh)
+    if n:
+        audit.record(db, "fill", {"account": account, "source": source, "fills": n,
+                                  "trade_ids": fresh["trade_id"].tolist()[:50]})
+    return n
 
 
 def send_pending(db: Database, broker: Any, account: str, trade_date: date,
