@@ -19,7 +19,7 @@ def test_orders_and_fills_are_audited_once(any_db):
                     trade_date=date(2024, 1, 3), trade_id="t-1")
         assert record_fills(db, [fill], "paper", "test") == 1
         assert record_fills(db, [fill], "paper", "test") == 0
-        rows = db.query("select action, detail from ops.audit_log order by at")
+        rows = db.query("select action, detail from ops.audit_log order by \"at\"")
         assert [r[0] for r in rows] == ["order", "fill"]
         assert json.loads(rows[0][1])["order_ids"] == [order.order_id]
         assert json.loads(rows[1][1])["trade_ids"] == ["t-1"]
