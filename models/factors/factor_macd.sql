@@ -58,7 +58,9 @@ seeds as (
         bar_seq,
         close_hfq as ema_fast_hfq,
         close_hfq as ema_slow_hfq,
-        cast(0 as {{ dbt.type_float() }}) as dea_hfq,
+        -- double precision, not dbt.type_float(): that is FLOAT on DuckDB, a 4-byte REAL, and the
+        -- whole DEA recursion would then run in single precision (errors ~1e-6 after a few years).
+        cast(0 as double precision) as dea_hfq,
         true as is_new
     from new_bars
     where bar_seq = 1
