@@ -94,7 +94,8 @@ def read(settings: Settings, sql: str, params: list | None = None) -> pd.DataFra
     with Database(settings) as db:
         df = db.query_df(sql, params)
     for c in df.columns:
-        if c.endswith("date") and not df.empty:
+        first = df[c].dropna().head(1).tolist()
+        if c.endswith("date") or (first and isinstance(first[0], date)):
             df[c] = pd.to_datetime(df[c])
     return df
 
