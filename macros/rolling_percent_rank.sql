@@ -41,7 +41,7 @@
         a.{{ order_col }},
         case
             when count(*) >= {{ [min_rows, 2] | max }}
-                then cast(sum(case when b.v < a.v then 1 else 0 end) as {{ dbt.type_float() }}) / (count(*) - 1)
+                then cast(sum(case when b.v < a.v then 1 else 0 end) as {{ type_double() }}) / (count(*) - 1)
         end as pct
     from numbered as a
     inner join numbered as b

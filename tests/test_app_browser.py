@@ -135,14 +135,16 @@ def visit(browser, url: str, name: str, title: str, shots: list[Path]):
 
 
 def test_every_page_renders_the_demo_data_in_chromium(browser, app_url, shots):
+    from playwright.sync_api import expect  # waits (Plotly draws after Streamlit's run ends)
+
     today = visit(browser, app_url, "today", "Today", shots)
     assert today.locator('[data-testid="stDataFrame"]').count() >= 2  # scores, signals or targets
     assert today.get_by_text("Buy / sell signals").count() == 1
-    assert today.locator(".js-plotly-plot").count() >= 1
+    today.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     today.close()
 
     stock = visit(browser, app_url, "stock", "Stock", shots)
-    assert stock.locator(".js-plotly-plot").count() == 2  # candles/volume/MACD, factor scores
+    expect(stock.locator(".js-plotly-plot")).to_have_count(2, timeout=60_000)  # candles/volume/MACD, factor scores
     assert stock.locator("g.cartesianlayer .trace.boxes, g.trace.ohlc, path.box").count() > 0  # candlesticks
     caption = stock.locator('[data-testid="stMain"] [data-testid="stCaptionContainer"]').first.inner_text()
     assert any("\u4e00" <= ch <= "\u9fff" for ch in caption), caption  # the Chinese name and industry
@@ -150,13 +152,13 @@ def test_every_page_renders_the_demo_data_in_chromium(browser, app_url, shots):
     stock.close()
 
     ind = visit(browser, app_url, "industries", "Industries", shots)
-    assert ind.locator(".js-plotly-plot").count() == 2
+    expect(ind.locator(".js-plotly-plot")).to_have_count(2, timeout=60_000)
     ind.close()
 
     bt = visit(browser, app_url, "backtest", "Backtest", shots)
     assert bt.locator('[data-testid="stMetric"]').count() >= 5
     assert bt.get_by_text("Total return").count() == 1
-    assert bt.locator(".js-plotly-plot").count() == 2
+    expect(bt.locator(".js-plotly-plot")).to_have_count(2, timeout=60_000)
     bt.close()
 
     al = visit(browser, app_url, "alerts", "Alerts", shots)
