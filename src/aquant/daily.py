@@ -187,7 +187,7 @@ SOURCES = ["sample", "akshare", "tushare", "xtdata"]
 @click.option("--skip-notify", is_flag=True, envvar="AQUANT_DAILY_SKIP_NOTIFY", help="Do not send notifications (neither signals nor failures).")
 @click.option("--force", is_flag=True, help="Re-run every step even if it is already done for that day.")
 @click.option("--dbt-vars", callback=_parse_vars, help="dbt vars as JSON for the build step.")
-@click.option("--dbt-target-path", type=click.Path(file_okay=False), default=None,
+@click.option("--dbt-target-path", type=click.Path(file_okay=False), default=None, envvar="AQUANT_DBT_TARGET_PATH",
               help="dbt target/log folder [default: the project's target/]; keeps cron apart from a developer's builds.")
 @click.option("--verbose", "-v", is_flag=True, help="Show ingest progress and dbt's own output.")
 def daily_cmd(source: str, run_date: date | None, stocks: int | None, qmt_dir: str | None, account: str,
@@ -197,7 +197,7 @@ def daily_cmd(source: str, run_date: date | None, stocks: int | None, qmt_dir: s
 
     Exit codes: 0 done / already done / not a trading day; 1 a step failed (the next run
     resumes from it); 2 bad usage. Options can also come from the environment (AQUANT_DAILY_SOURCE,
-    AQUANT_DAILY_DATE, AQUANT_DAILY_STOCKS, AQUANT_DAILY_SKIP_NOTIFY=1, AQUANT_QMT_DIR), which is
+    AQUANT_DAILY_DATE, AQUANT_DAILY_STOCKS, AQUANT_DAILY_SKIP_NOTIFY=1, AQUANT_QMT_DIR, AQUANT_DBT_TARGET_PATH), which is
     how `meltano run daily` is configured.
     """
     import os

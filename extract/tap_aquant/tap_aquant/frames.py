@@ -20,6 +20,7 @@ from aquant.schema import RAW_TABLES
 
 NETWORK = ("akshare", "tushare", "xtdata")
 SOURCES = ("sample", *NETWORK)
+VERSIONS = "finance_data_versions"
 
 
 @dataclass
@@ -59,13 +60,21 @@ class Extraction:
     _mem: Any = None
 
     def frame(self, table: str, since: date | None = None) -> pd.DataFrame:
-        """Rows of raw.<table>; for network stock-level jobs only days after `since` are fetched."""
+        """Rows of raw.<table>; for network stock-level jobs only days after `since` are fetched.
+
+        `finance_data_versions` (superseded reports) is known only to the sample market: a
+        network source delivers the latest version, and the superseded one exists only in the
+        warehouse that held it (target-aquant keeps it there; target-postgres overwrites).
+        """
+        if table == VERSIONS and self.settings.source != "sample":
+            return pd.DataFrame(columns=list(RAW_TABLES["finance_data"].columns))
         if table not in self._frames:
             if self.settings.source == "sample":
                 self._sample()
             else:
                 self._network(table, since)
-        return self._frames.get(table, pd.DataFrame(columns=list(RAW_TABLES[table].columns)))
+        cols = list(RAW_TABLES["finance_data" if table == VERSIONS else table].columns)
+        return self._frames.get(table, pd.DataFrame(columns=cols))
 
     # -- sample ------------------------------------------------------------------------
     def _sample(self) -> None:
@@ -77,8 +86,13 @@ class Extraction:
         for name, df in market.tables().items():
             self._frames[name] = conform(name, df, SOURCE, f"sample.{name}")
         if not market.restated.empty:  # restatements replace originals, as `aquant ingest` loads them
-            both = pd.concat([self._frames["finance_data"], conform("finance_data", market.restated, SOURCE)])
-            self._frames["finance_data"] = both.drop_duplicates(["code", "report_period"], keep="last")
+            orig = self._frames["finance_data"]
+            rest = conform("finance_data", market.restated, SOURCE)
+            key = ["code", "report_period"]
+            superseded = orig.merge(rest[key], on=key)
+            self._frames[VERSIONS] = superseded.drop_duplicates([*key, "ann_date"])
+            both = pd.concat([orig, rest])
+            self._frames["finance_data"] = both.drop_duplicates(key, keep="last")
 
     # -- network -----------------------------------------------------------------------
     def _read(self, sql: str, params: list[Any]) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from typing import Any, Iterable
 import pandas as pd
 from singer_sdk import Stream
 
-from aquant.schema import RAW_TABLES, Table
+from aquant.schema import RAW_TABLES, Table, versions_table
 
 # Incremental replication: the date a row belongs to (reports: the day they became public).
 REPLICATION_KEY = {"daily_quote": "trade_date", "funds_flow": "trade_date", "industry_flow": "trade_date",
@@ -82,4 +82,7 @@ def all_streams(tap: Any) -> list[RawTableStream]:
     """Streams in load order (calendar and stocks first, as `aquant ingest` loads them)."""
     order = ["trade_calendar", "stock_info", "daily_quote", "minute_quote", "finance_data", "dividend",
              "funds_flow", "industry_flow", "chip_distribution"]
-    return [RawTableStream(tap, RAW_TABLES[n]) for n in order]
+    streams = [RawTableStream(tap, RAW_TABLES[n]) for n in order]
+    # Superseded report versions (restatements), which dbt's point-in-time models read. Full
+    # table: a restatement supersedes a report whose ann_date is older than any bookmark.
+    return [*streams, RawTableStream(tap, versions_table(RAW_TABLES["finance_data"]))]

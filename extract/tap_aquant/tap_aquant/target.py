@@ -19,8 +19,10 @@ import pandas as pd
 
 from aquant.config import load_settings
 from aquant.db import Database
-from aquant.extract.loader import ensure_raw, load_frame
-from aquant.schema import RAW_TABLES
+from aquant.extract.loader import conform, ensure_raw, load_frame
+from aquant.schema import RAW_TABLES, versions_table
+
+VERSIONS = "finance_data_versions"
 
 BATCH = 50_000
 
@@ -34,7 +36,7 @@ class Loader:
         self.rows: dict[str, int] = {}
 
     def record(self, stream: str, rec: dict[str, Any]) -> None:
-        if stream not in RAW_TABLES:
+        if stream not in RAW_TABLES and stream != VERSIONS:
             raise ValueError(f"stream {stream!r} is not a raw table; expected one of {sorted(RAW_TABLES)}")
         self.buf.setdefault(stream, []).append(rec)
         if len(self.buf[stream]) >= BATCH:
@@ -48,8 +50,17 @@ class Loader:
             df = pd.DataFrame(recs)
             src = df["source"].fillna("singer") if "source" in df else pd.Series("singer", index=df.index)
             for source, part in df.groupby(src):
-                res = load_frame(self.db, stream, part, str(source), origin=f"singer.{stream}")
+                res = (self._versions(part, str(source)) if stream == VERSIONS
+                       else load_frame(self.db, stream, part, str(source), origin=f"singer.{stream}"))
                 self.rows[stream] = self.rows.get(stream, 0) + res.changed
+
+    def _versions(self, df: pd.DataFrame, source: str) -> Any:
+        """Superseded reports go straight to raw.finance_data_versions (same columns as finance_data)."""
+        t = versions_table(RAW_TABLES["finance_data"])
+        frame = conform("finance_data", df, source, "singer.finance_data_versions")
+        self.db.ensure_table(t)
+        with self.db.transaction():
+            return self.db.upsert(t, frame)
 
     def state(self, value: Any) -> None:
         self.flush()
