@@ -1,0 +1,68 @@
+"""Incremental builds equal full builds: factor_macd continues its EMA state, factor_technical
+re-reads only `technical_lookback` bars, and factor_scores on top of them matches a --full-refresh.
+
+The sample market is built up to day D (the rows of a later-ending sample dated on or before D),
+then the remaining days are loaded and `dbt build` runs incrementally; a byte copy of that
+database is rebuilt with --full-refresh, and the two are compared row by row within 1e-9.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from aquant.db import Database
+from aquant.extract.ingest_sample import DATE_COL
+from aquant.extract.sample import SampleConfig, SampleMarket
+
+from conftest import duck_settings
+from test_offense_support import (DEFAULTS, assert_frames_close, build_selected, copy_duck, load_tables, read,
+                                  sample_tables)
+
+CFG = SampleConfig(n_stocks=12, start=date(2021, 1, 4), end=date(2023, 7, 14))
+D = date(2023, 6, 30)
+SELECT = ["+factor_scores"]
+TABLES = {"factors.factor_macd": ["code", "trade_date"], "factors.factor_technical": ["code", "trade_date"],
+          "signals.factor_scores": ["code", "trade_date"]}
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("offense_incremental")
+    inc = duck_settings(tmp / "incremental.duckdb")
+    with Database(inc) as db:
+        load_tables(db, sample_tables(CFG, until=D))
+    build_selected(inc, tmp / "t1", SELECT, vars_=DEFAULTS)
+    first = read(inc, "select max(trade_date) as d, count(*) as n from factors.factor_macd")
+    with Database(inc) as db:
+        load_tables(db, sample_tables(CFG))
+    build_selected(inc, tmp / "t2", SELECT, vars_=DEFAULTS)
+    full = copy_duck(inc, tmp / "full.duckdb")
+    build_selected(full, tmp / "t3", SELECT, vars_=DEFAULTS, full_refresh=True)
+    return inc, full, first
+
+
+def test_first_build_stopped_at_d_and_the_second_added_days(builds):
+    inc, _, first = builds
+    assert first["d"][0] == pd.Timestamp(D)
+    later = read(inc, "select count(distinct trade_date) as n from factors.factor_macd where trade_date > ?", [D])
+    assert later["n"][0] == 10  # 2023-07-03 .. 2023-07-14
+
+
+@pytest.mark.parametrize("table", list(TABLES))
+def test_incremental_equals_full_refresh(builds, table):
+    inc, full, _ = builds
+    a, b = read(inc, f"select * from {table}"), read(full, f"select * from {table}")
+    assert len(a) > 6000
+    assert_frames_close(a, b, TABLES[table], 1e-9, f"{table} incremental vs full")
+
+
+@pytest.mark.xfail(strict=True, reason="extract/sample.py draws IPO list dates and fund flows with shapes that "
+                                       "depend on the number of sessions, so moving `end` rewrites history")
+def test_sample_history_does_not_change_when_end_moves():
+    short, long_ = SampleMarket(SampleConfig(n_stocks=12, start=CFG.start, end=D)).tables(), SampleMarket(CFG).tables()
+    for name in ["stock_info", "daily_quote", "funds_flow"]:
+        col = DATE_COL.get(name)
+        b = long_[name] if col is None else long_[name][pd.to_datetime(long_[name][col]) <= pd.Timestamp(D)]
+        pd.testing.assert_frame_equal(short[name].reset_index(drop=True), b.reset_index(drop=True), obj=name)
