@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,14 @@ def _raw_counts(db: Database) -> dict[str, int]:
             if db.table_exists("raw", n)}
 
 
+def _ingest_rows(db: Database, since: datetime) -> dict[str, Any]:
+    """[inserted, updated] per table, as `aquant ingest` audited them. Updated rows on a sample
+    run mean the sample rewrote history (see .cursorrules, Lessons), worth seeing in the log."""
+    d = db.scalar('select detail from ops.audit_log where action = ? and "at" >= ? order by "at" desc limit 1',
+                  ["ingest", since])
+    return json.loads(d).get("rows", {}) if d else {}
+
+
 def step_ingest(settings: Settings, opt: DailyOptions) -> StepOutcome:
     """Bring raw up to run_date: the sample market extended to that day, or a network source's
     incremental load (watermarks make it fetch only what is missing)."""
@@ -88,8 +96,9 @@ def step_ingest(settings: Settings, opt: DailyOptions) -> StepOutcome:
         if opt.source == "sample":
             from .ingest import run as run_ingest
 
+            t0 = datetime.now(timezone.utc).replace(tzinfo=None)
             run_ingest(db, source="sample", end=opt.run_date, stocks=opt.stocks, progress=opt.verbose)
-            status, extra = "ok", {}
+            status, extra = "ok", {"rows": _ingest_rows(db, t0)}
         else:
             from .extract.runner import run_ingest as run_network
 
@@ -97,7 +106,7 @@ def step_ingest(settings: Settings, opt: DailyOptions) -> StepOutcome:
             if s.status not in ("ok", "partial"):
                 raise StepFailed(f"ingest ended {s.status}", {"status": s.status})
             status = s.status
-            extra = {"failures": len(s.failures), "failed_units": [f"{f.job}:{f.unit}" for f in s.failures[:20]],
+            extra = {"rows": {t: [r.inserted, r.updated] for t, r in s.tables.items()}, "failures": len(s.failures), "failed_units": [f"{f.job}:{f.unit}" for f in s.failures[:20]],
                      "calls": s.calls, "ingest_event_id": s.event_id}
         after = _raw_counts(db)
         latest = db.scalar("select max(trade_date) from raw.daily_quote") if "daily_quote" in after else None
