@@ -1,0 +1,159 @@
+"""Backtest steps: our simulator (qmt/backtest.simulate) against vectorbt on the same signals.
+
+Two configurations of ours:
+  rotation  the default StrategyParams (rotation targets + signals, caps, trailing stops, costs,
+            A-share rules): what `aquant backtest` runs.
+  simple    the rules vectorbt expresses too: buy on a buy signal at the next open with
+            `buy_weight` of equity, sell the whole position on the sell signal at the next open,
+            no rotation, no trailing stops, no standing stop/target orders, no costs (commission,
+            stamp duty and transfer fee zeroed), no volume cap, cash never binding (tiny weight,
+            huge account, so lot rounding is negligible). Still A-share: board lots, T+1,
+            no buy at limit-up / no sell at limit-down (vectorbt gets the same outcome as data:
+            entries ours could not fill are dropped, exits refused at limit-down are retried).
+vectorbt's from_signals sizes an entry in shares, value or percent of cash, not percent of
+equity: it buys a fixed `buy_weight x initial_cash` CNY at the open, where ours buys `buy_weight`
+of the day's equity at the close, in 100-share lots; with equity moving a few per cent over the
+run, that is the main (second-order) gap between the two returns.
+vectorbt trades back-adjusted prices (open/close x adj_factor), which credits dividends and
+bonus shares as ours does in cash and shares.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+SIMPLE = dict(initial_cash=1e10, buy_weight=0.0002, max_weight_stock=1.0, max_weight_industry=1.0,
+              max_positions=1_000_000, trail_stop_position=None, trail_stop_portfolio=None, use_targets=False,
+              commission_rate=0.0, commission_min=0.0, slippage=0.0, volume_share=1.0)
+
+
+def _emit(d: dict) -> None:
+    from bench.steps import emit
+
+    emit(d)
+
+
+def _load(db_path: str):
+    from bench.steps import settings_for
+    from aquant.db import Database
+    from aquant.qmt import data
+
+    settings = settings_for(db_path)
+    with Database(settings) as db:
+        lo, hi = db.query("select min(trade_date), max(trade_date) from signals.factor_scores")[0]
+        src = data.Sources()
+        t0 = time.perf_counter()
+        frames = dict(quotes=data.load_quotes(db, lo, hi, src), info=data.load_stock_info(db, src),
+                      signals=data.load_signals(db, lo, hi, src), targets=data.load_targets(db, lo, hi, src),
+                      dividends=data.load_dividends(db, lo, hi, src))
+        return frames, time.perf_counter() - t0, lo, hi
+
+
+def _zero_fee_broker():
+    """make_broker with stamp duty and transfer fee at zero (bench only; the product keeps them)."""
+    from aquant.qmt import backtest
+    from aquant.qmt.costs import CostModel
+    from aquant.qmt.rules import RuleBook
+    from aquant.qmt.sim_broker import SimBroker
+
+    class NoTaxRules(RuleBook):
+        def stamp_rate(self, day):  # noqa: ANN001, ANN201
+            return 0.0
+
+        def transfer_rate(self, day):  # noqa: ANN001, ANN201
+            return 0.0
+
+    def make(p, info=None):  # noqa: ANN001, ANN202
+        b = SimBroker(p.initial_cash, CostModel(p.commission_rate, p.commission_min, p.slippage, NoTaxRules()),
+                      p.volume_share)
+        if info is not None and not info.empty:
+            b.set_info(info)
+        return b
+
+    backtest.make_broker = make
+
+
+def step_backtest(a: argparse.Namespace) -> None:
+    """Ours, one configuration (`--mode rotation|simple`), timed inside the process."""
+    from aquant.qmt.backtest import simulate
+
+    f, t_load, lo, hi = _load(a.db)
+    sig = f["signals"]
+    if a.mode == "simple":
+        _zero_fee_broker()
+        sig = sig.assign(take_profit=np.nan, stop_loss=np.nan)
+        params = SIMPLE
+    else:
+        params = None
+    t0 = time.perf_counter()
+    res = simulate(f["quotes"], f["info"], sig, f["targets"], f["dividends"], params)
+    t_sim = time.perf_counter() - t0
+    out = {"mode": a.mode, "load_s": t_load, "simulate_s": t_sim, "days": len(res.equity), "start": lo, "end": hi,
+           "quote_rows": len(f["quotes"]), "signals": len(sig), "orders_logged": len(res.log),
+           "total_return": res.summary["total_return"], "n_trades": res.summary["n_trades"]}
+    if a.mode == "simple":
+        log = res.log
+        out["cash_skips"] = int(log["reason"].str.contains("cash:").sum())
+        res.equity.to_pickle(f"{a.db}.ours_simple_equity.pkl")
+        log.to_pickle(f"{a.db}.ours_simple_log.pkl")
+    _emit(out)
+
+
+def _mask(days: pd.Index, codes: pd.Index, dates: pd.Series, cs: pd.Series) -> pd.DataFrame:
+    """A days x codes boolean frame, true at the given (date, code) pairs."""
+    g = np.zeros((len(days), len(codes)), dtype=bool)
+    g[days.get_indexer(pd.to_datetime(dates)), codes.get_indexer(cs)] = True
+    return pd.DataFrame(g, index=days, columns=codes)
+
+
+def step_vectorbt(a: argparse.Namespace) -> None:
+    """vectorbt Portfolio.from_signals on the same signals, `simple` rules; compared with ours."""
+    import vectorbt as vbt
+
+    f, t_load, lo, hi = _load(a.db)
+    q, sig = f["quotes"], f["signals"]
+    t0 = time.perf_counter()
+    wide = q.pivot(index="trade_date", columns="code", values=["open", "close", "adj_factor"])
+    adj = wide["adj_factor"]
+    open_h = wide["open"] * adj
+    close_h = (wide["close"] * adj).ffill()
+    days, codes = open_h.index, open_h.columns
+    # the signal of day D executes at D+1's open: shift by one session
+    def grid(kind: str) -> pd.DataFrame:
+        s = sig[sig["kind"] == kind]
+        return _mask(days, codes, s["trade_date"], s["code"]).shift(1, fill_value=False)
+    entries, exits = grid("buy"), grid("sell")
+    log = pd.read_pickle(f"{a.db}.ours_simple_log.pkl")
+    rej = log[(log["status"] == "rejected") & (log["side"] == "buy")]
+    entries &= ~_mask(days, codes, rej["trade_date"], rej["code"])
+    ld = log[(log["status"] == "rejected") & (log["side"] == "sell") & log["reason"].str.contains("limit down")]
+    exits = exits | _mask(days, codes, ld["trade_date"], ld["code"]).shift(1, fill_value=False)
+    entries &= open_h.notna()
+    t_prep = time.perf_counter() - t0
+    kw = dict(close=close_h, entries=entries, exits=exits, price=open_h, size=SIMPLE["buy_weight"] * SIMPLE["initial_cash"],
+              size_type="value", init_cash=SIMPLE["initial_cash"], cash_sharing=True, group_by=True,
+              call_seq="auto", size_granularity=100, freq="1D")
+    t1 = time.perf_counter()
+    pf = vbt.Portfolio.from_signals(**kw)
+    value = pf.value()
+    t_first = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    pf = vbt.Portfolio.from_signals(**kw)
+    value = pf.value()
+    t_vbt = time.perf_counter() - t2
+    ours = pd.read_pickle(f"{a.db}.ours_simple_equity.pkl").set_index("trade_date")["equity"]
+    ours.index = pd.to_datetime(ours.index)
+    v = value.reindex(ours.index)
+    r_ours, r_vbt = ours.pct_change().dropna(), v.pct_change().dropna()
+    _emit({"load_s": t_load, "prep_s": t_prep, "vbt_first_call_s": t_first, "vbt_s": t_vbt,
+           "orders": int(pf.orders.count()), "total_return_vbt": float(v.iloc[-1] / SIMPLE["initial_cash"] - 1),
+           "total_return_ours": float(ours.iloc[-1] / SIMPLE["initial_cash"] - 1),
+           "daily_return_corr": float(np.corrcoef(r_ours, r_vbt)[0, 1]),
+           "max_abs_daily_return_gap": float((r_ours - r_vbt).abs().max())})
+
+
+STEPS = {"backtest": step_backtest, "vectorbt": step_vectorbt}
