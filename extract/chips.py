@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-N_BUCKETS = 150
+N_BUCKETS = 400  # over a x64 price range: about 1 % per bucket
+SPAN = 8.0
 
 
 def _quantile_price(cum: np.ndarray, grid: np.ndarray, q: float) -> np.ndarray:
@@ -54,15 +55,16 @@ def derive_chips(bars: pd.DataFrame, buckets: int = N_BUCKETS) -> pd.DataFrame:
     hi, lo, cl = mat("high") * adj, mat("low") * adj, mat("close") * adj
     vol, amt = mat("volume"), mat("amount")
     avg = np.where(vol > 0, amt / np.where(vol > 0, vol, 1) * adj, (hi + lo + cl) / 3)
-    avg = np.clip(avg, lo, hi)
     tr = np.clip(np.nan_to_num(mat("turnover_rate")), 0, 1)
-    # One log-spaced price grid per stock over its whole (adjusted) range.
-    pmin = np.nanmin(lo, axis=0) * 0.98
-    pmax = np.nanmax(hi, axis=0) * 1.02
-    pmin = np.where(np.isfinite(pmin) & (pmin > 0), pmin, 1.0)
-    pmax = np.where(np.isfinite(pmax) & (pmax > pmin), pmax, pmin * 1.1)
+    # One log-spaced price grid per stock, fixed by its first bar (x1/8 .. x8 of the first adjusted
+    # close), so adding days never moves the grid and history stays byte-identical.
+    first = np.array([cl[np.isfinite(cl[:, k]), k][0] if np.isfinite(cl[:, k]).any() else 1.0
+                      for k in range(len(codes))])
+    pmin, pmax = first / SPAN, first * SPAN
     frac = (np.arange(buckets) + 0.5) / buckets
     grid = np.exp(np.log(pmin)[:, None] + (np.log(pmax) - np.log(pmin))[:, None] * frac[None, :])
+    hi, lo = np.clip(hi, pmin, pmax), np.clip(lo, pmin, pmax)
+    avg = np.clip(avg, lo, hi)
     chips = np.zeros((len(codes), buckets))
     out = {k: np.full(shape, np.nan) for k in ["profit_ratio", "avg_cost", "c90l", "c90h", "c70l", "c70h"]}
     for d in range(len(dates)):

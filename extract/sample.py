@@ -96,6 +96,23 @@ def sessions_after(first: pd.Timestamp, offsets: np.ndarray) -> np.ndarray:
     return cal.sessions[np.minimum(idx, len(cal.sessions) - 1)].values
 
 
+def _year_sessions(year: int) -> pd.DatetimeIndex:
+    import exchange_calendars as xc
+
+    cal = xc.get_calendar("XSHG")
+    return cal.sessions[(cal.sessions.year == year)]
+
+
+def _year_len(year: int) -> int:
+    """Sessions in the calendar year (draw size), so draws never depend on the range's ends."""
+    return len(_year_sessions(year))
+
+
+def _year_rows(year: int, days: pd.DatetimeIndex) -> np.ndarray:
+    """Positions of `days` among all sessions of their year."""
+    return _year_sessions(year).get_indexer(days)
+
+
 def _rng(seed: int, *tags: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, *tags]))
 
@@ -274,16 +291,20 @@ class SampleMarket:
         drift = 0.0004 * self.growth
         for y in np.unique(years):
             sel = np.nonzero(years == y)[0]
+            # Draw for every session of the calendar year, then take this range's rows: the draws
+            # of a day never depend on where `start` or `end` fall.
+            rows = _year_rows(int(y), self.days[sel])
+            ny = _year_len(int(y))
             r = _rng(cfg.seed, 20, int(y))
-            m = r.normal(0.0002, 0.011, len(sel)) + 0.004 * np.sin(np.arange(len(sel)) / 25.0) * 0.3
-            ind = r.normal(0, 0.007, (len(sel), max(self.n_ind, 1)))
-            idio = r.standard_t(4, (len(sel), n)) * 0.013 * self.vol_scale
-            gap_n = r.normal(0, 1, (len(sel), n))
-            hl_n = np.abs(r.normal(0, 1, (len(sel), 2, n)))
-            sus_draw = r.random((len(sel), n))
-            sus_len = r.integers(1, 15, (len(sel), n))
-            seal = r.random((len(sel), n))
-            to_n = r.normal(0, 0.35, (len(sel), n))
+            m = (r.normal(0.0002, 0.011, ny) + 0.004 * np.sin(np.arange(ny) / 25.0) * 0.3)[rows]
+            ind = r.normal(0, 0.007, (ny, max(self.n_ind, 1)))[rows]
+            idio = (r.standard_t(4, (ny, n)) * 0.013 * self.vol_scale)[rows]
+            gap_n = r.normal(0, 1, (ny, n))[rows]
+            hl_n = np.abs(r.normal(0, 1, (ny, 2, n)))[rows]
+            sus_draw = r.random((ny, n))[rows]
+            sus_len = r.integers(1, 15, (ny, n))[rows]
+            seal = r.random((ny, n))[rows]
+            to_n = r.normal(0, 0.35, (ny, n))[rows]
             for j, t in enumerate(sel):
                 live = listed[t]
                 first_day = live & (dvals[t] == np.maximum(list_d, dvals[0]))
@@ -323,6 +344,17 @@ class SampleMarket:
         self._mats = out
         self._eps_ttm, self._bps = eps_ttm, bps
         self._listed = listed
+
+    def _yearly_normal(self, tag: int, n: int, k: int) -> np.ndarray:
+        """k standard-normal (days x n) matrices drawn per calendar year, prefix-stable in `end`."""
+        years = pd.DatetimeIndex(self.days).year
+        out = np.empty((k, len(self.days), n))
+        for y in np.unique(years):
+            sel = np.nonzero(years == y)[0]
+            ny = _year_len(int(y))
+            r = _rng(self.cfg.seed, tag, int(y))
+            out[:, sel, :] = r.normal(0, 1, (k, ny, n))[:, _year_rows(int(y), self.days[sel]), :]
+        return out
 
     def _pit_fundamentals(self, days: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
         """TTM eps and bps as known on each day (latest announced report only)."""
@@ -388,18 +420,18 @@ class SampleMarket:
     def funds_flow(self) -> pd.DataFrame:
         m = self._mats
         n = self.cfg.n_stocks
-        r = _rng(self.cfg.seed, 3)
-        T = len(self.days)
         ret = np.nan_to_num(m["ret"])
         amount = np.nan_to_num(m["amount"])
-        main = amount * np.clip(1.5 * ret + r.normal(0, 0.04, (T, n)), -0.5, 0.5)
+        noise = self._yearly_normal(3, n, 4)  # main, north, margin, short: per-year, prefix-stable
+        main = amount * np.clip(1.5 * ret + 0.04 * noise[0], -0.5, 0.5)
         fs = self.info.float_shares.to_numpy()
-        north_steps = fs * (0.002 * np.sign(ret) * (np.abs(ret) > 0.005) + r.normal(0, 0.0008, (T, n)))
+        north_steps = fs * (0.002 * np.sign(ret) * (np.abs(ret) > 0.005) + 0.0008 * noise[1])
         north = np.clip(fs * 0.03 + np.cumsum(north_steps, axis=0), 0, None)
         mcap = np.nan_to_num(m["close"]) * fs
-        margin_ratio = np.clip(0.03 * np.exp(np.cumsum(0.4 * ret + r.normal(0, 0.01, (T, n)), axis=0)), 0.002, 0.15)
+        margin_ratio = np.clip(0.03 * np.exp(np.cumsum(0.4 * ret + 0.01 * noise[2], axis=0)), 0.002, 0.15)
         margin_bal = np.round(mcap * margin_ratio, 2)
-        short_bal = np.round(margin_bal * np.clip(0.02 + np.cumsum(r.normal(0, 0.002, (T, n)) - 0.2 * ret * 0.01, axis=0), 0.001, 0.2), 2)
+        short_bal = np.round(margin_bal * np.clip(0.02 + np.cumsum(0.002 * noise[3] - 0.2 * ret * 0.01, axis=0),
+                                                  0.001, 0.2), 2)
         t_idx, s_idx = np.nonzero(np.isfinite(m["close"]))
         df = pd.DataFrame({
             "code": self.info.code.to_numpy()[s_idx], "trade_date": self.days[t_idx].date,

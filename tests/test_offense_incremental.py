@@ -60,8 +60,6 @@ def test_incremental_equals_full_refresh(builds, table):
     assert_frames_close(a, b, TABLES[table], 1e-9, f"{table} incremental vs full")
 
 
-@pytest.mark.xfail(strict=True, reason="extract/sample.py draws IPO list dates and fund flows with shapes that "
-                                       "depend on the number of sessions, so moving `end` rewrites history")
 def test_sample_history_does_not_change_when_end_moves():
     short, long_ = SampleMarket(SampleConfig(n_stocks=12, start=CFG.start, end=D)).tables(), SampleMarket(CFG).tables()
     for name in ["stock_info", "daily_quote", "funds_flow"]:

@@ -36,12 +36,21 @@ def _snapshot(db: Database) -> dict[str, tuple[int, str]]:
 
 
 def test_sample_is_deterministic_and_history_stable_when_end_moves():
-    a = SampleMarket(SMALL).daily_quote()
-    b = SampleMarket(SMALL).daily_quote()
-    pd.testing.assert_frame_equal(a, b)
-    longer = SampleMarket(SampleConfig(n_stocks=12, start=SMALL.start, end=date(2024, 1, 31))).daily_quote()
-    head = longer[longer.trade_date <= SMALL.end].reset_index(drop=True)
-    pd.testing.assert_frame_equal(a, head)
+    a = SampleMarket(SMALL).tables()
+    b = SampleMarket(SMALL).tables()
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], b[name])
+    # Within the year and across the year end: every dated row up to the old end is unchanged,
+    # so a daily run that moves `end` by one day only adds that day.
+    for new_end in [date(2023, 7, 31), date(2024, 1, 31)]:
+        short = SampleMarket(SampleConfig(n_stocks=12, start=SMALL.start, end=date(2023, 6, 30))).tables()
+        longer = SampleMarket(SampleConfig(n_stocks=12, start=SMALL.start, end=new_end)).tables()
+        for name, col in [("daily_quote", "trade_date"), ("funds_flow", "trade_date"),
+                          ("industry_flow", "trade_date"), ("chip_distribution", "trade_date"),
+                          ("finance_data", "ann_date"), ("dividend", "ann_date")]:
+            head = longer[name][pd.to_datetime(longer[name][col]) <= pd.Timestamp("2023-06-30")]
+            pd.testing.assert_frame_equal(short[name].reset_index(drop=True), head.reset_index(drop=True),
+                                          obj=f"{name} up to 2023-06-30 (end {new_end})")
 
 
 def test_sample_uses_the_sse_calendar_and_board_limits():
