@@ -6,8 +6,15 @@
   Returns a full select (partition_col, order_col, pct) over `relation`, which must already be
   filtered to valid values. DuckDB has framed percent_rank; other engines get an exact band
   self-join on a row number (slower, same result).
+
+  `after` (an SQL expression of the order column's type, optional): rank only the rows after it,
+  each still against its full window of earlier rows. Incremental models use it: the band
+  self-join over a day's new rows is small on every engine, and gives the same numbers.
 -#}
-{% macro rolling_percent_rank(relation, partition_col, order_col, value_col, window, min_rows) %}
+{% macro rolling_percent_rank(relation, partition_col, order_col, value_col, window, min_rows, after=none) %}
+    {%- if after is not none %}
+        {{ return(rolling_percent_rank_band(relation, partition_col, order_col, value_col, window, min_rows, after)) }}
+    {%- endif %}
     {{ return(adapter.dispatch('rolling_percent_rank')(relation, partition_col, order_col, value_col, window, min_rows)) }}
 {% endmacro %}
 
@@ -27,6 +34,10 @@
 {% endmacro %}
 
 {% macro default__rolling_percent_rank(relation, partition_col, order_col, value_col, window, min_rows) %}
+    {{ return(rolling_percent_rank_band(relation, partition_col, order_col, value_col, window, min_rows)) }}
+{% endmacro %}
+
+{% macro rolling_percent_rank_band(relation, partition_col, order_col, value_col, window, min_rows, after=none) %}
     with numbered as (
         select
             {{ partition_col }},
@@ -47,5 +58,8 @@
     inner join numbered as b
         on b.{{ partition_col }} = a.{{ partition_col }}
         and b.seq between a.seq - {{ window - 1 }} and a.seq
+    {%- if after is not none %}
+    where a.{{ order_col }} > {{ after }}
+    {%- endif %}
     group by a.{{ partition_col }}, a.{{ order_col }}
 {% endmacro %}

@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['code', 'trade_date'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+-- depends_on: {{ ref('stg_trade_calendar') }}
 -- One row per stock and trading day: chip distribution and main-force control (筹码与主力控盘),
 -- score 0-10.
 --
@@ -29,6 +38,10 @@ with quotes as (
         sum(q.amount) over w as amount_n
     from {{ ref('stg_daily_quote') }} as q
     left join {{ ref('stg_funds_flow') }} as f on q.code = f.code and q.trade_date = f.trade_date
+    {%- if is_incremental() %}
+    -- incremental: re-read enough bars for the window, keep only the new days (see the final select)
+    where q.trade_date >= {{ incremental_lookback_start(n) }}
+    {%- endif %}
     window w as (partition by q.code order by q.trade_date rows between {{ n - 1 }} preceding and current row)
 ),
 
@@ -48,6 +61,9 @@ joined as (
         c.source as chip_source
     from quotes as q
     left join {{ ref('stg_chip_distribution') }} as c on q.code = c.code and q.trade_date = c.trade_date
+    {%- if is_incremental() %}
+    where q.trade_date > {{ incremental_last_day() }}
+    {%- endif %}
 ),
 
 parts as (

@@ -1,3 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['code', 'trade_date'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
 -- One row per stock and trading day: the industry fund-flow score the stock inherits from its
 -- Shenwan level-1 industry, less a penalty for its own short-selling pressure.
 --
@@ -15,6 +23,10 @@ with stocks as (
     from {{ ref('stg_daily_quote') }} as q
     inner join {{ ref('stg_stock_info') }} as i on q.code = i.code
     left join {{ ref('stg_funds_flow') }} as f on q.code = f.code and q.trade_date = f.trade_date
+    {%- if is_incremental() %}
+    -- incremental: every measure is of its own day, so only the new days are read
+    where q.trade_date > {{ incremental_last_day() }}
+    {%- endif %}
 ),
 
 ranked as (

@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['industry_l1', 'trade_date'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+-- depends_on: {{ ref('stg_trade_calendar') }}
 -- One row per Shenwan level-1 industry and trading day: fund-flow measures, rank and score (0-10).
 --
 --   net_inflow_n     main-force net inflow over the last `flow_window` days (CNY)
@@ -24,6 +33,10 @@ with industry_days as (
             rows between {{ 2 * n - 1 }} preceding and {{ n }} preceding
         ) as net_inflow_prev_n
     from {{ ref('stg_industry_flow') }}
+    {%- if is_incremental() %}
+    -- incremental: re-read 2 x flow_window days for the windows, keep only the new days (see scored)
+    where trade_date >= {{ incremental_lookback_start(2 * n) }}
+    {%- endif %}
     window w_cur as (
         partition by industry_l1 order by trade_date
         rows between {{ n - 1 }} preceding and current row
@@ -43,6 +56,9 @@ stock_flows as (
     from {{ ref('stg_funds_flow') }} as f
     inner join {{ ref('stg_daily_quote') }} as q on f.code = q.code and f.trade_date = q.trade_date
     inner join {{ ref('stg_stock_info') }} as i on f.code = i.code
+    {%- if is_incremental() %}
+    where f.trade_date >= {{ incremental_lookback_start(2 * n) }}
+    {%- endif %}
     window w as (partition by f.code order by f.trade_date)
 ),
 
@@ -95,6 +111,9 @@ scored as (
         10 * (0.5 * r_inflow_ratio + 0.2 * r_inflow_change + 0.15 * r_north_ratio + 0.15 * r_margin_change)
             as industry_score
     from ranked
+    {%- if is_incremental() %}
+    where trade_date > {{ incremental_last_day() }}
+    {%- endif %}
 )
 
 select

@@ -1,3 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['code', 'trade_date'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
 -- One row per stock and trading day: PE(TTM)/PB against the stock's own history and against its
 -- industry's median that day, and the valuation score (0-10, cheap scores high).
 --
@@ -8,6 +16,9 @@
 --                   industry_cheapness = 1 at half the median, 0 at twice it (log-linear)
 --   loss-makers     PE <= 0 or missing: PE parts are unusable; score = 10 x (1 - pb_pct) x 0.5,
 --                   capped at `loss_valuation_cap`, and is_loss_making = true.
+-- Incremental: only the days after the latest one built are scored; their percentiles still read
+-- each stock's full window of earlier valid bars (rolling_percent_rank's `after`).
+{%- set after = incremental_last_day() if is_incremental() else none %}
 
 with quotes as (
     select q.code, q.trade_date, q.pe_ttm, q.pb, i.industry_l1
@@ -25,12 +36,12 @@ valid_pb as (
 
 pe_rank as (
     {{ rolling_percent_rank('valid_pe', 'code', 'trade_date', 'pe_ttm',
-                            var('valuation_window'), var('valuation_min_history')) }}
+                            var('valuation_window'), var('valuation_min_history'), after) }}
 ),
 
 pb_rank as (
     {{ rolling_percent_rank('valid_pb', 'code', 'trade_date', 'pb',
-                            var('valuation_window'), var('valuation_min_history')) }}
+                            var('valuation_window'), var('valuation_min_history'), after) }}
 ),
 
 industry_median as (
@@ -41,6 +52,9 @@ industry_median as (
         count(*) as industry_pe_count
     from quotes
     where pe_ttm > 0
+    {%- if after is not none %}
+        and trade_date > {{ after }}
+    {%- endif %}
     group by industry_l1, trade_date
 ),
 
@@ -62,6 +76,9 @@ joined as (
     left join pe_rank on q.code = pe_rank.code and q.trade_date = pe_rank.trade_date
     left join pb_rank on q.code = pb_rank.code and q.trade_date = pb_rank.trade_date
     left join industry_median as m on q.industry_l1 = m.industry_l1 and q.trade_date = m.trade_date
+    {%- if after is not none %}
+    where q.trade_date > {{ after }}
+    {%- endif %}
 ),
 
 scored as (

@@ -1,3 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['code', 'trade_date'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
 -- One row per stock and trading day: the four factor scores and the weighted composite (all 0-10),
 -- plus whether the stock may receive a buy signal that day.
 --
@@ -10,6 +18,10 @@
 with technical as (
     select code, trade_date, bar_seq, close, technical_score
     from {{ ref('factor_technical') }}
+    {%- if is_incremental() %}
+    -- incremental: each row joins only its own (code, day) of the factor models; new days only
+    where trade_date > {{ incremental_last_day() }}
+    {%- endif %}
 ),
 
 joined as (
