@@ -166,3 +166,23 @@ def test_cli_ingest_writes_an_audit_row(tmp_path):
     con = duckdb.connect(str(db_path), read_only=True)
     action, detail = con.execute("select action, detail from ops.audit_log").fetchone()
     assert action == "ingest" and '"stocks": 5' in detail
+
+
+def test_a_second_build_of_the_same_data_is_identical(built_duck, tmp_path):
+    """DuckDB aggregates in parallel; every factor, score and signal must still be reproducible."""
+    import shutil
+
+    from conftest import duck_settings
+
+    settings = built_duck[0]
+    again = duck_settings(tmp_path / "again.duckdb")
+    shutil.copy(settings.duckdb_path, again.duckdb_path)
+    assert run_dbt(again, ["build", "--full-refresh"], quiet=True, target_path=str(tmp_path / "t")).returncode == 0
+    for rel in ["factors.factor_industry_flow", "factors.factor_fund_flow", "factors.factor_valuation",
+                "factors.factor_chip", "factors.factor_technical", "signals.factor_scores", "signals.signals",
+                "signals.portfolio_targets"]:
+        with Database(settings) as db:
+            a = db.query_df(f"select * from {rel} order by all")
+        with Database(again) as db:
+            b = db.query_df(f"select * from {rel} order by all")
+        pd.testing.assert_frame_equal(a, b, check_exact=True, obj=rel)

@@ -66,9 +66,12 @@ industry_stock_agg as (
     select
         industry_l1,
         trade_date,
-        sum(north_value_change) / nullif(sum(circ_mv), 0) as north_ratio,
-        sum(case when margin_balance_prev > 0 then margin_balance end)
-            / nullif(sum(case when margin_balance_prev > 0 then margin_balance_prev end), 0) - 1 as margin_change
+        -- Sums over a parallel GROUP BY differ in the last bits from run to run: rounded so the
+        -- ranks below are reproducible.
+        {{ round_stable('sum(north_value_change) / nullif(sum(circ_mv), 0)') }} as north_ratio,
+        {{ round_stable('sum(case when margin_balance_prev > 0 then margin_balance end)
+            / nullif(sum(case when margin_balance_prev > 0 then margin_balance_prev end), 0) - 1') }}
+            as margin_change
     from stock_flows
     group by industry_l1, trade_date
 ),
