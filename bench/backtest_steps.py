@@ -145,11 +145,35 @@ def step_vectorbt(a: argparse.Namespace) -> None:
     pf = vbt.Portfolio.from_signals(**kw)
     value = pf.value()
     t_vbt = time.perf_counter() - t2
+    # Agreement: from_signals can only size an entry by value or % of cash, so a fixed value does
+    # not compound while ours (a fraction of equity) does. from_orders expresses ours exactly:
+    # target `buy_weight` of the portfolio at the entry, target 0 at the exit, nothing in between.
+    target = np.where(entries.to_numpy(), SIMPLE["buy_weight"], np.nan)
+    target = np.where(exits.to_numpy(), 0.0, target)
+    t3 = time.perf_counter()
+    pf_o = vbt.Portfolio.from_orders(close=close_h, size=pd.DataFrame(target, index=days, columns=codes),
+                                     size_type="targetpercent", price=open_h, init_cash=SIMPLE["initial_cash"],
+                                     cash_sharing=True, group_by=True, call_seq="auto", size_granularity=100,
+                                     freq="1D")
+    value_o = pf_o.value()
+    t_orders_first = time.perf_counter() - t3
+    t4 = time.perf_counter()
+    value_o = vbt.Portfolio.from_orders(close=close_h, size=pd.DataFrame(target, index=days, columns=codes),
+                                        size_type="targetpercent", price=open_h, init_cash=SIMPLE["initial_cash"],
+                                        cash_sharing=True, group_by=True, call_seq="auto", size_granularity=100,
+                                        freq="1D").value()
+    t_orders = time.perf_counter() - t4
     ours = pd.read_pickle(f"{a.db}.ours_simple_equity.pkl").set_index("trade_date")["equity"]
     ours.index = pd.to_datetime(ours.index)
     v = value.reindex(ours.index)
     r_ours, r_vbt = ours.pct_change().dropna(), v.pct_change().dropna()
-    _emit({"load_s": t_load, "prep_s": t_prep, "vbt_first_call_s": t_first, "vbt_s": t_vbt,
+    vo = value_o.reindex(ours.index)
+    r_o = vo.pct_change().dropna()
+    _emit({"orders_first_call_s": t_orders_first, "orders_s": t_orders,
+           "total_return_vbt_orders": float(vo.iloc[-1] / SIMPLE["initial_cash"] - 1),
+           "daily_return_corr_orders": float(np.corrcoef(r_ours, r_o)[0, 1]),
+           "max_abs_daily_return_gap_orders": float((r_ours - r_o).abs().max()),
+           "load_s": t_load, "prep_s": t_prep, "vbt_first_call_s": t_first, "vbt_s": t_vbt,
            "orders": int(pf.orders.count()), "total_return_vbt": float(v.iloc[-1] / SIMPLE["initial_cash"] - 1),
            "total_return_ours": float(ours.iloc[-1] / SIMPLE["initial_cash"] - 1),
            "daily_return_corr": float(np.corrcoef(r_ours, r_vbt)[0, 1]),

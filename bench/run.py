@@ -198,13 +198,19 @@ def report(a: argparse.Namespace, res: dict, seconds: float) -> str:
                          f"{v['total_return_ours']:+.2%}", sim.result["n_trades"], f"{sim.max_rss_mib:,.0f}"],
                         ["vectorbt from_signals, same simple rules (warm)", f"{v['vbt_s']:.2f}",
                          f"{v['total_return_vbt']:+.2%}", v["orders"], f"{vb.max_rss_mib:,.0f}"],
+                        ["vectorbt from_orders, target buy_weight of equity (warm)", f"{v['orders_s']:.2f}",
+                         f"{v['total_return_vbt_orders']:+.2%}", "", ""],
                         ["  vectorbt first call (numba compile)", fmt_s(v['vbt_first_call_s']), "", "", ""],
                         ["  vectorbt input prep (pivot to days x codes)", f"{v['prep_s']:.2f}", "", "", ""],
                         ["  loading quotes/signals from DuckDB (both)", f"{rot.result['load_s']:.2f}", "", "", ""]],
                        headers=["", "seconds", "total return", "fills/orders", "peak MiB"], tablefmt="github"), "",
-              f"Ratio ours / vectorbt (simple rules, warm): **{sim.result['simulate_s'] / v['vbt_s']:.0f}x**. "
-              f"Daily returns correlate at {v['daily_return_corr']:.4f}; largest daily gap "
-              f"{v['max_abs_daily_return_gap']:.2e}. {sim.result['signals']:,} signals over "
+              f"Ratio ours / vectorbt (simple rules, warm): **{sim.result['simulate_s'] / v['vbt_s']:.0f}x** "
+              f"(from_signals), {sim.result['simulate_s'] / v['orders_s']:.0f}x (from_orders). "
+              f"from_signals buys a fixed value per entry (no compounding): daily returns correlate at "
+              f"{v['daily_return_corr']:.4f}, largest daily gap {v['max_abs_daily_return_gap']:.2e}. "
+              f"from_orders sizes each entry as a fraction of equity like ours: daily returns correlate at "
+              f"{v['daily_return_corr_orders']:.4f}, largest daily gap {v['max_abs_daily_return_gap_orders']:.2e}. "
+              f"{sim.result['signals']:,} signals over "
               f"{sim.result['days']} days; cash skips in ours: {sim.result.get('cash_skips')}.", ""]
     L += [f"Bench wall time: {seconds / 60:.1f} min.", ""]
     return "\n".join(L)
@@ -218,15 +224,24 @@ def main() -> None:
     ap.add_argument("--pg", action="store_true", help="PostgreSQL instead of DuckDB (database dropped after)")
     ap.add_argument("--reuse-ingest", action="store_true",
                     help="reuse the last measured ingest of this scale (bench/out/<scale>.ingest.json + its file)")
+    ap.add_argument("--rerun", nargs="*", choices=["vectorbt"],
+                    help="re-run these steps of the last bench at this scale and rewrite its report")
     ap.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
     a = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     res: dict = {}
-    (bench_postgres if a.pg else bench_duckdb)(a, res)
+    tag = f"{a.scale}{'-pg' if a.pg else ''}"
+    if a.rerun:
+        # re-run some steps of a finished bench (e.g. after changing the vectorbt comparison)
+        res = {k: [StepRun(**r) for r in v] for k, v in json.loads((OUT / f"results-{tag}.json").read_text()).items()}
+        ref = str(OUT / f"{SCALES[a.scale].name}.ref.duckdb")
+        for step in a.rerun:
+            res[step] = _runs(step, ["--db", ref], 1, f"{a.scale}_{step}_rerun")
+    else:
+        (bench_postgres if a.pg else bench_duckdb)(a, res)
     md = "\n".join(["### Machine", "", tabulate(machine(), tablefmt="github", headers=["", ""]), ""]) + "\n" + \
         report(a, res, time.perf_counter() - t0)
-    tag = f"{a.scale}{'-pg' if a.pg else ''}"
     (OUT / f"results-{tag}.md").write_text(md)
     (OUT / f"results-{tag}.json").write_text(json.dumps(
         {k: [vars(r) for r in v] for k, v in res.items()}, default=str, indent=1))

@@ -87,7 +87,8 @@ def step_ingest(a: argparse.Namespace) -> None:
     total_rows = sum(rows.values()) + len(m.restated)
     emit({"market_s": t_market, "tables_s": t_tables, "chips_s": t_chips, "load_s": t_load,
           "rows": total_rows, "daily_rows": rows["daily_quote"], "rows_per_s": total_rows / t_load,
-          "held_back_day": last, "db_mib": Path(a.db).stat().st_size / 2 ** 20})
+          "held_back_day": last,
+          "db_mib": Path(a.db).stat().st_size / 2 ** 20 if Path(a.db).exists() else None})
 
 
 def step_add_day(a: argparse.Namespace) -> None:
