@@ -3,7 +3,8 @@
         materialized='incremental',
         unique_key=['industry_l1', 'trade_date'],
         incremental_strategy='delete+insert',
-        on_schema_change='fail'
+        on_schema_change='fail',
+        post_hook=["{{ pg_index(['industry_l1', 'trade_date']) }}", "{{ pg_index(['trade_date']) }}"]
     )
 }}
 -- depends_on: {{ ref('stg_trade_calendar') }}

@@ -3,7 +3,8 @@
         materialized='incremental',
         unique_key=['code', 'trade_date'],
         incremental_strategy='delete+insert',
-        on_schema_change='fail'
+        on_schema_change='fail',
+        post_hook=["{{ pg_index(['code', 'trade_date']) }}", "{{ pg_index(['trade_date']) }}"]
     )
 }}
 -- One row per stock and trading day: PE(TTM)/PB against the stock's own history and against its

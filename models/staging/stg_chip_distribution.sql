@@ -1,3 +1,4 @@
+{{ config(post_hook=["{{ pg_index(['code', 'trade_date']) }}", "{{ pg_index(['trade_date']) }}"]) }}
 -- One row per stock and trading day: chip distribution summary (unadjusted CNY costs, fractions).
 -- Upstream CYQ where the source has it; rows with source 'derived:cyq' or 'sample' come from the
 -- same algorithm run over the stock's own turnover (extract/chips.py).

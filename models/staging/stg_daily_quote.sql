@@ -1,3 +1,4 @@
+{{ config(post_hook=["{{ pg_index(['code', 'trade_date']) }}", "{{ pg_index(['trade_date']) }}"]) }}
 -- One row per stock and trading day: clean unadjusted bars plus derived adjusted prices.
 -- close_hfq (back-adjusted, = close * adj_factor) never changes when new data arrives, so it is
 -- what point-in-time factors use; close_qfq (forward-adjusted to the latest factor) is for charts.

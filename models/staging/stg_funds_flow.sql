@@ -1,3 +1,4 @@
+{{ config(post_hook=["{{ pg_index(['code', 'trade_date']) }}", "{{ pg_index(['trade_date']) }}"]) }}
 -- One row per stock and trading day: northbound holding (shares), margin and short balances
 -- (CNY), main-force net inflow (CNY). Missing measures stay null (not every stock is eligible).
 with flows as (
