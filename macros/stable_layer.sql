@@ -1,8 +1,8 @@
 {#- Helpers of the stable layer (models/factors/fundamentals_pit*, models/signals/stable_*). -#}
 
-{#- A number as text with fixed decimals (same text on DuckDB and PostgreSQL); 'n/a' for null. -#}
+{#- A number as text with fixed decimals; 'n/a' for null. fmt_num rounds the same digits on every engine. -#}
 {% macro stable_fmt(expr, decimals=2) -%}
-    coalesce(cast(cast({{ expr }} as numeric(18, {{ decimals }})) as {{ dbt.type_string() }}), 'n/a')
+    {{ fmt_num(expr, decimals) }}
 {%- endmacro %}
 
 {#- A fraction as a percentage text ("-35.2 %"). -#}
