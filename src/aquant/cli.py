@@ -3,11 +3,11 @@ module that does the work, and prints what happened and what to do next."""
 from __future__ import annotations
 
 import sys
-from datetime import date
 
 import click
 
 from . import audit
+from .clickparams import parse_csv, parse_date
 from .config import ConfigError, load_settings
 from .db import Database
 
@@ -26,19 +26,6 @@ def _open_db() -> Database:
         raise click.ClickException(str(exc)) from exc
 
 
-def _parse_date(_ctx, _param, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"expected a date like 2024-12-31, got {value!r}")
-
-
-def _csv(_ctx, _param, value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="aquant")
 def main() -> None:
@@ -50,10 +37,10 @@ SOURCES = ["sample", "akshare", "tushare", "xtdata"]
 
 @main.command()
 @click.option("--source", type=click.Choice(SOURCES), default="sample", show_default=True)
-@click.option("--start", callback=_parse_date, help="First date (YYYY-MM-DD); default: since the last load.")
-@click.option("--end", callback=_parse_date, help="Last date (YYYY-MM-DD); default: today (sample: its default end).")
-@click.option("--codes", callback=_csv, help="Comma-separated codes like 600000.SH,000001.SZ.")
-@click.option("--tables", callback=_csv, help="Comma-separated raw tables (default: all).")
+@click.option("--start", callback=parse_date, help="First date (YYYY-MM-DD); default: since the last load.")
+@click.option("--end", callback=parse_date, help="Last date (YYYY-MM-DD); default: today (sample: its default end).")
+@click.option("--codes", callback=parse_csv, help="Comma-separated codes like 600000.SH,000001.SZ.")
+@click.option("--tables", callback=parse_csv, help="Comma-separated raw tables (default: all).")
 @click.option("--full-refresh", is_flag=True, help="Ignore watermarks and reload the whole range.")
 @click.option("--stocks", type=int, default=None, help="Sample source: number of stocks (default 60).")
 @click.option("--seed", type=int, default=None, help="Sample source: random seed (default 7).")

@@ -22,6 +22,7 @@ from typing import Any
 import click
 
 from . import audit, daily_state
+from .clickparams import parse_date
 from .config import ConfigError, Settings, load_settings
 from .daily_steps import NEEDS, STEPS, DailyOptions, StepFailed, StepOutcome, notify_failure, trading_day
 from .db import Database
@@ -151,15 +152,6 @@ def run_daily(opt: DailyOptions, settings: Settings | None = None) -> DailyResul
 
 
 # -- command line ----------------------------------------------------------------------------
-def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"expected a date like 2024-12-31, got {value!r}") from None
-
-
 def _parse_vars(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dict[str, Any] | None:
     if not value:
         return None
@@ -177,7 +169,7 @@ SOURCES = ["sample", "akshare", "tushare", "xtdata"]
 
 @click.command("daily")
 @click.option("--source", type=click.Choice(SOURCES), default="sample", show_default=True, envvar="AQUANT_DAILY_SOURCE")
-@click.option("--date", "run_date", callback=_parse_date, envvar="AQUANT_DAILY_DATE",
+@click.option("--date", "run_date", callback=parse_date, envvar="AQUANT_DAILY_DATE",
               help="Trading day to process (YYYY-MM-DD) [default: today in Asia/Shanghai].")
 @click.option("--stocks", type=int, default=None, envvar="AQUANT_DAILY_STOCKS", help="Sample source: number of stocks (default 60).")
 @click.option("--qmt-dir", type=click.Path(file_okay=False), default=None,

@@ -7,6 +7,7 @@ from datetime import date
 
 import click
 
+from aquant.clickparams import parse_date
 from aquant.config import ConfigError, load_settings
 from aquant.db import Database
 
@@ -18,19 +19,10 @@ def _db() -> Database:
         raise click.ClickException(str(exc)) from exc
 
 
-def _date(_ctx, _param, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"expected a date like 2024-12-31, got {value!r}") from None
-
-
 @click.command()
 @click.option("--kinds", default=None, help="Comma-separated: alert,stop,sell,buy "
               "[default: AQUANT_NOTIFY_KINDS or alert,stop].")
-@click.option("--since", callback=_date, help="Look at signals from this day on (default: the week up to the "
+@click.option("--since", callback=parse_date, help="Look at signals from this day on (default: the week up to the "
               "latest signal day; what was already sent is never sent again).")
 @click.option("--channel", "only", multiple=True, help="Only this channel (repeatable): email, wecom, sms.")
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; send and record nothing.")
