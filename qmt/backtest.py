@@ -56,18 +56,18 @@ def execute_day(broker: SimBroker, state: StrategyState, day: pd.Timestamp, bars
         elif o.side == "sell":
             if res.rejected and res.reason.startswith("limit down"):
                 state.retry_sells[o.code] = o.reason
-            if o.code not in broker.positions():
+            if not broker.holds(o.code):
                 state.on_position_closed(o.code)
     for o in plan.standing:
-        pos = broker.positions().get(o.code)
+        pos = broker.position(o.code)
         if not pos or pos.sellable <= 0:
             continue  # already sold at the open or by the other standing order
         o.qty = pos.sellable
         broker.submit(o)
-        if o.code not in broker.positions():
+        if not broker.holds(o.code):
             state.on_position_closed(o.code)
     for code in list(state.pending_meta):  # buy signals that did not fill
-        if code not in broker.positions():
+        if not broker.holds(code):
             state.pending_meta.pop(code)
 
 
@@ -83,6 +83,8 @@ def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, ta
     by_day = {d: g for d, g in quotes.groupby("trade_date", sort=True)}
     # equal-weight market return per day: benchmark and crash rule
     mkt = (quotes["close"] / quotes["pre_close"] - 1).groupby(quotes["trade_date"]).mean().reindex(days).fillna(0.0)
+    # Plain Python objects for the text columns: itertuples over Arrow-backed strings is slow.
+    signals = signals.astype({c: object for c in signals.columns if signals[c].dtype.kind not in "fiubmM"})
     sig_by = {d: g for d, g in signals.groupby("trade_date")} if not signals.empty else {}
     tgt_by = {d: g for d, g in targets.groupby("rebalance_date")} if targets is not None and not targets.empty else {}
     div_by = {d: g for d, g in dividends.groupby("ex_date")} if dividends is not None and not dividends.empty else {}
@@ -101,19 +103,20 @@ def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, ta
         eq = broker.end_day()
         rows.append((d, eq, broker.cash()))
         sigs = sig_by.get(d, empty)
-        codes = set(broker.positions()) | set(sigs.get("code", [])) | set(tgt_by.get(d, empty).get("code", []))
-        closes = {c: broker.bar(c)["close"] for c in codes if broker.bar(c)}
-        closes.update({c: broker.last_close[c] for c in broker.positions() if c not in closes})
+        held = broker.positions()
+        codes = set(held) | set(sigs.get("code", [])) | set(tgt_by.get(d, empty).get("code", []))
+        closes = broker.marks(codes)
         for c, v in zip(sigs.get("code", []), sigs.get("close", [])):  # signal's own close as fallback
             if c not in closes and v == v and v:
                 closes[c] = float(v)
-        plan = decide(d, broker.positions(), broker.cash(), closes, sigs, tgt_by.get(d, empty), industries,
+        plan = decide(d, held, broker.cash(), closes, sigs, tgt_by.get(d, empty), industries,
                       state, p, broker.rules, float(mkt.get(d, 0.0)))
 
     eq = pd.DataFrame(rows, columns=["trade_date", "equity", "cash"])
     eq["drawdown"] = metrics.drawdown(eq["equity"])
     eq["benchmark"] = p.initial_cash * np.cumprod(1 + mkt.to_numpy())
-    log = pd.DataFrame([asdict(e) for e in broker.log],
+    log = pd.DataFrame([(e.trade_date, e.code, e.side, e.status, e.price, e.qty, e.fee, e.reason, e.order_id,
+                         e.signal_id) for e in broker.log],
                        columns=["trade_date", "code", "side", "status", "price", "qty", "fee", "reason",
                                 "order_id", "signal_id"])
     log.insert(0, "seq", np.arange(1, len(log) + 1, dtype="int64"))

@@ -105,8 +105,7 @@ def run_paper(db: Database, day: date | str, params: StrategyParams | dict | Non
     targets = data.load_targets(db, day, day, src) if p.use_targets else pd.DataFrame()
     industries = {c: i for c, i in zip(info["code"], info["industry_l1"]) if isinstance(i, str)}
     codes = set(broker.positions()) | set(signals["code"]) | set(targets.get("code", []))
-    closes = {c: broker.bar(c)["close"] for c in codes if broker.bar(c)}
-    closes.update({c: broker.last_close[c] for c in broker.positions() if c not in closes})
+    closes = broker.marks(codes)
     mret = float((quotes["close"] / quotes["pre_close"] - 1).mean())
     nxt = next_session(day)
     decision = decide(pd.Timestamp(day), broker.positions(), broker.cash(), closes, signals, targets,

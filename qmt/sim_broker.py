@@ -148,6 +148,28 @@ class SimBroker:
     def positions(self) -> dict[str, Position]:
         return {c: Position(c, h.qty, h.sellable, h.cost) for c, h in self._hold.items() if h.qty > 0}
 
+    def position(self, code: str) -> Position | None:
+        """One holding, without building the whole book (the per-order hot path)."""
+        h = self._hold.get(code)
+        return Position(code, h.qty, h.sellable, h.cost) if h and h.qty > 0 else None
+
+    def holds(self, code: str) -> bool:
+        h = self._hold.get(code)
+        return bool(h and h.qty > 0)
+
+    def marks(self, codes: set[str]) -> dict[str, float]:
+        """Today's close for each code traded today, else the last close for a held code."""
+        close = self._arr.get("close")
+        out: dict[str, float] = {}
+        for c in codes:
+            i = self._idx.get(c)
+            if i is not None:
+                out[c] = float(close[i])
+        for c in self._hold:
+            if c not in out and self.holds(c) and c in self.last_close:
+                out[c] = self.last_close[c]
+        return out
+
     def cash(self) -> float:
         return round(self._cash, 2)
 

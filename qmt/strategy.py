@@ -185,9 +185,10 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
         state.retry_sells.pop(code, None)
 
     sig = signals if signals is not None else pd.DataFrame(columns=["kind"])
-    for r in sig[sig["kind"] == "sell"].itertuples(index=False):
-        if r.code in positions:
-            sell(r.code, positions[r.code].qty, "signal", r.signal_id)
+    sells = sig[sig["kind"] == "sell"]
+    for code, sid in ([] if sells.empty else zip(sells["code"], sells["signal_id"])):  # zip: itertuples is slow
+        if code in positions:
+            sell(code, positions[code].qty, "signal", sid)
 
     if p.trail_stop_position:
         for code, pos in positions.items():
@@ -214,11 +215,12 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
 
     # buy signals, best first
     bs = sig[sig["kind"] == "buy"]
-    if not bs.empty:
-        bs = bs.assign(_s=-bs["composite_score"].fillna(0.0)).sort_values(["priority", "_s", "code"])
-    for r in bs.itertuples(index=False):
+    ranked = [] if bs.empty else sorted(zip(bs["priority"], bs["composite_score"].fillna(0.0), bs["code"], bs["signal_id"],
+                        bs["stop_loss"], bs["take_profit"]),
+                    key=lambda t: (t[0] != t[0], t[0] if t[0] == t[0] else 0, -t[1], t[2]))  # NaN priority last
+    for _prio, _score, code, sid, sl, tp in ranked:
         w = min(p.buy_weight, p.max_weight_stock)
-        buys.append((r.code, w * equity, "signal", r.signal_id, _num(r.stop_loss), _num(r.take_profit)))
+        buys.append((code, w * equity, "signal", sid, _num(sl), _num(tp)))
 
     # money and caps after the sells
     budget = cash + sum(q * price(c) for c, q in selling.items()) * 0.998
