@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_daily_quote') }}  (reads stg_daily_quote_base, the table under that view: no *_qfq needed; the ref keeps the view in every +model selection)
 -- One row per offense-layer signal: buys and the sells that close them.
 --
 -- Buy   on the first bar a buy-eligible stock's composite reaches `buy_threshold` (from below), unless
@@ -38,7 +39,7 @@ daily as (
             rows between {{ var('atr_window') - 1 }} preceding and current row
         ) as atr
     from {{ ref('factor_scores') }} as s
-    inner join {{ ref('stg_daily_quote') }} as q on s.code = q.code and s.trade_date = q.trade_date
+    inner join {{ ref('stg_daily_quote_base') }} as q on s.code = q.code and s.trade_date = q.trade_date
     window w as (partition by s.code order by s.trade_date)
 ),
 
