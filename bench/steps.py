@@ -138,6 +138,7 @@ def step_build(a: argparse.Namespace) -> None:
     target = Path(a.target)
     args = ["build"] + (["--full-refresh"] if a.full else [])
     args += (["--select", *a.select] if a.select else []) + (["--exclude", *a.exclude] if a.exclude else [])
+    args += (["--vars", a.vars] if a.vars else [])
     t0 = time.perf_counter()
     res = run_dbt(settings, args, quiet=True, target_path=str(target))
     wall = time.perf_counter() - t0
@@ -161,10 +162,16 @@ def step_compare(a: argparse.Namespace) -> None:
                      ("factors.factor_industry_flow", "industry_l1, trade_date"),
                      ("signals.factor_scores", "code, trade_date"), ("signals.signals", "signal_id"),
                      ("signals.portfolio_targets", "rebalance_date, code"), ("signals.qmt_signals", "signal_id"),
-                     ("staging.stg_daily_quote", "code, trade_date")]:
+                     ("staging.stg_daily_quote", "code, trade_date"),
+                     ("staging.stg_funds_flow", "code, trade_date"),
+                     ("staging.stg_chip_distribution", "code, trade_date"),
+                     ("staging.stg_industry_flow", "industry_l1, trade_date"),
+                     ("factors.fundamentals_pit", "code, trade_date"),
+                     ("signals.signal_offense", "signal_id")]:
         cols = [r[0] for r in con.execute(f"select column_name from information_schema.columns where "
                                           f"table_schema = '{fqn.split('.')[0]}' and table_name = '{fqn.split('.')[1]}' "
                                           f"and table_catalog = current_database()").fetchall()]
+        cols = [c for c in cols if c != "loaded_at"]  # the time each copy's new day was loaded
         # floats compared at 1e-9 relative: a recursion continued from stored state may differ in the last bit
         sel = ", ".join(f"round({c}, 9) as {c}" if con.execute(
             f"select data_type from information_schema.columns where table_catalog = current_database() and "
@@ -224,6 +231,7 @@ def main() -> None:
     ap.add_argument("--pg")
     ap.add_argument("--select", nargs="*")
     ap.add_argument("--exclude", nargs="*")
+    ap.add_argument("--vars", help="dbt --vars (YAML/JSON)")
     ap.add_argument("--mode", default="simple")
     a = ap.parse_args()
     {"ingest": step_ingest, "add_day": step_add_day, "build": step_build, "compare": step_compare,

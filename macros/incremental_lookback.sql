@@ -22,3 +22,36 @@
 {% macro incremental_last_day() -%}
     coalesce((select max(t.trade_date) from {{ this }} as t), cast('1900-01-01' as date))
 {%- endmacro %}
+
+{#-
+  Incremental staging models (stg_daily_quote_base, stg_funds_flow, stg_chip_distribution,
+  stg_industry_flow) keep each raw row's `loaded_at`; the newest one in {{ this }} marks what was
+  already staged. The loader stamps every upserted row with the time of its load, so the raw rows
+  with a later `loaded_at` are exactly the rows loaded (new or replaced) since the last build.
+-#}
+{% macro incremental_loaded_after() -%}
+    coalesce((select max(t.loaded_at) from {{ this }} as t), cast('1900-01-01' as timestamp))
+{%- endmacro %}
+
+{#- SQL predicate on the raw relation aliased `alias`: its natural key (`keys`) was touched by a raw
+    row loaded since the last build (every copy of such a key is re-ranked, old ones included). -#}
+{% macro staging_key_touched(relation, keys, alias) -%}
+    exists (
+        select 1 from {{ relation }} as n
+        where n.loaded_at > {{ incremental_loaded_after() }}
+        {%- for k in keys %}
+          and n.{{ k }} = {{ alias }}.{{ k }}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
+{#- pre_hook of an incremental staging model: drop the keys touched since the last build, so a key
+    whose newest raw copy is now unusable disappears, as it would in a full refresh (the model's
+    select then re-inserts the touched keys that are usable). Nothing on a full build. -#}
+{% macro staging_delete_touched(relation, keys) -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} as t where {{ staging_key_touched(relation, keys, 't') }}
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}

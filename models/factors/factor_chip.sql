@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_daily_quote') }}  (reads stg_daily_quote_base, the table under that view: no *_qfq needed; the ref keeps the view in every +model selection)
 {{
     config(
         materialized='incremental',
@@ -37,7 +38,7 @@ with quotes as (
         count(f.main_net_inflow) over w as inflow_bars,
         sum(f.main_net_inflow) over w as inflow_n,
         sum(q.amount) over w as amount_n
-    from {{ ref('stg_daily_quote') }} as q
+    from {{ ref('stg_daily_quote_base') }} as q
     left join {{ ref('stg_funds_flow') }} as f on q.code = f.code and q.trade_date = f.trade_date
     {%- if is_incremental() %}
     -- incremental: re-read enough bars for the window, keep only the new days (see the final select)

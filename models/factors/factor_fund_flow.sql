@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_daily_quote') }}  (reads stg_daily_quote_base, the table under that view: no *_qfq needed; the ref keeps the view in every +model selection)
 {{
     config(
         materialized='incremental',
@@ -21,7 +22,7 @@ with stocks as (
         i.industry_l1,
         f.short_balance,
         case when q.circ_mv > 0 then f.short_balance / q.circ_mv end as short_pressure
-    from {{ ref('stg_daily_quote') }} as q
+    from {{ ref('stg_daily_quote_base') }} as q
     inner join {{ ref('stg_stock_info') }} as i on q.code = i.code
     left join {{ ref('stg_funds_flow') }} as f on q.code = f.code and q.trade_date = f.trade_date
     {%- if is_incremental() %}

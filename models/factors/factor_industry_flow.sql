@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_daily_quote') }}  (reads stg_daily_quote_base, the table under that view: no *_qfq needed; the ref keeps the view in every +model selection)
 {{
     config(
         materialized='incremental',
@@ -55,7 +56,7 @@ stock_flows as (
         lag(f.margin_balance, {{ n }}) over w as margin_balance_prev,
         (f.north_hold_shares - lag(f.north_hold_shares, {{ n }}) over w) * q.close as north_value_change
     from {{ ref('stg_funds_flow') }} as f
-    inner join {{ ref('stg_daily_quote') }} as q on f.code = q.code and f.trade_date = q.trade_date
+    inner join {{ ref('stg_daily_quote_base') }} as q on f.code = q.code and f.trade_date = q.trade_date
     inner join {{ ref('stg_stock_info') }} as i on f.code = i.code
     {%- if is_incremental() %}
     where f.trade_date >= {{ incremental_lookback_start(2 * n) }}

@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_daily_quote') }}  (reads stg_daily_quote_base, the table under that view: no *_qfq needed; the ref keeps the view in every +model selection)
 {{
     config(
         materialized='incremental',
@@ -41,7 +42,7 @@ new_bars as (
         q.adj_factor,
         row_number() over (partition by q.code order by q.trade_date)
         {%- if is_incremental() %} + coalesce(s.bar_seq, 0){% endif %} as bar_seq
-    from {{ ref('stg_daily_quote') }} as q
+    from {{ ref('stg_daily_quote_base') }} as q
     {% if is_incremental() %}
     left join state as s on q.code = s.code
     where s.trade_date is null or q.trade_date > s.trade_date

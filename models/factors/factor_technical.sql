@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_daily_quote') }}  (reads stg_daily_quote_base, the table under that view: no *_qfq needed; the ref keeps the view in every +model selection)
 {{
     config(
         materialized='incremental',
@@ -25,7 +26,7 @@ with quotes as (
         m.dif,
         m.dea,
         m.macd
-    from {{ ref('stg_daily_quote') }} as q
+    from {{ ref('stg_daily_quote_base') }} as q
     inner join {{ ref('factor_macd') }} as m
         on q.code = m.code
         and q.trade_date = m.trade_date

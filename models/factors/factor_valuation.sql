@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_daily_quote') }}  (reads stg_daily_quote_base, the table under that view: no *_qfq needed; the ref keeps the view in every +model selection)
 {{
     config(
         materialized='incremental',
@@ -23,7 +24,7 @@
 
 with quotes as (
     select q.code, q.trade_date, q.pe_ttm, q.pb, i.industry_l1
-    from {{ ref('stg_daily_quote') }} as q
+    from {{ ref('stg_daily_quote_base') }} as q
     inner join {{ ref('stg_stock_info') }} as i on q.code = i.code
 ),
 

@@ -1,10 +1,55 @@
+-- depends_on: {{ ref('stg_daily_quote') }}  (reads stg_daily_quote_base, the table under that view: no *_qfq needed; the ref keeps the view in every +model selection)
+{{
+    config(
+        materialized='incremental',
+        unique_key=['code', 'trade_date'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook=["{{ pg_index(['code', 'trade_date']) }}", "{{ pg_index(['trade_date']) }}"]
+    )
+}}
 -- One row per stock and trading day (days the stock has a bar): the latest financial report and
 -- dividend announced on or before that day, with TTM figures and the day's close and valuation.
 -- The state only changes on announcement days, so it is computed once per change in
 -- fundamentals_pit_events and spread over the days here with an equality join (no range join).
-with quotes as (
-    select code, trade_date, close, pe_ttm, pb
-    from {{ ref('stg_daily_quote') }}
+--
+-- Incremental: the new days (after the latest built), and for a stock whose states as spread here
+-- differ from fundamentals_pit_events now (a report or dividend loaded late, with an ann_date on
+-- or before the latest built day, or a restatement), every day from its first differing state on.
+-- Old bars corrected in staging need `--full-refresh`, as for the factor models.
+{%- set state_cols = ['report_period', 'ann_date', 'fiscal_quarter', 'is_restated', 'roe', 'eps', 'revenue', 'net_profit', 'net_profit_yoy', 'bps', 'revenue_ttm', 'net_profit_ttm', 'eps_ttm', 'roe_ttm', 'roe_annualised', 'div_report_period', 'div_ann_date', 'div_ex_date', 'cash_div_per_share', 'bonus_ratio', 'payout_ratio'] %}
+with
+{%- if is_incremental() %}
+built_states as (
+    select distinct code, state_from as valid_from, {{ state_cols | join(', ') }}
+    from {{ this }}
+    where state_from is not null
+),
+
+current_states as (
+    select code, valid_from, {{ state_cols | join(', ') }}
+    from {{ ref('fundamentals_pit_events') }}
+),
+
+redo as (
+    select code, min(valid_from) as redo_from
+    from (
+        (select * from built_states except select * from current_states)
+        union all
+        (select * from current_states except select * from built_states)
+    ) as changed
+    group by code
+),
+{%- endif %}
+
+quotes as (
+    select q.code, q.trade_date, q.close, q.pe_ttm, q.pb
+    from {{ ref('stg_daily_quote_base') }} as q
+    {%- if is_incremental() %}
+    left join redo as r on r.code = q.code
+    where q.trade_date > {{ incremental_last_day() }}
+       or q.trade_date >= r.redo_from
+    {%- endif %}
 ),
 
 events as (

@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_daily_quote') }}  (reads stg_daily_quote_base, the table under that view: no *_qfq needed; the ref keeps the view in every +model selection)
 -- One row per stock and "state change": the first trading day (of that stock) after one or more
 -- reports or dividends were announced, with everything known as of that day. Nothing changes
 -- between two rows, so fundamentals_pit expands this to days and the period rules read it as is.
@@ -59,7 +60,7 @@ announcements as (
 
 quotes as (
     select code, trade_date
-    from {{ ref('stg_daily_quote') }}
+    from {{ ref('stg_daily_quote_base') }}
 ),
 
 -- Announcements and trading days of a stock on one time line; an announcement sorts before a

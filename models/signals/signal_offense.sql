@@ -1,3 +1,20 @@
+-- depends_on: {{ ref('stg_daily_quote') }}  (reads stg_daily_quote_base, the table under that view: no *_qfq needed; the ref keeps the view in every +model selection)
+{#- every knob the rules below read: a build with other values starts the table over (pre_hook) -#}
+{%- set knobs = [] %}
+{%- for k in ['buy_threshold', 'high_priority_margin', 'exit_threshold', 'exit_days', 'max_hold_days',
+              'stop_mode', 'take_profit_pct', 'stop_loss_pct', 'atr_window', 'take_profit_atr', 'stop_loss_atr'] %}
+{%- do knobs.append(k ~ '=' ~ var(k)) %}
+{%- endfor %}
+{%- set rule_params = knobs | join('|') %}
+{{
+    config(
+        materialized='incremental',
+        unique_key=['signal_id'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        pre_hook="{% if is_incremental() %}delete from {{ this }} where rule_params <> '" ~ rule_params ~ "'{% else %}select 1{% endif %}"
+    )
+}}
 -- One row per offense-layer signal: buys and the sells that close them.
 --
 -- Buy   on the first bar a buy-eligible stock's composite reaches `buy_threshold` (from below), unless
@@ -8,10 +25,38 @@
 --       at or above the target (take_profit), the composite stayed below `exit_threshold` for
 --       `exit_days` bars (score_decay), or `max_hold_days` bars have passed (time_exit).
 -- Each row carries the scores that produced it; a sell names its buy in entry_signal_id.
+--
+-- Incremental (delete+insert on signal_id): a stock's chain is only redone from its open trade's
+-- buy (a buy without a sell yet), else from its first bar after the latest signal day; earlier
+-- trades are closed and nothing before that bar can change (any candidate after a closed trade's
+-- exit would have been accepted). The windows (lag, exit_days, ATR) re-read `lookback` bars before.
+-- A rebuilt history upstream (factor_scores changed on old days) needs `--full-refresh`.
+-- rule_params holds the knob values the rows were made with; a build with other values deletes the
+-- rows first (pre_hook), so the chain is redone over all history, as a full refresh would.
 {%- set thr = var('buy_threshold') %}
 {%- set margin = var('high_priority_margin') %}
+{%- set lookback = [var('exit_days'), var('atr_window'), 1] | max %}
 
 with recursive
+
+{%- if is_incremental() %}
+open_buys as (
+    select b.code, min(b.trade_date) as open_from
+    from {{ this }} as b
+    where b.kind = 'buy'
+      and not exists (select 1 from {{ this }} as x where x.kind = 'sell' and x.entry_signal_id = b.signal_id)
+    group by b.code
+),
+
+restart as (
+    select s.code, min(s.bar_seq) as restart_seq
+    from {{ ref('factor_scores') }} as s
+    left join open_buys as o on o.code = s.code
+    where s.trade_date > {{ incremental_last_day() }}
+       or s.trade_date >= o.open_from
+    group by s.code
+),
+{%- endif %}
 
 daily as (
     select
@@ -36,9 +81,17 @@ daily as (
         ) over (
             partition by s.code order by s.trade_date
             rows between {{ var('atr_window') - 1 }} preceding and current row
-        ) as atr
+        ) as atr,
+        {%- if is_incremental() %}
+        s.bar_seq >= r.restart_seq as in_redo
+        {%- else %}
+        true as in_redo
+        {%- endif %}
     from {{ ref('factor_scores') }} as s
-    inner join {{ ref('stg_daily_quote') }} as q on s.code = q.code and s.trade_date = q.trade_date
+    inner join {{ ref('stg_daily_quote_base') }} as q on s.code = q.code and s.trade_date = q.trade_date
+    {%- if is_incremental() %}
+    inner join restart as r on r.code = s.code and s.bar_seq >= r.restart_seq - {{ lookback }}
+    {%- endif %}
     window w as (partition by s.code order by s.trade_date)
 ),
 
@@ -63,6 +116,7 @@ candidates as (
         {%- endif %}
     from daily
     where buy_eligible
+        and in_redo
         and composite_score >= {{ thr }}
         and (prev_composite < {{ thr }} or prev_composite is null)
 ),
@@ -166,7 +220,8 @@ buys as (
             "', stop-loss '", fmt_num('stop_loss')
         ]) }} as reason,
         industry_l1,
-        cast(null as {{ dbt.type_string() }}) as entry_signal_id
+        cast(null as {{ dbt.type_string() }}) as entry_signal_id,
+        cast('{{ rule_params }}' as {{ dbt.type_string() }}) as rule_params
     from accepted
 ),
 
@@ -195,7 +250,8 @@ sells as (
         ]) }} as reason,
         industry_l1,
         {{ dbt.hash(dbt.concat(["'offense|buy|'", 'code', "'|'", dbt.cast('entry_date', dbt.type_string())])) }}
-            as entry_signal_id
+            as entry_signal_id,
+        cast('{{ rule_params }}' as {{ dbt.type_string() }}) as rule_params
     from accepted
     where exit_date is not null
 )

@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_daily_quote') }}  (reads stg_daily_quote_base, the table under that view: no *_qfq needed; the ref keeps the view in every +model selection)
 -- One row per stable-layer alert: a rule, a watched stock and the first trading day of an episode
 -- in which the rule's condition holds. The column list is the `signals` contract plus detail
 -- columns; every null is typed so the union with the offense layer types cleanly on any engine.
@@ -39,7 +40,7 @@ final as (
         cast(a.prev_report_period as date) as prev_report_period,
         cast(a.ann_date as date) as ann_date
     from alerts as a
-    left join {{ ref('stg_daily_quote') }} as q
+    left join {{ ref('stg_daily_quote_base') }} as q
         on q.code = a.code
         and q.trade_date = a.trade_date
     left join {{ ref('stg_stock_info') }} as s

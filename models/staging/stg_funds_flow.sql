@@ -1,11 +1,24 @@
-{{ config(post_hook=["{{ pg_index(['code', 'trade_date']) }}", "{{ pg_index(['trade_date']) }}"]) }}
+{{
+    config(
+        materialized='incremental',
+        unique_key=['code', 'trade_date'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        pre_hook="{{ staging_delete_touched(source('raw', 'funds_flow'), ['code', 'trade_date']) }}",
+        post_hook=["{{ pg_index(['code', 'trade_date']) }}", "{{ pg_index(['trade_date']) }}", "{{ pg_index(['loaded_at']) }}"]
+    )
+}}
 -- One row per stock and trading day: northbound holding (shares), margin and short balances
 -- (CNY), main-force net inflow (CNY). Missing measures stay null (not every stock is eligible).
+-- Incremental: only the keys loaded since the last build (loaded_at) are re-staged.
 with flows as (
     select
         *,
         row_number() over (partition by code, trade_date order by loaded_at desc) as rn
-    from {{ source('raw', 'funds_flow') }}
+    from {{ source('raw', 'funds_flow') }} as r
+    {%- if is_incremental() %}
+    where {{ staging_key_touched(source('raw', 'funds_flow'), ['code', 'trade_date'], 'r') }}
+    {%- endif %}
 )
 
 select
@@ -15,6 +28,7 @@ select
     margin_balance,
     short_balance,
     main_net_inflow,
-    source
+    source,
+    loaded_at
 from flows
 where rn = 1

@@ -1,9 +1,22 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['industry_l1', 'trade_date'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        pre_hook="{{ staging_delete_touched(source('raw', 'industry_flow'), ['industry_l1', 'trade_date']) }}"
+    )
+}}
 -- One row per Shenwan level-1 industry and trading day: main-force net inflow and turnover (CNY).
+-- Incremental: only the keys loaded since the last build (loaded_at) are re-staged.
 with flows as (
     select
         *,
         row_number() over (partition by industry_l1, trade_date order by loaded_at desc) as rn
-    from {{ source('raw', 'industry_flow') }}
+    from {{ source('raw', 'industry_flow') }} as r
+    {%- if is_incremental() %}
+    where {{ staging_key_touched(source('raw', 'industry_flow'), ['industry_l1', 'trade_date'], 'r') }}
+    {%- endif %}
 )
 
 select
@@ -11,6 +24,7 @@ select
     cast(trade_date as date) as trade_date,
     net_inflow,
     amount,
-    source
+    source,
+    loaded_at
 from flows
 where rn = 1

@@ -1,0 +1,37 @@
+{#-
+  Data tests on recent days only (a daily run's option; CI and a plain `dbt build` test every row).
+
+  With var `test_recent_days` = N (e.g. `aquant build --vars '{test_recent_days: 5}'` or
+  `aquant daily --dbt-vars '{"test_recent_days": 5}'`), every generic data test whose model has a
+  `trade_date` column checks only that model's rows of its latest N trading days (the N latest
+  distinct trade_date values in the model). A daily incremental build only writes those days, so
+  they are what it can have broken; a full `dbt build` (the default, var unset) tests everything.
+  Models without trade_date are tested in full either way. A test's own `where` config still applies.
+
+  Overrides dbt's default__get_where_subquery (dbt wraps the tested model of every generic test in it).
+-#}
+{% macro default__get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- set days = var('test_recent_days', none) -%}
+    {%- set conditions = [] -%}
+    {%- if where -%}
+        {%- do conditions.append('(' ~ where ~ ')') -%}
+    {%- endif -%}
+    {%- if days and execute and relation is not string -%}
+        {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
+        {%- if 'trade_date' in columns -%}
+            {%- do conditions.append(
+                'trade_date >= (select min(recent.trade_date) from (select distinct r.trade_date from '
+                ~ relation ~ ' as r order by r.trade_date desc limit ' ~ (days | int) ~ ') as recent)'
+            ) -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- if conditions -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ conditions | join(' and ') }}) dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}
