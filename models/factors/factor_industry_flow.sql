@@ -68,11 +68,11 @@ industry_stock_agg as (
     select
         industry_l1,
         trade_date,
-        -- Sums over a parallel GROUP BY differ in the last bits from run to run: rounded so the
-        -- ranks below are reproducible.
-        {{ round_stable('sum(north_value_change) / nullif(sum(circ_mv), 0)') }} as north_ratio,
-        {{ round_stable('sum(case when margin_balance_prev > 0 then margin_balance end)
-            / nullif(sum(case when margin_balance_prev > 0 then margin_balance_prev end), 0) - 1') }}
+        -- Sums over a parallel GROUP BY are taken in exact cents (exact_sum), so the ratios and the
+        -- ranks built on them are the same on every run.
+        {{ exact_sum('north_value_change') }} / nullif({{ exact_sum('circ_mv') }}, 0) as north_ratio,
+        {{ exact_sum('case when margin_balance_prev > 0 then margin_balance end') }}
+            / nullif({{ exact_sum('case when margin_balance_prev > 0 then margin_balance_prev end') }}, 0) - 1
             as margin_change
     from stock_flows
     group by industry_l1, trade_date
