@@ -38,6 +38,9 @@ def test_aquant_demo_builds_signals_targets_and_a_backtest(tmp_path: Path):
         assert n("select count(*) from signals.qmt_signals") > 0
         assert n("select count(*) from ops.backtest_run") == 1
         assert n("select count(*) from ops.backtest_log") > 0
+        assert n("select count(*) from ops.orders where account = 'demo-paper'") > 0
+        assert n("select count(*) from ops.trades where account = 'demo-paper'") > 0
+        assert n("select count(*) from ops.audit_log where action = 'paper'") == 2
         latest = n("select max(trade_date) from signals.factor_scores")
         assert n(f"select count(*) from signals.qmt_signals where trade_date <> '{latest}'") == 0
     finally:

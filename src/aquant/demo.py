@@ -19,7 +19,8 @@ from .ingest import run as run_ingest
 SHOWN = [("raw", "daily_quote"), ("staging", "stg_daily_quote"), ("staging", "quarantine"),
          ("factors", "factor_technical"), ("signals", "factor_scores"), ("signals", "signals"),
          ("signals", "portfolio_targets"), ("signals", "qmt_signals"),
-         ("ops", "backtest_run"), ("ops", "backtest_log"), ("ops", "backtest_equity")]
+         ("ops", "backtest_run"), ("ops", "backtest_log"), ("ops", "backtest_equity"), ("ops", "orders"),
+         ("ops", "trades"), ("ops", "audit_log")]
 
 
 def _counts(db: Database) -> list[tuple[str, int]]:
@@ -44,14 +45,31 @@ def _backtest(db: Database) -> str:
     return f"run {run_id}\n" + tabulate(rows, tablefmt="plain")
 
 
+def _paper(db: Database, account: str = "demo-paper") -> str:
+    """Paper-trade the last two sessions: the first records intents, the second fills them."""
+    from .qmt.paper import run_paper
+
+    days = [r[0] for r in db.query("select distinct trade_date from signals.factor_scores "
+                                   "order by trade_date desc limit 2")][::-1]
+    lines = []
+    for day in days:
+        r = run_paper(db, day, None, account)
+        audit.record(db, "paper", {"date": day, "account": account, "executed": r.executed,
+                                   "new_intents": r.new_intents, "already_done": r.already_done, "via": "demo"})
+        lines.append(f"{day}: " + ("already done" if r.already_done else
+                                   f"executed {r.executed} ({r.filled} filled), {r.new_intents} new intent(s), "
+                                   f"equity {r.equity:,.2f}"))
+    return "\n".join(lines)
+
+
 def run_demo(stocks: int | None = None, skip_backtest: bool = False) -> int:
     """Returns a process exit code (0 = everything built)."""
     settings = load_settings()
     t0 = time.perf_counter()
-    click.secho(f"1/3 ingest sample market -> {settings.describe()}", bold=True)
+    click.secho(f"1/4 ingest sample market -> {settings.describe()}", bold=True)
     with Database(settings) as db:
         click.echo(run_ingest(db, source="sample", stocks=stocks))
-    click.secho("2/3 dbt build (staging, factors, signals, tests)", bold=True)
+    click.secho("2/4 dbt build (staging, factors, signals, tests)", bold=True)
     res = run_dbt(settings, ["build"])
     with Database(settings) as db:
         audit.record(db, "build", {"args": ["build"], "returncode": res.returncode,
@@ -60,9 +78,13 @@ def run_demo(stocks: int | None = None, skip_backtest: bool = False) -> int:
         click.secho("dbt build failed; see the output above", fg="red")
         return res.returncode
     if not skip_backtest:
-        click.secho("3/3 backtest (rotation strategy on the signals, A-share rules)", bold=True)
+        click.secho("3/4 backtest (rotation strategy on the signals, A-share rules)", bold=True)
         with Database(settings) as db:
             click.echo(_backtest(db))
+        click.secho("4/4 paper trading, last two sessions (order intents -> ops.orders, fills -> ops.trades)",
+                    bold=True)
+        with Database(settings) as db:
+            click.echo(_paper(db))
     with Database(settings) as db:
         click.echo("\n" + tabulate(_counts(db), headers=["relation", "rows"]))
     click.echo(f"\nDone in {time.perf_counter() - t0:.0f}s. Database: {settings.describe()}")
