@@ -1,7 +1,7 @@
 {#-
   For incremental factor models: the first trading day to re-read so that every bar window of the
   new days is complete: 2 x max(`bars`, var('technical_lookback')) trading days before the latest
-  day already in {{ this }}, as factor_technical does, so a stock back from a suspension of up to
+  day already in {{ this }}, so a stock back from a suspension of up to
   about that many days still has its bars. A longer suspension, or a backfill of old days, needs
   `dbt build --full-refresh`.
   Needs `-- depends_on: {{ ref('stg_trade_calendar') }}` in the calling model.

@@ -31,15 +31,7 @@ with quotes as (
         on q.code = m.code
         and q.trade_date = m.trade_date
     {% if is_incremental() %}
-    where q.trade_date >= (
-        select min(c.trade_date)
-        from {{ ref('stg_trade_calendar') }} as c
-        where c.day_seq >= (
-            select max(c2.day_seq) - {{ var('technical_lookback') * 2 }}
-            from {{ ref('stg_trade_calendar') }} as c2
-            where c2.trade_date <= (select max(trade_date) from {{ this }})
-        )
-    )
+    where q.trade_date >= {{ incremental_lookback_start(var('technical_lookback')) }}
     {% endif %}
 ),
 
