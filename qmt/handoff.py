@@ -37,7 +37,7 @@ def export_qmt(db: Database, day: date | str, out_dir: str | Path, account: str 
     (QMT knows the position, we may not). Re-exporting the same day reuses the same order_ids.
     """
     day = pd.Timestamp(day).date()
-    nxt = next_session(day)
+    nxt = next_session(day, db)
     sig = data.load_qmt_signals(db, day, src)
     rules, orders, weights, refs = RuleBook(), [], {}, {}
     for r in sig.itertuples(index=False):

@@ -13,6 +13,7 @@ from datetime import date
 
 import pandas as pd
 
+from aquant import trading_calendar
 from aquant.db import Database
 
 from . import data
@@ -37,15 +38,13 @@ class PaperReport:
     notes: list[str] = field(default_factory=list)
 
 
-def next_session(day: date) -> date:
-    """Next SSE trading day (exchange_calendars XSHG), else the next weekday."""
-    try:
-        import exchange_calendars as xc
+def next_session(day: date, db: Database | None = None) -> date:
+    """Next SSE session after `day`, from raw.trade_calendar, else exchange_calendars XSHG.
 
-        return xc.get_calendar("XSHG").next_session(pd.Timestamp(day)).date()
-    except Exception:  # calendar range exceeded or not installed: weekdays are a safe guess
-        d = pd.Timestamp(day) + pd.offsets.BDay(1)
-        return d.date()
+    Raises aquant.trading_calendar.CalendarGap when neither reaches: never a weekday guess
+    (2027-01-01 is a weekday and a holiday).
+    """
+    return trading_calendar.next_session(db, day)
 
 
 def _load_state(db: Database, account: str, day: date) -> tuple[dict | None, StrategyState]:
@@ -107,7 +106,7 @@ def run_paper(db: Database, day: date | str, params: StrategyParams | dict | Non
     codes = set(broker.positions()) | set(signals["code"]) | set(targets.get("code", []))
     closes = broker.marks(codes)
     mret = float((quotes["close"] / quotes["pre_close"] - 1).mean())
-    nxt = next_session(day)
+    nxt = next_session(day, db)
     decision = decide(pd.Timestamp(day), broker.positions(), broker.cash(), closes, signals, targets,
                       industries, state, p, broker.rules, mret)
 

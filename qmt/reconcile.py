@@ -44,7 +44,7 @@ def reconcile(db: Database, day: date | str, account: str | None = None,
               src: data.Sources = data.Sources()) -> list[Diff]:
     """Compare day's signals with the orders/trades for the next session; store and return diffs."""
     day = pd.Timestamp(day).date()
-    nxt = next_session(day)
+    nxt = next_session(day, db)
     for t in (ORDERS, TRADES, RECONCILE_DIFF):
         db.ensure_table(t)
     acct = "" if account is None else " and account = ?"

@@ -146,7 +146,7 @@ def _qmt_market():
 
 def test_export_run_script_import_fills_round_trip(any_db, tmp_path, monkeypatch):
     m, days = _qmt_market()
-    monkeypatch.setattr(handoff, "next_session", lambda d: next(x for x in days if x > pd.Timestamp(d)).date())
+    monkeypatch.setattr(handoff, "next_session", lambda d, db=None: next(x for x in days if x > pd.Timestamp(d)).date())
     with Database(any_db) as db:
         load_market(db, m)
         path = handoff.export_qmt(db, days[2].date(), tmp_path)
@@ -191,7 +191,7 @@ def test_script_is_old_python_compatible():
 def test_reconcile_traces_trades_and_explains_missing_orders(duck, monkeypatch):
     m = market()
     days = sorted(m["stg_daily_quote"].trade_date.unique())
-    nxt = lambda d: next(x for x in days if x > pd.Timestamp(d)).date()  # noqa: E731
+    nxt = lambda d, db=None: next(x for x in days if x > pd.Timestamp(d)).date()  # noqa: E731
     monkeypatch.setattr(paper, "next_session", nxt)
     monkeypatch.setattr(recon_mod, "next_session", nxt)
     with Database(duck) as db:

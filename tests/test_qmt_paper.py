@@ -19,7 +19,7 @@ def test_paper_restart_never_duplicates_an_order(any_db, monkeypatch):
     m = market()
     days = _days(m)
     # the calendar of the hand-built market: next session = next row date
-    monkeypatch.setattr(paper, "next_session", lambda d: next(x for x in days if x > pd.Timestamp(d)).date())
+    monkeypatch.setattr(paper, "next_session", lambda d, db=None: next(x for x in days if x > pd.Timestamp(d)).date())
     with Database(any_db) as db:
         load_market(db, m)
         r2 = run_paper(db, days[2].date())  # signals s0, s1 on days[2] -> intents for days[3]
@@ -48,7 +48,7 @@ def test_paper_restart_never_duplicates_an_order(any_db, monkeypatch):
 def test_paper_crash_mid_day_leaves_no_partial_record(duck, monkeypatch):
     m = market()
     days = _days(m)
-    monkeypatch.setattr(paper, "next_session", lambda d: next(x for x in days if x > pd.Timestamp(d)).date())
+    monkeypatch.setattr(paper, "next_session", lambda d, db=None: next(x for x in days if x > pd.Timestamp(d)).date())
     with Database(duck) as db:
         load_market(db, m)
         run_paper(db, days[2].date())
@@ -62,7 +62,7 @@ def test_paper_crash_mid_day_leaves_no_partial_record(duck, monkeypatch):
         assert db.scalar("select count(*) from ops.trades") == 0
         assert set(db.query_df("select status from ops.orders").status) == {"pending"}
         monkeypatch.undo()
-        monkeypatch.setattr(paper, "next_session", lambda d: next(x for x in days if x > pd.Timestamp(d)).date())
+        monkeypatch.setattr(paper, "next_session", lambda d, db=None: next(x for x in days if x > pd.Timestamp(d)).date())
         assert run_paper(db, days[3].date()).filled == 2
         assert db.scalar("select count(*) from ops.trades") == 2
 

@@ -26,7 +26,20 @@ def _open_db() -> Database:
         raise click.ClickException(str(exc)) from exc
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """Turns the errors a user can act on (a calendar that does not reach the day) into a message
+    and exit code 1 instead of a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        from .trading_calendar import CalendarGap
+
+        try:
+            return super().invoke(ctx)
+        except CalendarGap as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="aquant")
 def main() -> None:
     """A-share quant platform: ingest raw data, build dbt factors and signals, backtest, trade, review."""

@@ -26,6 +26,7 @@ from .clickparams import parse_date
 from .config import ConfigError, Settings, load_settings
 from .daily_steps import NEEDS, STEPS, DailyOptions, StepFailed, StepOutcome, notify_failure, trading_day
 from .db import Database
+from .trading_calendar import CalendarGap
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 ORDER = ["ingest", "build", "export", "notify"]
@@ -208,7 +209,7 @@ def daily_cmd(source: str, run_date: date | None, stocks: int | None, qmt_dir: s
                        target_path=dbt_target_path, verbose=verbose)
     try:
         result = run_daily(opt, settings)
-    except ConnectionError as exc:
+    except (ConnectionError, CalendarGap) as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(EXIT_FAILED) from exc
     click.echo(result.summary())

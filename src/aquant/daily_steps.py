@@ -18,6 +18,7 @@ import pandas as pd
 
 from .config import Settings
 from .db import Database
+from .trading_calendar import session_status
 from .schema import RAW_TABLES
 
 
@@ -56,22 +57,12 @@ class StepFailed(RuntimeError):
 
 # -- calendar -------------------------------------------------------------------------------
 def trading_day(db: Database, day: date) -> tuple[bool, str]:
-    """Is `day` an SSE session? raw.trade_calendar when it knows the day, else exchange_calendars XSHG.
+    """Is `day` an SSE session, and which calendar said so (aquant.trading_calendar).
 
-    raw.trade_calendar wins because a source may know of an ad-hoc closure the installed
-    calendar package does not; outside XSHG's range only weekdays can be guessed.
+    Raises CalendarGap when neither raw.trade_calendar nor the installed calendar knows the day:
+    the job stops and says how to load the calendar, it never guesses a weekday.
     """
-    if db.table_exists("raw", "trade_calendar"):
-        v = db.scalar("select is_open from raw.trade_calendar where trade_date = ?", [day])
-        if v is not None:
-            return bool(v), "raw.trade_calendar"
-    import exchange_calendars as xc
-
-    cal = xc.get_calendar("XSHG")
-    ts = pd.Timestamp(day)
-    if cal.first_session <= ts <= cal.last_session:
-        return bool(cal.is_session(ts)), "exchange_calendars XSHG"
-    return ts.weekday() < 5, f"weekday guess (XSHG calendar ends {cal.last_session.date()})"
+    return session_status(db, day)
 
 
 # -- ingest ---------------------------------------------------------------------------------
