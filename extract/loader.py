@@ -78,7 +78,10 @@ def conform(table: str, df: pd.DataFrame, source: str, origin: str = "") -> pd.D
 
 def load_frame(db: Database, table: str, df: pd.DataFrame, source: str, origin: str = "") -> UpsertResult:
     """Validate and upsert one frame into raw.<table>, atomically."""
+    from .market_guard import check_market  # noqa: PLC0415 - market_guard imports this module
+
     frame = conform(table, df, source, origin)
+    check_market(db, source)
     t = RAW_TABLES[table]
     db.ensure_table(t)
     with db.transaction():

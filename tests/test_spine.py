@@ -95,8 +95,8 @@ def built_duck(tmp_path_factory):
         bad.loc[2, "trade_date"] = pd.Timestamp("2024-01-03")
         bad.loc[2, "close"] = -1.0
         load_frame(db, "trade_calendar", pd.DataFrame({"trade_date": [date(2024, 1, 2), date(2024, 1, 3)],
-                                                        "is_open": [True, True]}), "test")
-        load_frame(db, "daily_quote", bad, "test")
+                                                        "is_open": [True, True]}), "sample")
+        load_frame(db, "daily_quote", bad, "sample")  # corrupt rows of the same (sample) market
     res = run_dbt(settings, ["build"], quiet=True, target_path=str(tmp / "target"))
     return settings, res, bad
 

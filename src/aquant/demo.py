@@ -14,6 +14,7 @@ from . import audit
 from .config import load_settings
 from .db import Database
 from .dbt_runner import run_dbt
+from .extract.market_guard import MixedMarketError
 from .ingest import run as run_ingest
 
 SHOWN = [("raw", "daily_quote"), ("staging", "stg_daily_quote"), ("staging", "quarantine"),
@@ -68,7 +69,11 @@ def run_demo(stocks: int | None = None, skip_backtest: bool = False) -> int:
     t0 = time.perf_counter()
     click.secho(f"1/4 ingest sample market -> {settings.describe()}", bold=True)
     with Database(settings) as db:
-        click.echo(run_ingest(db, source="sample", stocks=stocks))
+        try:
+            click.echo(run_ingest(db, source="sample", stocks=stocks))
+        except MixedMarketError as exc:
+            click.secho(f"stopped: {exc}", fg="red", err=True)
+            return 2
     click.secho("2/4 dbt build (staging, factors, signals, tests)", bold=True)
     res = run_dbt(settings, ["build"])
     with Database(settings) as db:

@@ -13,7 +13,12 @@ from .db import Database
 def run(db: Database, source: str = "sample", start: date | None = None, end: date | None = None,
         codes: list[str] | None = None, tables: list[str] | None = None, full_refresh: bool = False,
         stocks: int | None = None, seed: int | None = None, progress: bool = True) -> str:
-    """Ingest from `source`; returns a printable summary. Raises ValueError on bad arguments."""
+    """Ingest from `source`; returns a printable summary. Raises ValueError on bad arguments, and
+    MixedMarketError (a ValueError) before any work when the database holds the other kind of
+    market (sample vs real)."""
+    from .extract.market_guard import check_market
+
+    check_market(db, source)
     if source == "sample":
         from .extract.ingest_sample import ingest_sample
         from .extract.sample import SampleConfig
