@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from aquant.app import ui
+from aquant.app import login, ui
 
 HERE = Path(__file__).resolve().parent
 PAGES = [
@@ -23,11 +23,17 @@ PAGES = [
 # Material icons ship with Streamlit's own font; emoji would need an emoji font on the viewer's machine.
 
 st.set_page_config(page_title="aquant", page_icon=":material/candlestick_chart:", layout="wide")
+# Before any page: with a login configured nobody sees data until they are known (app/auth.py).
+st.session_state["aquant_identity"] = login.require_identity()
 nav = st.navigation([st.Page(str(HERE / "views" / f), title=t, icon=i, default=(n == 0),
                              url_path=f.removesuffix(".py"))
                      for n, (f, t, i) in enumerate(PAGES)])
 with st.sidebar:
     st.caption(f"Database: `{ui.location()}`")
+    st.caption(f"Signed in as **{st.session_state['aquant_identity']}**")
+    if st.session_state.get(login.SESSION_KEY) and st.button("Log out"):
+        login.log_out()
+        st.rerun()
     if st.button("Refresh data", help="Clear cached query results (they also expire after 5 minutes)."):
         st.cache_data.clear()
 nav.run()

@@ -101,6 +101,13 @@ def day(v: Any) -> str:
     return str(v)[:10] if v is not None else "–"
 
 
+def identity() -> str:
+    """Who acts in this session, as app/login.py established it before the page ran."""
+    from aquant import audit
+
+    return st.session_state.get("aquant_identity") or audit.actor()
+
+
 def write(fn: Callable[[Database], Any]) -> Any:
     """Run one write (a decision) on its own connection, then drop cached reads so pages show it."""
     with Database(load_settings()) as db:

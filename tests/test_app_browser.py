@@ -57,15 +57,29 @@ def demo_db(tmp_path_factory) -> Path:
     return path
 
 
+USER, PASSWORD = "analyst", "browser-test-pw"
+
+
+def _lan_address() -> str | None:
+    """This machine's address on a non-loopback interface (a UDP 'connect' sends nothing)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.255.255.255", 1))
+            ip = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if ip.startswith("127.") else ip
+
+
 @pytest.fixture(scope="module")
 def app_url(demo_db: Path, tmp_path_factory):
+    """`aquant app` itself (default address) with a password login configured."""
     port = _free_port()
     log = (tmp_path_factory.mktemp("streamlit") / "streamlit.log").open("w")
-    env = {**os.environ, "AQUANT_DB": str(demo_db), "AQUANT_TARGET": "duckdb", "AQUANT_ACTOR": "browser-test"}
-    sys.path.insert(0, str(ROOT))
-    from aquant.app.commands import streamlit_command
-
-    proc = subprocess.Popen(streamlit_command(port, "127.0.0.1"), cwd=ROOT, env=env, stdout=log,
+    env = {**os.environ, "AQUANT_DB": str(demo_db), "AQUANT_TARGET": "duckdb", "AQUANT_ACTOR": "browser-test",
+           "AQUANT_APP_USERS": f"{USER}:{PASSWORD}"}
+    exe = Path(sys.executable).parent / "aquant"
+    proc = subprocess.Popen([str(exe), "app", "--port", str(port)], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -118,12 +132,20 @@ def settle(page) -> None:
     page.wait_for_timeout(1500)
 
 
+def log_in(page, password: str = PASSWORD) -> None:
+    page.get_by_label("User").fill(USER)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
 def visit(browser, url: str, name: str, title: str, shots: list[Path]):
     # Streamlit scrolls inside its main pane, so a tall window is what makes a full-page shot.
     page = browser.new_page(viewport={"width": 1440, "height": 2000})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{url}/{'' if name == 'today' else name}", wait_until="domcontentloaded")  # Today is the default page
+    page.get_by_role("button", name="Log in").wait_for(timeout=30_000)  # every new session logs in first
+    log_in(page)
     page.get_by_role("heading", name=title, level=1).wait_for(timeout=30_000)
     settle(page)
     assert page.get_by_text("Page not found").count() == 0
@@ -176,7 +198,7 @@ def test_a_decision_saved_in_the_browser_reaches_the_database(browser, app_url, 
         pytest.skip("the demo database has no open stable alert")
     page.get_by_text("hold", exact=True).click()
     page.get_by_label("Comment").fill("浏览器测试：继续持有")
-    page.get_by_label("Who").fill("浏览器")
+    assert page.get_by_label("Who").count() == 0  # the identity is the login, not a typed name
     page.get_by_role("button", name="Save decision").click()
     page.get_by_text("Saved: hold").wait_for(timeout=30_000)
     settle(page)
@@ -188,9 +210,25 @@ def test_a_decision_saved_in_the_browser_reaches_the_database(browser, app_url, 
     con = duckdb.connect(str(demo_db), read_only=True)
     try:
         rows = con.execute("select decision, comment, decided_by from ops.alert_decisions "
-                           "where decided_by = '浏览器'").fetchall()
+                           "where comment = '浏览器测试：继续持有'").fetchall()
         audited = con.execute("select count(*) from ops.audit_log where action = 'alert_decision' "
-                              "and actor = '浏览器'").fetchone()[0]
+                              "and actor = ?", [USER]).fetchone()[0]
     finally:
         con.close()
-    assert rows == [("hold", "浏览器测试：继续持有", "浏览器")] and audited == 1
+    assert rows == [("hold", "浏览器测试：继续持有", USER)] and audited == 1
+
+
+def test_nothing_is_shown_without_the_login_and_only_loopback_listens(browser, app_url):
+    page = browser.new_page()
+    page.goto(app_url, wait_until="domcontentloaded")
+    page.get_by_role("button", name="Log in").wait_for(timeout=30_000)
+    log_in(page, "not-the-password")
+    page.get_by_text("Unknown user or wrong password.").wait_for(timeout=30_000)
+    assert page.get_by_role("heading", name="Today").count() == 0
+    assert page.locator('[data-testid="stDataFrame"]').count() == 0
+    page.close()
+    lan = _lan_address()
+    if lan:  # `aquant app` without --address binds 127.0.0.1 only
+        port = int(app_url.rsplit(":", 1)[1])
+        with pytest.raises(OSError):
+            socket.create_connection((lan, port), timeout=3).close()

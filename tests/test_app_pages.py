@@ -106,14 +106,15 @@ def test_backtest_shows_metrics_curves_and_filtered_trade_log(small):
     assert log.reason.tolist() == ["signal: limit up"] and log.name.iloc[0] == "浦发银行"
 
 
-def test_alert_decision_is_written_with_who_and_when_and_audited(small):
+def test_alert_decision_is_written_with_who_and_when_and_audited(small, monkeypatch):
+    # On 127.0.0.1 without a login the identity is the person who started the app (AQUANT_ACTOR).
+    monkeypatch.setenv("AQUANT_ACTOR", "张三")
     at = open_page(PAGES[4])
     opened = frame(at, "rule", "reason")
     assert opened.code.tolist() == ["600000.SH"] and opened.name.iloc[0] == "浦发银行"
     assert len(frame(at, "report_period", "roe")) == 2  # the two report periods the alert compared
     at.radio(key="alerts_decision").set_value("hold")
     at.text_area(key="alerts_comment").input("分红下降但估值便宜，继续持有")
-    at.text_input(key="alerts_who").input("张三")
     next(b for b in at.button if "Save decision" in b.label).click().run()
     assert not at.exception
     assert any("Saved: hold on 600000.SH by 张三" in s.value for s in at.success)

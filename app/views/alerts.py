@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from aquant import audit  # actor(): who is deciding by default
 from aquant.app import ui
 
 st.title("Alerts")
@@ -52,19 +51,19 @@ else:
         st.markdown("**Record your decision**")
         decision = st.radio("Decision", DECISIONS, horizontal=True, key="alerts_decision")
         comment = st.text_area("Comment", key="alerts_comment", placeholder="why (kept with the decision)")
-        who = st.text_input("Who", value=audit.actor(), key="alerts_who")
+        # The decision is kept under the session's identity (the login, or on 127.0.0.1 without one
+        # the person who started the app), never a name typed into a box (app/auth.py).
+        who = ui.identity()
+        st.caption(f"Decided by **{who}**")
         if st.form_submit_button("Save decision", type="primary"):
-            if not who.strip():
-                st.error("Say who decides: the decision is kept with a name.")
+            try:
+                # record_decision also writes the alert_decision audit row.
+                ui.write(lambda db: alerts.record_decision(db, sid, decision, comment.strip(), who))
+            except (alerts.AlertError, ConnectionError) as exc:
+                st.error(f"Not saved: {exc}")
             else:
-                try:
-                    # record_decision also writes the alert_decision audit row.
-                    ui.write(lambda db: alerts.record_decision(db, sid, decision, comment.strip(), who.strip()))
-                except (alerts.AlertError, ConnectionError) as exc:
-                    st.error(f"Not saved: {exc}")
-                else:
-                    st.session_state["alerts_flash"] = f"Saved: {decision} on {row['code']} by {who.strip()}."
-                    st.rerun()
+                st.session_state["alerts_flash"] = f"Saved: {decision} on {row['code']} by {who}."
+                st.rerun()
 
 st.subheader("Decisions")
 dec = ui.try_load("decisions", default=None)

@@ -1,0 +1,59 @@
+"""The login gate of the review app (Streamlit side of app/auth.py).
+
+`require_identity()` runs before any page: with a login configured it shows the form (or the
+OIDC button) and stops the script until the person is known; the identity lives in the session
+and is what every write records.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from aquant import audit
+
+from . import auth
+
+SESSION_KEY = "aquant_user"
+
+
+def _oidc_identity() -> str | None:
+    user = st.user
+    if not getattr(user, "is_logged_in", False):
+        return None
+    return str(user.get("email") or user.get("name") or user.get("sub") or "")
+
+
+def require_identity() -> str:
+    """Who is acting in this session; stops the page at the login when nobody is logged in yet."""
+    if auth.oidc_configured():
+        who = _oidc_identity()
+        if not who:
+            st.title("aquant")
+            st.write("This review app needs a login.")
+            st.button("Log in", type="primary", on_click=st.login)
+            st.stop()
+        return who
+    try:
+        users = auth.password_users()
+    except auth.AuthConfigError as exc:
+        st.error(f"Login is misconfigured: {exc}")
+        st.stop()
+    if not users:  # 127.0.0.1 only (aquant app refuses other interfaces): the person who started it
+        return audit.actor()
+    if st.session_state.get(SESSION_KEY) in users:
+        return st.session_state[SESSION_KEY]
+    st.title("aquant")
+    with st.form("login"):
+        st.markdown("**Log in to the review app**")
+        name = st.text_input("User", key="login_user")
+        password = st.text_input("Password", type="password", key="login_password")
+        if st.form_submit_button("Log in", type="primary"):
+            if auth.check_password(users, name, password):
+                st.session_state[SESSION_KEY] = name.strip()
+                st.rerun()
+            st.error("Unknown user or wrong password.")
+    st.stop()
+    raise AssertionError("unreachable")  # st.stop() raises
+
+
+def log_out() -> None:
+    st.session_state.pop(SESSION_KEY, None)
