@@ -301,7 +301,10 @@ def run_ingest(db: Database, source: str, tables: list[str] | None = None, codes
     try:
         for job in jobs:
             run.run_job(job, start, end)
-        summary.status = "ok" if not summary.failures else "partial"
+        # Every unit failed and none was done or up to date: nothing usable came in (no network, a
+        # bad token). That is a failed run, not a partial one, so cron sees a non-zero exit.
+        nothing = summary.units_done == 0 and summary.units_skipped == 0
+        summary.status = "ok" if not summary.failures else ("failed" if nothing else "partial")
     except KeyboardInterrupt:
         summary.status = "interrupted"
         raise

@@ -60,13 +60,13 @@ SOURCES = ["sample", "akshare", "tushare", "xtdata"]
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def ingest(source: str, start, end, codes, tables, full_refresh: bool, stocks, seed, quiet: bool) -> None:
     """Load raw data from a source into the raw schema (idempotent, resumable)."""
-    from .ingest import run
+    from .ingest import IngestFailed, run
 
     with _open_db() as db:
         try:
             summary = run(db, source=source, start=start, end=end, codes=codes, tables=tables,
                           full_refresh=full_refresh, stocks=stocks, seed=seed, progress=not quiet)
-        except ValueError as exc:
+        except (ValueError, IngestFailed) as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(summary)
 

@@ -43,4 +43,10 @@ def run(db: Database, source: str = "sample", start: date | None = None, end: da
 
     summary = run_ingest(db, source, tables=tables, codes=codes, start=start, end=end,
                          full_refresh=full_refresh, progress=progress)
+    if summary.status == "failed":
+        raise IngestFailed(str(summary))
     return str(summary)
+
+
+class IngestFailed(RuntimeError):
+    """Every unit of a network ingest failed; the message is the run's summary with the errors."""
