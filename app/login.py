@@ -22,6 +22,20 @@ def _oidc_identity() -> str | None:
     return str(user.get("email") or user.get("name") or user.get("sub") or "")
 
 
+def known_identity() -> str | None:
+    """The identity if this session needs no login or has logged in; None while the login is due."""
+    if auth.oidc_configured():
+        return _oidc_identity() or None
+    try:
+        users = auth.password_users()
+    except auth.AuthConfigError:
+        return None
+    if not users:
+        return audit.actor()
+    who = st.session_state.get(SESSION_KEY)
+    return who if who in users else None
+
+
 def require_identity() -> str:
     """Who is acting in this session; stops the page at the login when nobody is logged in yet."""
     if auth.oidc_configured():

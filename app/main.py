@@ -23,11 +23,13 @@ PAGES = [
 # Material icons ship with Streamlit's own font; emoji would need an emoji font on the viewer's machine.
 
 st.set_page_config(page_title="aquant", page_icon=":material/candlestick_chart:", layout="wide")
-# Before any page: with a login configured nobody sees data until they are known (app/auth.py).
-st.session_state["aquant_identity"] = login.require_identity()
+# Navigation first (so a deep link like /stock survives the login), hidden until the person is known.
 nav = st.navigation([st.Page(str(HERE / "views" / f), title=t, icon=i, default=(n == 0),
                              url_path=f.removesuffix(".py"))
-                     for n, (f, t, i) in enumerate(PAGES)])
+                     for n, (f, t, i) in enumerate(PAGES)],
+                    position="sidebar" if login.known_identity() else "hidden")
+# Before any page runs: with a login configured nobody sees data until they are known (app/auth.py).
+st.session_state["aquant_identity"] = login.require_identity()
 with st.sidebar:
     st.caption(f"Database: `{ui.location()}`")
     st.caption(f"Signed in as **{st.session_state['aquant_identity']}**")

@@ -133,8 +133,8 @@ def settle(page) -> None:
 
 
 def log_in(page, password: str = PASSWORD) -> None:
-    page.get_by_label("User").fill(USER)
-    page.get_by_label("Password").fill(password)
+    page.get_by_role("textbox", name="User").fill(USER)
+    page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Log in").click()
 
 
