@@ -59,6 +59,12 @@ def pg_settings(dbname: str) -> Settings:
     return Settings(target="postgres", duckdb_path=Path("/nonexistent.duckdb"), pg={**PG, "dbname": dbname})
 
 
+@pytest.fixture(autouse=True)
+def _backups_in_tmp(tmp_path: Path, monkeypatch) -> None:
+    """Snapshots of ops.* (aquant backup, the daily job) go to the test's tmp dir, never data/."""
+    monkeypatch.setenv("AQUANT_BACKUP_DIR", str(tmp_path / "backups"))
+
+
 @pytest.fixture
 def duck(tmp_path: Path) -> Settings:
     """Settings pointing at a fresh DuckDB file."""

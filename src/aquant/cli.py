@@ -3,8 +3,10 @@ module that does the work, and prints what happened and what to do next."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
+from tabulate import tabulate
 
 from . import audit
 from .clickparams import parse_csv, parse_date
@@ -117,6 +119,51 @@ def demo(stocks, skip_backtest: bool) -> None:
     from .demo import run_demo
 
     sys.exit(run_demo(stocks=stocks, skip_backtest=skip_backtest))
+
+
+@main.command("backup")
+@click.option("--list", "list_", is_flag=True, help="List the snapshots instead of taking one.")
+@click.option("--keep", type=int, default=None, help="Snapshots to keep (default $AQUANT_BACKUP_KEEP or 14).")
+def backup_cmd(list_: bool, keep: int | None) -> None:
+    """Copy the books (every ops.* table) to a snapshot folder outside the warehouse (docs/backup.md)."""
+    from . import backup as bk
+
+    settings = _settings()
+    root = bk.backup_root(settings)
+    if list_:
+        rows = [(s.path.name, sum(s.rows.values()), s.rows.get("orders", 0), s.rows.get("trades", 0))
+                for s in bk.snapshots(root)]
+        click.echo(tabulate(rows, headers=["snapshot", "rows", "orders", "trades"]) if rows
+                   else f"no snapshot in {root}")
+        return
+    try:
+        with Database(settings) as db:
+            snap = bk.backup(db, root, keep)
+            audit.record(db, "backup", {"path": str(snap.path), "rows": snap.rows})
+    except bk.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{snap.path} ({sum(snap.rows.values())} rows in {len(snap.rows)} ops tables)")
+
+
+@main.command("restore")
+@click.argument("snapshot", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--tables", callback=parse_csv, help="Only these ops tables (default: all in the snapshot).")
+@click.option("--yes", is_flag=True, help="Do not ask before replacing the current rows.")
+def restore_cmd(snapshot: Path, tables: list[str] | None, yes: bool) -> None:
+    """Replace ops.* rows with a snapshot's (the current rows are backed up first)."""
+    from . import backup as bk
+
+    settings = _settings()
+    if not yes:
+        click.confirm(f"Replace the rows of {', '.join(tables or ['every ops table'])} in {settings.describe()} "
+                      f"with {snapshot.name}?", abort=True)
+    try:
+        with Database(settings) as db:
+            done = bk.restore(db, snapshot, tables)
+            audit.record(db, "restore", {"path": str(snapshot), "rows": done})
+    except bk.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(tabulate(sorted(done.items()), headers=["table", "rows restored"]))
 
 
 def _register_extensions() -> None:

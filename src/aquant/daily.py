@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from . import audit, daily_state
+from . import audit, backup, daily_state
 from .clickparams import parse_date
 from .config import ConfigError, Settings, load_settings
 from .daily_steps import NEEDS, STEPS, DailyOptions, StepFailed, StepOutcome, notify_failure, trading_day
@@ -120,6 +120,11 @@ def run_daily(opt: DailyOptions, settings: Settings | None = None) -> DailyResul
         _audit(settings, "daily", {"run_date": opt.run_date, "source": opt.source, "status": "skipped",
                                    "reason": f"not a trading day ({how})"})
         return result
+    # The books first: a snapshot of ops.* before any step writes (docs/backup.md).
+    with Database(settings) as db:
+        snap = backup.backup(db)
+        audit.record(db, "backup", {"path": str(snap.path), "rows": snap.rows, "via": "daily",
+                                    "run_date": opt.run_date})
     ran: set[str] = set()
     good: set[str] = set()  # usable outputs this run (ok, partial, or done earlier)
     for step in ORDER:
