@@ -8,6 +8,7 @@ and 600087 is delisted (listed in the delist tables, bars come back empty).
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from pathlib import Path
 
 import pandas as pd
 
@@ -178,99 +179,256 @@ class FakeAkshare:
                              "成交额": [121200.0, 81600.0], "均价": [10.1, 10.15]})
 
 
+# -- tushare pro ---------------------------------------------------------------------------
+# Each method follows the filter semantics and units tushare documents for that API (pages cited
+# per method; mirror: https://tushare.pro/wctapi/documents/<doc_id>.md). Bars, pre_close and
+# adj_factor are REAL recorded rows (tests/fixtures/tushare/PROVENANCE.md); what is synthetic is
+# marked "synthetic" below. Every call is recorded in `calls` with its parameters, so tests can
+# check the extractor asked each API in that API's own date semantics.
+
+TS_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tushare"
+TS_CODES = ("000001.SZ", "600000.SH")
+
+
+def _ts_read(name: str) -> pd.DataFrame:
+    return pd.read_csv(TS_FIXTURES / name, dtype={"trade_date": str, "end_date": str, "ann_date": str,
+                                                  "record_date": str, "ex_date": str, "pay_date": str,
+                                                  "div_listdate": str, "imp_ann_date": str})
+
+
+def _between(s: pd.Series, lo: str | None, hi: str | None) -> pd.Series:
+    """tushare's start_date/end_date: both ends inclusive, 'YYYYMMDD' strings, empty = open."""
+    return (s >= (lo or "00000000")) & (s <= (hi or "99999999"))
+
+
+def _fields(df: pd.DataFrame, fields: str | None) -> pd.DataFrame:
+    """`fields='a,b'` returns only those columns, in that order (tushare client behaviour)."""
+    if not fields:
+        return df.reset_index(drop=True)
+    return df[[f for f in fields.split(",") if f]].reset_index(drop=True)
+
+
+# synthetic: float / total shares in 10k shares (万股, as daily_basic reports them). 000001's
+# total of 1,940,591.8198 万股 is Eastmoney's 总股本 19,405,918,198 (dividend fixture); the
+# float counts and 600000's figures are guesses of the right size. Transfers (转增) on the
+# ex-date multiply both, as they do in reality.
+_SHARES = {"000001.SZ": [("20160616", 1_430_867.6, 1_171_000.0), ("99999999", 1_940_591.8, 1_940_560.0)],
+           "600000.SH": [("20170525", 2_161_857.0, 2_065_000.0), ("99999999", 2_935_208.0, 2_935_208.0)]}
+
+
+def _shares(code: str, ymd: str) -> tuple[float, float]:
+    for until, total, flt in _SHARES[code]:
+        if ymd < until:
+            return total, flt
+    return _SHARES[code][-1][1:]
+
+
 class FakeTusharePro:
-    """tushare pro_api() methods with tushare's units: vol in lots, amount in thousand yuan,
-    mv in 10k yuan, rates in %, dates as 'YYYYMMDD' strings."""
+    """tushare `pro_api()` stand-in for 000001.SZ and 600000.SH.
+
+    Market: the real recorded daily windows in tests/fixtures/tushare (2016-06, 2017-05,
+    2018-07/08, 2021-04..08, 2024-06); suspended days simply have no row, as in `daily`.
+    `fina` lists the reports the fake knows: (ts_code, period, ann_date, eps, bps, roe %,
+    netprofit_yoy %, total_revenue, n_income_attr_p); tests may replace it.
+    """
 
     def __init__(self):
         self.calls: list[tuple] = []
+        self.bars = pd.concat([_ts_read(f"daily_{c}.csv") for c in TS_CODES], ignore_index=True)
+        self.adj = pd.concat([_ts_read(f"adj_factor_{c}.csv") for c in TS_CODES], ignore_index=True)
+        self.divs = _ts_read("dividend_000001.SZ.csv")
+        # 000001 annual reports: REAL announcement date, EPS and BPS (Eastmoney 业绩披露日期, 每股收益,
+        # 每股净资产 in the dividend fixture's source); roe, yoy, revenue, profit are synthetic.
+        # Quarterly reports and all of 600000's are synthetic, dated within the legal deadlines
+        # (Q1/Q3 within one month, H1 within two, annual within four months of the period end).
+        self.fina = [
+            ("000001.SZ", "20151231", "20160310", 1.56, 11.29, 14.9, 10.4, 9.6e10, 2.2e10),
+            ("000001.SZ", "20201231", "20210202", 1.40, 15.16, 9.6, 2.6, 1.54e11, 2.9e10),
+            ("000001.SZ", "20210331", "20210421", 0.38, 15.42, 2.6, 18.5, 4.2e10, 1.0e10),
+            ("000001.SZ", "20210630", "20210820", 0.75, 15.89, 5.1, 28.5, 8.5e10, 1.8e10),
+            ("000001.SZ", "20230930", "20231025", 1.73, 20.01, 9.0, 2.6, 1.26e11, 3.96e10),
+            ("000001.SZ", "20231231", "20240315", 2.25, 20.74, 11.4, 2.1, 1.65e11, 4.65e10),
+            ("000001.SZ", "20240331", "20240420", 0.66, 21.3, 3.1, 2.3, 3.9e10, 1.49e10),
+            ("600000.SH", "20201231", "20210330", 1.88, 19.9, 9.8, -9.9, 1.96e11, 5.83e10),
+            ("600000.SH", "20210331", "20210430", 0.53, 20.3, 2.7, 2.6, 5.0e10, 1.65e10),
+            ("600000.SH", "20231231", "20240430", 1.0, 22.2, 4.9, -40.0, 1.73e11, 3.67e10),
+            ("600000.SH", "20240331", "20240430", 0.34, 22.5, 1.6, -17.0, 4.4e10, 1.09e10),
+        ]
 
-    def _win(self, kw):
-        lo, hi = kw.get("start_date") or "19900101", kw.get("end_date") or "20991231"
-        return [d for d in DAYS if lo <= d.strftime("%Y%m%d") <= hi]
+    # reference data ---------------------------------------------------------------------
+    def trade_cal(self, exchange="", start_date="", end_date="", is_open=None, **kw):
+        """doc_id=26: calendar days with cal_date in [start_date, end_date], is_open 1/0.
+        Open days are XSHG sessions from exchange_calendars (same exchange calendar; its range
+        here is 2006-11-30..2026-12-31)."""
+        self.calls.append(("trade_cal", {"start_date": start_date, "end_date": end_date}))
+        import exchange_calendars as xcals
 
-    def trade_cal(self, **kw):
-        self.calls.append(("trade_cal",))
-        days = pd.date_range("2024-01-01", "2024-01-12").date
-        return pd.DataFrame({"exchange": "SSE", "cal_date": [d.strftime("%Y%m%d") for d in days],
-                             "is_open": [1 if d in DAYS else 0 for d in days]})
+        cal = xcals.get_calendar("XSHG")
+        lo = max(pd.Timestamp(start_date or "20061130"), cal.first_session)
+        hi = min(pd.Timestamp(end_date or "20261231"), cal.last_session)
+        days = pd.date_range(lo, hi, freq="D")
+        open_ = set(cal.sessions_in_range(lo, hi))
+        df = pd.DataFrame({"exchange": exchange or "SSE", "cal_date": days.strftime("%Y%m%d"),
+                           "is_open": [1 if d in open_ else 0 for d in days]})
+        return df if is_open is None else df[df.is_open == int(is_open)].reset_index(drop=True)
 
-    def stock_basic(self, exchange="", list_status="L", fields=""):
-        self.calls.append(("stock_basic", list_status))
-        if list_status == "L":
-            return pd.DataFrame({"ts_code": ["000001.SZ", "600000.SH"], "name": ["平安银行", "浦发银行"],
-                                 "market": ["主板", "主板"], "list_date": ["19910403", "19991110"],
-                                 "delist_date": [None, None], "list_status": ["L", "L"]})
-        if list_status == "D":
-            return pd.DataFrame({"ts_code": ["600087.SH"], "name": ["退市长油"], "market": ["主板"],
-                                 "list_date": ["19970611"], "delist_date": ["20140605"], "list_status": ["D"]})
-        return pd.DataFrame(columns=["ts_code", "name", "market", "list_date", "delist_date", "list_status"])
+    def stock_basic(self, exchange="", list_status="L", fields="", **kw):
+        """doc_id=25: list_status L listed / D delisted / P paused; dates 'YYYYMMDD'."""
+        self.calls.append(("stock_basic", {"list_status": list_status}))
+        cols = ["ts_code", "name", "market", "list_date", "delist_date", "list_status"]
+        rows = {"L": [("000001.SZ", "平安银行", "主板", "19910403", None, "L"),
+                      ("600000.SH", "浦发银行", "主板", "19991110", None, "L")],
+                "D": [("600087.SH", "退市长油", "主板", "19970611", "20140605", "D")],
+                "P": []}[list_status]
+        return _fields(pd.DataFrame(rows, columns=cols), fields)
 
-    def index_classify(self, **kw):
+    def index_classify(self, level="", src="SW2021", **kw):
+        """doc_id=181: SW2021 classification (synthetic subset: 银行 only)."""
+        self.calls.append(("index_classify", {"level": level, "src": src}))
         return pd.DataFrame({"index_code": ["801780.SI"], "industry_name": ["银行"], "level": ["L1"],
                              "industry_code": ["480000"], "src": ["SW2021"]})
 
-    def index_member_all(self, **kw):
+    def index_member_all(self, l1_code="", is_new="", **kw):
+        """doc_id=335: members of an SW level-1 industry (is_new='Y': current members)."""
+        self.calls.append(("index_member_all", {"l1_code": l1_code, "is_new": is_new}))
         return pd.DataFrame({"l1_code": ["801780.SI"] * 2, "l1_name": ["银行"] * 2, "l2_code": ["801783.SI", "801784.SI"],
                              "l2_name": ["股份制银行Ⅱ", "城商行Ⅱ"], "ts_code": ["000001.SZ", "600000.SH"],
                              "name": ["平安银行", "浦发银行"], "in_date": ["20210730"] * 2, "out_date": [None, None],
                              "is_new": ["Y", "Y"]})
 
-    def daily(self, **kw):
-        self.calls.append(("daily", kw["ts_code"]))
-        sym = kw["ts_code"][:6]
-        rows = [{"ts_code": kw["ts_code"], "trade_date": d.strftime("%Y%m%d"), **{k: bar(sym, DAYS.index(d))[k] for k in
-                                                                                   ("open", "high", "low", "close")},
-                 "pre_close": bar(sym, DAYS.index(d) - 1)["close"], "change": 0.1, "pct_chg": 1.0,
-                 "vol": float(bar(sym, DAYS.index(d))["lots"]),
-                 "amount": bar(sym, DAYS.index(d))["lots"] * bar(sym, DAYS.index(d))["close"] / 10}
-                for d in self._win(kw) if (sym, d) not in SUSPENDED and sym in STOCKS]
-        return pd.DataFrame(rows, columns=["ts_code", "trade_date", "open", "high", "low", "close", "pre_close",
-                                           "change", "pct_chg", "vol", "amount"])
+    # per stock, by TRADE date -----------------------------------------------------------
+    def _by_trade_date(self, df: pd.DataFrame, ts_code="", trade_date="", start_date="", end_date=""):
+        m = _between(df["trade_date"], start_date, end_date)
+        if ts_code:
+            m &= df["ts_code"].isin(ts_code.split(","))
+        if trade_date:
+            m &= df["trade_date"] == trade_date
+        return df[m].sort_values(["ts_code", "trade_date"], ascending=[True, False])
 
-    def adj_factor(self, **kw):
-        sym = kw["ts_code"][:6]
-        return pd.DataFrame({"ts_code": kw["ts_code"], "trade_date": [d.strftime("%Y%m%d") for d in self._win(kw)],
-                             "adj_factor": [hfq_factor(sym, d) for d in self._win(kw)]})
+    def daily(self, ts_code="", trade_date="", start_date="", end_date="", fields="", **kw):
+        """doc_id=27: unadjusted bars, start/end select TRADE dates (both inclusive); no row
+        while suspended; pre_close is 昨收价【除权价】 (the exchange's ex-right reference price);
+        vol in 手 (100 shares), amount in 千元. Into the database 15:00-16:00 on the day (doc),
+        16:00-17:00 per tushare's later article."""
+        self.calls.append(("daily", {"ts_code": ts_code, "start_date": start_date, "end_date": end_date}))
+        return _fields(self._by_trade_date(self.bars, ts_code, trade_date, start_date, end_date), fields)
 
-    def daily_basic(self, **kw):
-        return pd.DataFrame({"ts_code": kw["ts_code"], "trade_date": [d.strftime("%Y%m%d") for d in self._win(kw)],
-                             "close": 10.0, "turnover_rate": 1.5, "turnover_rate_f": 2.0, "volume_ratio": 1.0,
-                             "pe": 5.0, "pe_ttm": 5.1, "pb": 0.55, "total_mv": 2.0e7, "circ_mv": 1.5e7})
+    def adj_factor(self, ts_code="", trade_date="", start_date="", end_date="", **kw):
+        """doc_id=28: one back-adjustment factor per stock and TRADE date (updated 09:30 on the
+        day); hfq price = price × adj_factor; it steps by prev close / pre_close on ex-dates."""
+        self.calls.append(("adj_factor", {"ts_code": ts_code, "start_date": start_date, "end_date": end_date}))
+        df = self._by_trade_date(self.adj, ts_code, trade_date, start_date, end_date)
+        return df[["ts_code", "trade_date", "adj_factor"]].reset_index(drop=True)
 
-    def fina_indicator(self, **kw):
-        return pd.DataFrame({"ts_code": [kw["ts_code"]] * 2, "ann_date": ["20231025", "20240315"],
-                             "end_date": ["20230930", "20231231"], "eps": [1.9, 2.25], "bps": [21.5, 22.0],
-                             "roe": [8.5, 10.25], "netprofit_yoy": [1.0, 2.06]})
+    def daily_basic(self, ts_code="", trade_date="", start_date="", end_date="", fields="", **kw):
+        """doc_id=32: by TRADE date, 15:00-17:00 on the day. turnover_rate % of float shares
+        (成交量/流通股本), total_share/float_share in 万股, total_mv/circ_mv in 万元. Values are
+        computed from the real bars and the synthetic share counts above; pe_ttm/pb synthetic."""
+        self.calls.append(("daily_basic", {"ts_code": ts_code, "start_date": start_date, "end_date": end_date}))
+        bars = self._by_trade_date(self.bars, ts_code, trade_date, start_date, end_date)
+        rows = []
+        for r in bars.itertuples():
+            total, flt = _shares(r.ts_code, r.trade_date)
+            rows.append({"ts_code": r.ts_code, "trade_date": r.trade_date, "close": r.close,
+                         "turnover_rate": round(r.vol * 100 / (flt * 1e4) * 100, 4),
+                         "turnover_rate_f": None, "volume_ratio": 1.0, "pe": 5.0, "pe_ttm": 5.1, "pb": 0.55,
+                         "total_share": total, "float_share": flt, "free_share": None,
+                         "total_mv": round(r.close * total, 2), "circ_mv": round(r.close * flt, 2)})
+        cols = ["ts_code", "trade_date", "close", "turnover_rate", "turnover_rate_f", "volume_ratio", "pe",
+                "pe_ttm", "pb", "total_share", "float_share", "free_share", "total_mv", "circ_mv"]
+        return _fields(pd.DataFrame(rows, columns=cols), fields)
 
-    def income(self, **kw):
-        return pd.DataFrame({"ts_code": [kw["ts_code"]] * 2, "ann_date": ["20231025", "20240315"],
-                             "end_date": ["20230930", "20231231"], "total_revenue": [1.2e11, 1.6e11],
-                             "n_income_attr_p": [3.9e10, 4.6e10]})
+    def moneyflow(self, ts_code="", trade_date="", start_date="", end_date="", **kw):
+        """doc_id=170: by TRADE date, amounts in 万元 (synthetic values), 18:00-19:00."""
+        self.calls.append(("moneyflow", {"ts_code": ts_code, "start_date": start_date, "end_date": end_date}))
+        bars = self._by_trade_date(self.bars, ts_code, trade_date, start_date, end_date)
+        return pd.DataFrame({"ts_code": bars["ts_code"], "trade_date": bars["trade_date"], "buy_lg_amount": 3000.0,
+                             "sell_lg_amount": 1000.0, "buy_elg_amount": 500.0, "sell_elg_amount": 1000.0,
+                             "net_mf_amount": 1500.0}).reset_index(drop=True)
 
-    def dividend(self, **kw):
-        return pd.DataFrame({"ts_code": [kw["ts_code"]] * 2, "end_date": ["20231231", "20231231"],
-                             "ann_date": ["20240315", "20240607"], "div_proc": ["预案", "实施"], "stk_div": [0.0, 0.0],
-                             "cash_div": [0.6471, 0.6471], "cash_div_tax": [0.719, 0.719],
-                             "record_date": [None, "20240613"], "ex_date": [None, "20240614"]})
+    def hk_hold(self, ts_code="", trade_date="", start_date="", end_date="", **kw):
+        """doc_id=188: northbound holding in shares by TRADE date; daily data stops 2024-08-20
+        (exchanges publish quarterly since). Synthetic values."""
+        self.calls.append(("hk_hold", {"ts_code": ts_code, "start_date": start_date, "end_date": end_date}))
+        bars = self._by_trade_date(self.bars, ts_code, trade_date, start_date, end_date)
+        bars = bars[bars["trade_date"] < "20240820"]
+        return pd.DataFrame({"code": "x", "trade_date": bars["trade_date"], "ts_code": bars["ts_code"], "name": "n",
+                             "vol": 1.0e8, "ratio": 1.0, "exchange": bars["ts_code"].str[-2:]}).reset_index(drop=True)
 
-    def moneyflow(self, **kw):
-        return pd.DataFrame({"ts_code": kw["ts_code"], "trade_date": [d.strftime("%Y%m%d") for d in self._win(kw)],
-                             "buy_lg_amount": 3000.0, "sell_lg_amount": 1000.0, "buy_elg_amount": 500.0,
-                             "sell_elg_amount": 1000.0, "net_mf_amount": 1500.0})
+    def margin_detail(self, ts_code="", trade_date="", start_date="", end_date="", **kw):
+        """doc_id=59: by TRADE date, balances in 元 (synthetic values). The exchanges publish day
+        D's margin balances the next morning."""
+        self.calls.append(("margin_detail", {"ts_code": ts_code, "start_date": start_date, "end_date": end_date}))
+        bars = self._by_trade_date(self.bars, ts_code, trade_date, start_date, end_date)
+        return pd.DataFrame({"trade_date": bars["trade_date"], "ts_code": bars["ts_code"], "rzye": 4.0e9,
+                             "rqye": 5.0e6, "rzmre": 1e8, "rqyl": 1e5}).reset_index(drop=True)
 
-    def hk_hold(self, **kw):
-        return pd.DataFrame({"code": "x", "trade_date": [d.strftime("%Y%m%d") for d in self._win(kw)],
-                             "ts_code": kw["ts_code"], "name": "n", "vol": 1.0e8, "ratio": 1.0, "exchange": "SZ"})
+    def cyq_perf(self, ts_code="", trade_date="", start_date="", end_date="", **kw):
+        """doc_id=293: by TRADE date from 2018 on, costs in CNY, winner_rate in % (synthetic)."""
+        self.calls.append(("cyq_perf", {"ts_code": ts_code, "start_date": start_date, "end_date": end_date}))
+        bars = self._by_trade_date(self.bars, ts_code, trade_date, max(start_date or "", "20180101"), end_date)
+        c = bars["close"].astype(float)
+        return pd.DataFrame({"ts_code": bars["ts_code"], "trade_date": bars["trade_date"], "his_low": 1.0,
+                             "his_high": 20.0, "cost_5pct": (c * 0.9).round(2), "cost_15pct": (c * 0.95).round(2),
+                             "cost_50pct": c, "cost_85pct": (c * 1.05).round(2), "cost_95pct": (c * 1.1).round(2),
+                             "weight_avg": c, "winner_rate": 62.5}).reset_index(drop=True)
 
-    def margin_detail(self, **kw):
-        return pd.DataFrame({"trade_date": [d.strftime("%Y%m%d") for d in self._win(kw)], "ts_code": kw["ts_code"],
-                             "rzye": 4.0e9, "rqye": 5.0e6, "rzmre": 1e8, "rqyl": 1e5})
+    # reports: each API its own date semantics ---------------------------------------------
+    def _reports(self, ts_code: str) -> pd.DataFrame:
+        cols = ["ts_code", "end_date", "ann_date", "eps", "bps", "roe", "netprofit_yoy", "total_revenue",
+                "n_income_attr_p"]
+        df = pd.DataFrame(self.fina, columns=cols)
+        return df[df["ts_code"] == ts_code]
 
-    def cyq_perf(self, **kw):
-        return pd.DataFrame({"ts_code": kw["ts_code"], "trade_date": [d.strftime("%Y%m%d") for d in self._win(kw)],
-                             "his_low": 1.0, "his_high": 20.0, "cost_5pct": 9.0, "cost_15pct": 9.5, "cost_50pct": 10.0,
-                             "cost_85pct": 10.5, "cost_95pct": 11.0, "weight_avg": 10.0, "winner_rate": 62.5})
+    def fina_indicator(self, ts_code="", ann_date="", start_date="", end_date="", period="", **kw):
+        """doc_id=79: start_date/end_date are 报告期开始/结束日期 — they select by REPORT PERIOD
+        (end_date field), not by announcement; ann_date/period match exactly. At most 100 rows
+        per call (每次请求最多返回100条记录). roe and netprofit_yoy in %."""
+        self.calls.append(("fina_indicator", {"ts_code": ts_code, "start_date": start_date, "end_date": end_date}))
+        df = self._reports(ts_code)
+        df = df[_between(df["end_date"], start_date, end_date)]
+        if ann_date:
+            df = df[df["ann_date"] == ann_date]
+        if period:
+            df = df[df["end_date"] == period]
+        out = df[["ts_code", "ann_date", "end_date", "eps", "bps", "roe", "netprofit_yoy"]]
+        return out.sort_values("end_date", ascending=False).head(100).reset_index(drop=True)
+
+    def income(self, ts_code="", ann_date="", f_ann_date="", start_date="", end_date="", period="",
+               report_type="1", fields="", **kw):
+        """doc_id=33: start_date/end_date are 公告开始/结束日期 — they select by ANNOUNCEMENT date
+        (ann_date), not by period; period matches the report period exactly; report_type
+        defaults to 1 (合并报表). Amounts in CNY. Published the evening of the announcement (21:00),
+        at the latest the next day."""
+        self.calls.append(("income", {"ts_code": ts_code, "start_date": start_date, "end_date": end_date}))
+        df = self._reports(ts_code)
+        df = df[_between(df["ann_date"], start_date, end_date)]
+        if ann_date:
+            df = df[df["ann_date"] == ann_date]
+        if period:
+            df = df[df["end_date"] == period]
+        out = df.assign(f_ann_date=df["ann_date"], report_type="1")
+        out = out[["ts_code", "ann_date", "f_ann_date", "end_date", "report_type", "total_revenue", "n_income_attr_p"]]
+        return _fields(out.sort_values("ann_date", ascending=False), fields)
+
+    def dividend(self, ts_code="", ann_date="", record_date="", ex_date="", imp_ann_date="", fields="", **kw):
+        """doc_id=103: NO date-range filter; ts_code / ann_date / record_date / ex_date /
+        imp_ann_date match exactly and at least one must be given. One row per plan stage
+        (div_proc 预案 / 股东大会通过 / 实施); ann_date is 预案公告日 (the plan's announcement,
+        repeated on every stage row: our reading of the field name, a guess), imp_ann_date the
+        implementation announcement. cash_div_tax: CNY per share before tax; stk_div: shares per
+        share. Real 000001 plans (fixture); 600000 has none here."""
+        self.calls.append(("dividend", {"ts_code": ts_code}))
+        if not any([ts_code, ann_date, record_date, ex_date, imp_ann_date]):
+            raise Exception("抱歉，您输入的参数有误：以上参数至少有一个不能为空")
+        df = self.divs.fillna({"record_date": "", "ex_date": "", "pay_date": "", "div_listdate": "",
+                               "imp_ann_date": ""})
+        for col, val in (("ts_code", ts_code), ("ann_date", ann_date), ("record_date", record_date),
+                         ("ex_date", ex_date), ("imp_ann_date", imp_ann_date)):
+            if val:
+                df = df[df[col] == val]
+        df = df.replace({"": None})
+        return _fields(df, fields)
 
 
 def _ms(d: date, hh: int = 0, mm: int = 0) -> int:
