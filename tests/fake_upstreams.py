@@ -431,71 +431,194 @@ class FakeTusharePro:
         return _fields(df, fields)
 
 
+# -- xtquant.xtdata ------------------------------------------------------------------------
+# Function names, signatures and return shapes are xtquant 250807.1.2's (site-packages
+# xtquant/xtdata.py and doc/xtdata.md, cited per method). The market is the same real recorded
+# exchange bars as the tushare fake, re-shaped to xtdata's fields: `preClose` = the exchange's
+# reference price (tushare's pre_close, the same exchange number), volume in 手 (lots: the
+# doc gives no unit; QMT reports A-share volume in lots, a guess kept from before), amount in
+# CNY, `time` epoch ms of Beijing midnight.
+
+# Real 000001 events (Eastmoney 分红送配, dividend fixture source), per share: (ex-date, cash,
+# bonus shares, transfer shares). 600000's cash is derived from its real bars (previous close −
+# exchange pre_close, exact to the cent) except the two share events, which are real plans.
+XT_EVENTS = {
+    "000001.SZ": [("20121019", 0.10, 0, 0), ("20130620", 0.17, 0.6, 0),
+                  ("20140612", 0.16, 0, 0.2), ("20150413", 0.174, 0, 0.2), ("20160616", 0.153, 0, 0.2),
+                  ("20170721", 0.158, 0, 0), ("20180712", 0.136, 0, 0), ("20190626", 0.145, 0, 0),
+                  ("20200528", 0.218, 0, 0), ("20210514", 0.18, 0, 0), ("20220722", 0.228, 0, 0),
+                  ("20230614", 0.285, 0, 0), ("20240614", 0.719, 0, 0), ("20241010", 0.246, 0, 0)],
+    "600000.SH": [("20120626", 0.30, 0, 0), ("20130603", 0.55, 0, 0), ("20140624", 0.66, 0, 0),
+                  ("20150623", 0.757, 0, 0), ("20160623", 0.515, 0.1, 0), ("20170525", 0.20, 0, 0.3),
+                  ("20180713", 0.10, 0, 0), ("20190611", 0.35, 0, 0), ("20200723", 0.60, 0, 0),
+                  ("20210721", 0.48, 0, 0)],
+}
+
+# synthetic CapitalStructure rows (circulating_capital in shares; the doc gives no unit, a
+# guess): (code, m_timetag = change / period date, m_anntime = announcement, float A shares).
+XT_CAPITAL = [("000001.SZ", "20151231", "20160310", 11_710_000_000.0),
+              ("000001.SZ", "20160616", "20160608", 14_052_000_000.0),
+              ("000001.SZ", "20201231", "20210202", 19_405_600_000.0),
+              ("600000.SH", "20201231", "20210330", 29_352_080_000.0)]
+
+
 def _ms(d: date, hh: int = 0, mm: int = 0) -> int:
     """Epoch ms of a Beijing-time wall clock (xtdata's `time`)."""
     return int(pd.Timestamp(datetime(d.year, d.month, d.day, hh, mm), tz="Asia/Shanghai").timestamp() * 1000)
 
 
-class FakeXtdata:
-    """xtquant.xtdata functions with QMT's shapes: {code: DataFrame} with epoch-ms `time`,
-    volume in lots, suspended days present with suspendFlag=1 when fill_data is on."""
+def _ymd_ms(ymd: str, hh: int = 0, mm: int = 0) -> int:
+    return _ms(date(int(ymd[:4]), int(ymd[4:6]), int(ymd[6:8])), hh, mm)
 
-    def __init__(self):
+
+class FakeXtdata:
+    """`xtquant.xtdata` stand-in (module functions as methods) for 000001.SZ and 600000.SH.
+
+    `divid_layout` picks get_divid_factors' shape: 'index+time' (xtquant 250807: YYYYMMDD index
+    and a `time` column in ms), 'time_ms' / 'time_ymd' (dates only in `time`, a range index),
+    'none' (neither: must fail loudly). `suspended` holds (code, 'YYYYMMDD') days returned with
+    suspendFlag=1 when fill_data is on, as QMT fills suspended days.
+    """
+
+    def __init__(self, divid_layout: str = "index+time"):
         self.calls: list[tuple] = []
+        self.divid_layout = divid_layout
+        self.suspended: set[tuple[str, str]] = set()
+        tb = pd.concat([_ts_read(f"daily_{c}.csv") for c in TS_CODES], ignore_index=True)
+        self.bars = tb.sort_values(["ts_code", "trade_date"]).reset_index(drop=True)
+        self.capital = list(XT_CAPITAL)
 
     def get_trading_dates(self, market, start_time="", end_time="", count=-1):
-        return [_ms(d) for d in DAYS]
+        """xtdata.py get_trading_dates: list of epoch-ms open days of `market`."""
+        import exchange_calendars as xcals
+
+        cal = xcals.get_calendar("XSHG")
+        lo = max(pd.Timestamp(start_time or "20061130"), cal.first_session)
+        hi = min(pd.Timestamp(end_time or "20261231"), cal.last_session)
+        out = [_ms(d.date()) for d in cal.sessions_in_range(lo, hi)]
+        return out if count is None or count < 0 else out[-count:]
 
     def get_stock_list_in_sector(self, sector_name, real_timetag=-1):
-        return {"沪深A股": ["000001.SZ", "600000.SH"], "京市A股": ["430047.BJ"]}.get(sector_name, [])
+        """xtdata.py get_stock_list_in_sector: list of codes."""
+        return {"沪深A股": list(TS_CODES), "京市A股": []}.get(sector_name, [])
 
-    def get_instrument_detail(self, code, iscomplete=False):
-        return {"InstrumentName": {"000001.SZ": "平安银行", "600000.SH": "浦发银行", "430047.BJ": "*ST某某"}[code],
-                "OpenDate": 19910403, "ExpireDate": 99999999, "TotalVolume": 2.0e10, "FloatVolume": 1.0e9}
+    def get_instrument_detail(self, stock_code, iscomplete=False):
+        """doc 合约基础信息: dict, OpenDate str (since 2020-11-23), ExpireDate int, FloatVolume and
+        TotalVolume = TODAY's share counts (synthetic), None for an unknown code."""
+        names = {"000001.SZ": ("平安银行", "19910403"), "600000.SH": ("浦发银行", "19991110")}
+        if stock_code not in names:
+            return None
+        name, ipo = names[stock_code]
+        return {"ExchangeID": stock_code[-2:], "InstrumentID": stock_code[:6], "InstrumentName": name,
+                "OpenDate": ipo, "ExpireDate": 99999999, "PreClose": 11.0, "UpStopPrice": 12.1,
+                "DownStopPrice": 9.9, "FloatVolume": 19_405_546_950.0, "TotalVolume": 19_405_918_198.0,
+                "PriceTick": 0.01, "InstrumentStatus": 0}
 
-    def download_history_data2(self, stock_list, period, start_time="", end_time="", callback=None):
-        self.calls.append(("download", tuple(stock_list), period))
+    def download_history_data2(self, stock_list, period, start_time="", end_time="", callback=None,
+                               incrementally=None):
+        """xtdata.py download_history_data2: fills the terminal cache, returns None."""
+        self.calls.append(("download_history_data2", tuple(stock_list), period, start_time, end_time))
+
+    def download_financial_data(self, stock_list, table_list=[], start_time="", end_time="", incrementally=None):
+        self.calls.append(("download_financial_data", tuple(stock_list), tuple(table_list)))
+
+    def _rows(self, code: str, period: str, start_time: str, end_time: str, fill_data: bool) -> list[dict]:
+        b = self.bars[(self.bars.ts_code == code) & _between(self.bars.trade_date, start_time or None,
+                                                                 (end_time or "")[:8] or None)]
+        rows = []
+        for r in b.itertuples():
+            susp = fill_data and (code, r.trade_date) in self.suspended
+            if susp:
+                continue_row = {"time": _ymd_ms(r.trade_date), "open": r.pre_close, "high": r.pre_close,
+                                "low": r.pre_close, "close": r.pre_close, "volume": 0, "amount": 0.0,
+                                "settelementPrice": 0.0, "openInterest": 0, "preClose": r.pre_close, "suspendFlag": 1}
+                rows.append(continue_row)
+                continue
+            if (code, r.trade_date) in self.suspended:
+                continue  # fill_data off: no row for a suspended day
+            if period == "1m":
+                rows.append({"time": _ymd_ms(r.trade_date, 9, 31), "open": r.open, "high": r.open, "low": r.open,
+                             "close": r.open, "volume": 12, "amount": 12 * 100 * r.open, "settelementPrice": 0.0,
+                             "openInterest": 0, "preClose": r.pre_close, "suspendFlag": 0})
+                continue
+            rows.append({"time": _ymd_ms(r.trade_date), "open": r.open, "high": r.high, "low": r.low,
+                         "close": r.close, "volume": r.vol, "amount": round(r.amount * 1000, 2),
+                         "settelementPrice": 0.0, "openInterest": 0, "preClose": r.pre_close, "suspendFlag": 0})
+        return rows
 
     def get_market_data_ex(self, field_list=[], stock_list=[], period="1d", start_time="", end_time="", count=-1,
                            dividend_type="none", fill_data=True):
+        """xtdata.py get_market_data_ex (K-line periods): {code: DataFrame}, one column per field
+        (all K-line fields when field_list is empty: doc 附录 1m/5m/1d), index the bar time
+        ('YYYYMMDD' for 1d); count > 0 keeps the last `count` bars of [start_time, end_time]."""
+        self.calls.append(("get_market_data_ex", tuple(field_list), tuple(stock_list), period, start_time, end_time))
+        assert dividend_type == "none", "the extractor must read unadjusted bars"
         out = {}
         for code in stock_list:
-            sym = code[:6]
-            rows = []
-            for i, d in enumerate(DAYS):
-                if not (start_time <= d.strftime("%Y%m%d") <= (end_time or "99999999")):
-                    continue
-                b = bar(sym, i)
-                susp = (sym, d) in SUSPENDED
-                if period == "1m":
-                    rows.append({"time": _ms(d, 9, 31), "open": b["open"], "high": b["high"], "low": b["low"],
-                                 "close": b["close"], "volume": 12, "amount": 12 * 100 * b["close"],
-                                 "preClose": b["open"], "suspendFlag": 0})
-                    continue
-                rows.append({"time": _ms(d), "open": b["open"], "high": b["high"], "low": b["low"], "close": b["close"],
-                             "volume": 0 if susp else b["lots"], "amount": 0.0 if susp else b["lots"] * 100 * b["close"],
-                             "settelementPrice": 0.0, "openInterest": 0, "preClose": bar(sym, i - 1)["close"],
-                             "suspendFlag": 1 if susp else 0})
-            df = pd.DataFrame(rows)
-            df.index = [pd.Timestamp(r["time"], unit="ms", tz=timezone.utc).tz_convert("Asia/Shanghai")
-                        .strftime("%Y%m%d") for r in rows]
-            out[code] = df
+            rows = self._rows(code, period, start_time, end_time, fill_data)
+            if count is not None and count > 0:
+                rows = rows[-count:]
+            df = pd.DataFrame(rows, columns=["time", "open", "high", "low", "close", "volume", "amount",
+                                             "settelementPrice", "openInterest", "preClose", "suspendFlag"])
+            fmt = "%Y%m%d" if period == "1d" else "%Y%m%d%H%M%S"
+            df.index = [pd.Timestamp(t, unit="ms", tz="UTC").tz_convert("Asia/Shanghai").strftime(fmt)
+                        for t in df["time"]]
+            out[code] = df[list(field_list)] if field_list else df
         return out
 
     def get_divid_factors(self, stock_code, start_time="", end_time=""):
-        if stock_code != "600000.SH":
+        """xtdata.py get_divid_factors = pd.DataFrame(client.get_divid_factors(...)).T; fields
+        (doc 附录 除权数据): interest (cash per share, pre-tax), stockBonus, stockGift, allotNum,
+        allotPrice, gugai, dr (除权系数). Observed in use with xtquant: index
+        ['20140813', ...] and a `time` column in ms. `dr` here = previous close / the UNROUNDED
+        reference price (QMT does not document its formula: a guess)."""
+        self.calls.append(("get_divid_factors", stock_code))
+        rows = []
+        for ymd, cash, bonus, gift in XT_EVENTS.get(stock_code, []):
+            rows.append({"time": float(_ymd_ms(ymd)), "interest": cash, "stockBonus": float(bonus),
+                         "stockGift": float(gift), "allotNum": 0.0, "allotPrice": 0.0, "gugai": 0.0,
+                         "dr": self._dr(stock_code, ymd, cash, bonus + gift), "ymd": ymd})
+        if not rows:
             return pd.DataFrame()
-        return pd.DataFrame({"interest": [0.32], "stockBonus": [0.0], "stockGift": [0.0], "allotNum": [0.0],
-                             "allotPrice": [0.0], "gugai": [0], "dr": [1.05]}, index=[EX_DATE.strftime("%Y%m%d")])
+        df = pd.DataFrame(rows)
+        if self.divid_layout == "index+time":
+            df.index = df.pop("ymd").tolist()
+        elif self.divid_layout == "time_ms":
+            df = df.drop(columns="ymd")
+        elif self.divid_layout == "time_ymd":
+            df["time"] = df.pop("ymd")
+        else:  # 'none': dates nowhere to be found
+            df = df.drop(columns=["ymd", "time"])
+        return df
 
-    def download_financial_data(self, stock_list, table_list=[], start_time="", end_time="", incrementally=None):
-        pass
+    def _dr(self, code: str, ymd: str, cash: float, shares: float) -> float:
+        b = self.bars[(self.bars.ts_code == code) & (self.bars.trade_date < ymd)]
+        prev = float(b.iloc[-1].close) if len(b) else 10.0  # synthetic where no real bar is kept
+        return round(prev / ((prev - cash) / (1 + shares)), 6)
 
     def get_financial_data(self, stock_list, table_list=[], start_time="", end_time="", report_type="report_time"):
-        assert report_type == "announce_time"
-        return {c: {"PershareIndex": pd.DataFrame({"m_timetag": ["20231231"], "m_anntime": ["20240315"],
-                                                   "s_fa_eps_basic": [2.25], "s_fa_bps": [22.0],
-                                                   "du_return_on_equity": [10.25], "inc_net_profit_rate": [2.06]}),
-                    "Income": pd.DataFrame({"m_timetag": ["20231231"], "m_anntime": ["20240315"],
-                                            "revenue": [1.6e11], "net_profit_excl_min_int_inc": [4.6e10]})}
-                for c in stock_list}
+        """xtdata.py get_financial_data: {code: {table: DataFrame}}; m_anntime / m_timetag come
+        back as 'YYYYMMDD' strings (its conv_date); report_type 'announce_time' selects rows by
+        m_anntime in [start_time, end_time], 'report_time' by m_timetag (doc: 报表筛选方式)."""
+        self.calls.append(("get_financial_data", tuple(stock_list), tuple(table_list), start_time, end_time,
+                           report_type))
+        key = "m_anntime" if report_type == "announce_time" else "m_timetag"
+        out = {}
+        for code in stock_list:
+            ps = [{"m_timetag": f[1], "m_anntime": f[2], "s_fa_eps_basic": f[3], "s_fa_bps": f[4],
+                   "du_return_on_equity": f[5], "inc_net_profit_rate": f[6]} for f in FakeTusharePro().fina
+                  if f[0] == code]
+            inc = [{"m_timetag": f[1], "m_anntime": f[2], "revenue": f[7], "net_profit_excl_min_int_inc": f[8]}
+                   for f in FakeTusharePro().fina if f[0] == code]
+            cap = [{"m_timetag": c[1], "m_anntime": c[2], "total_capital": c[3] * 1.2, "circulating_capital": c[3],
+                    "restrict_circulating_capital": 0.0} for c in self.capital if c[0] == code]
+            tables = {}
+            for name, rows in (("PershareIndex", ps), ("Income", inc), ("Capital", cap)):
+                if table_list and name not in table_list:
+                    continue
+                df = pd.DataFrame(rows)
+                if len(df):
+                    df = df[_between(df[key], start_time or None, end_time or None)].reset_index(drop=True)
+                tables[name] = df
+            out[code] = tables
+        return out
