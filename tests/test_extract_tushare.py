@@ -186,3 +186,33 @@ def test_token_is_never_in_the_error_or_summary(monkeypatch, duck):
         s = ingest(db, FakeTusharePro(), ["daily_quote"])
         assert "secret-token-123" not in str(s)
         assert "secret-token-123" not in db.scalar("select detail from ops.audit_log")
+
+
+def test_cli_ingest_from_tushare_then_dbt_build_is_green(any_db, tmp_path, monkeypatch):
+    """`aquant ingest --source tushare` end to end on the recorded market (fake client in place of
+    tushare.pro_api), then the dbt build on that data: one small build per target."""
+    from click.testing import CliRunner
+
+    from aquant.cli import main
+    from aquant.dbt_runner import run_dbt
+
+    monkeypatch.setattr("aquant.extract.tushare.default_client", lambda *a, **k: FakeTusharePro())
+    for k, v in any_db.dbt_env().items():
+        monkeypatch.setenv(k, v)
+    out = CliRunner().invoke(main, ["ingest", "--source", "tushare", "--start", "2021-04-01", "--end", "2021-08-31",
+                                    "--codes", "000001.SZ,600000.SH", "--quiet"])
+    assert out.exit_code == 0, out.output
+    assert "status=ok" in out.output and "failures=0" in out.output
+    with Database(any_db) as db:
+        n = {t: db.scalar(f"select count(*) from raw.{t}") for t in
+             ("daily_quote", "finance_data", "dividend", "funds_flow", "chip_distribution")}
+        assert n["daily_quote"] == 2 * 104 and n["finance_data"] == 3 and n["dividend"] == 1, n
+    res = run_dbt(any_db, ["build"], quiet=True, target_path=str(tmp_path / "target"))
+    assert res.returncode == 0
+    with Database(any_db) as db:
+        q = db.query_df("select * from staging.stg_daily_quote_base where code = '000001.SZ' "
+                        "and trade_date in ('2021-05-13', '2021-05-14') order by trade_date")
+        assert db.scalar("select count(*) from staging.quarantine where row_date between '2021-04-01' "
+                         "and '2021-08-31'") == 0  # the ex-dates are clean: pre_close is the reference
+    # real 2021-05-14 ex-date (10派1.8): close 23.07 the day before, exchange reference 22.89
+    assert list(q["close"])[0] == 23.07 and list(q["pre_close"])[1] == 22.89
