@@ -435,9 +435,9 @@ class FakeTusharePro:
 # Function names, signatures and return shapes are xtquant 250807.1.2's (site-packages
 # xtquant/xtdata.py and doc/xtdata.md, cited per method). The market is the same real recorded
 # exchange bars as the tushare fake, re-shaped to xtdata's fields: `preClose` = the exchange's
-# reference price (tushare's pre_close, the same exchange number), volume in 手 (lots: the
-# doc gives no unit; QMT reports A-share volume in lots, a guess kept from before), amount in
-# CNY, `time` epoch ms of Beijing midnight.
+# reference price (tushare's pre_close, the same exchange number), volume in 手 (the K-line
+# field list gives no unit; QMT's tick fields say volume 成交总量(手) and pvolume the unconverted
+# count, so lots — an inference), amount in CNY, `time` epoch ms of Beijing midnight.
 
 # Real 000001 events (Eastmoney 分红送配, dividend fixture source), per share: (ex-date, cash,
 # bonus shares, transfer shares). 600000's cash is derived from its real bars (previous close −
