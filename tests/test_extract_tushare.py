@@ -122,6 +122,26 @@ def test_incremental_run_loads_a_restatement_of_an_old_period(duck):
     assert len(old) == 1 and old.iloc[0].eps == 2.25
 
 
+def test_fina_indicator_is_asked_in_period_slices_under_its_100_row_cap(duck):
+    fake = FakeTusharePro()
+    with Database(duck) as db:
+        s = ingest(db, fake, ["finance_data"], codes=["000001.SZ"], start=D(2010, 1, 1), end=D(2024, 6, 30))
+        assert not s.failures
+        assert db.scalar("select count(*) from raw.finance_data") == len(fake.fina) - 4  # all of 000001's
+    spans = [(kw["start_date"], kw["end_date"]) for name, kw in fake.calls if name == "fina_indicator"]
+    assert len(spans) >= 3 and spans[0][0] == "20081127" and spans[-1][1] == "20240630"
+    for (_, hi), (lo, _) in zip(spans, spans[1:]):  # contiguous, no gap, no overlap
+        assert (pd.Timestamp(lo) - pd.Timestamp(hi)).days == 1
+
+    class Capped(FakeTusharePro):
+        def fina_indicator(self, **kw):
+            return pd.concat([super().fina_indicator(**kw)] * 100).head(100)
+
+    with Database(duck) as db:
+        s = ingest(db, Capped(), ["finance_data"], codes=["000001.SZ"], start=D(2024, 1, 1), end=D(2024, 6, 30))
+    assert s.failures and "per-call cap" in s.failures[0].error
+
+
 def test_a_report_income_has_but_fina_indicator_lacks_fails_the_unit_not_silently(duck):
     class Lagging(FakeTusharePro):
         def fina_indicator(self, **kw):
