@@ -8,6 +8,7 @@ logged or written to disk (tushare's own `set_token` would write it to ~/tk.csv)
 from __future__ import annotations
 
 import os
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -20,6 +21,13 @@ from .normalize import LOT, board_of, check_bars, concentration, num, require, t
 SOURCE = "tushare"
 THOUSAND = 1_000.0
 WAN = 10_000.0  # 万
+
+# A report for period P is due within 4 months of P (annual), 2 (H1), 1 (Q1/Q3) (CSRC 上市公司信息
+# 披露管理办法 2021 art. 13, effective 2021-05-01; the same deadlines before); restatements come
+# later. Periods this far before an announcement window are still asked for.
+REPORT_LOOKBACK_DAYS = 400
+FINA_ROW_CAP = 100  # fina_indicator: 每次请求最多返回100条记录 (tushare doc_id=79)
+FINA_SLICE_YEARS = 5  # <= 20 periods x a few versions per call, well under the cap
 
 BOARDS = {"主板": "main", "中小板": "main", "创业板": "chinext", "科创板": "star", "北交所": "bse"}
 
@@ -38,7 +46,7 @@ class TushareExtractor:
             Job("stock_info", "stock_info", "market", self.stock_info),
             Job("daily_quote", "daily_quote", "stock", self.daily_quote),
             Job("finance_data", "finance_data", "stock", self.finance_data, watermark_col="ann_date"),
-            Job("dividend", "dividend", "stock", self.dividend, watermark_col="ann_date"),
+            Job("dividend", "dividend", "stock", self.dividend, watermark_col="announced"),
             Job("funds_flow", "funds_flow", "stock", self.funds_flow),
             Job("chip_distribution", "chip_distribution", "stock", self.chip_distribution),
         ]
@@ -109,38 +117,95 @@ class TushareExtractor:
         return [Frame("daily_quote", check_bars(df.sort_values("trade_date"), origin), SOURCE, origin)]
 
     def finance_data(self, code: str, ctx: Context) -> list[Frame]:
-        """fina_indicator (eps, bps, roe %, netprofit_yoy %) + income (revenue, net profit, yuan),
-        selected by announcement date so an incremental run picks up new and restated reports."""
+        """Reports ANNOUNCED in [ctx.start, ctx.end] (the job's watermark is the announcement
+        date): fina_indicator (eps, bps, roe %, netprofit_yoy %) + income (revenue, parent net
+        profit, CNY).
+
+        The two APIs filter their dates differently (tushare docs): fina_indicator's
+        start_date/end_date are REPORT PERIODS (doc_id=79, 报告期开始/结束日期), income's are
+        ANNOUNCEMENT dates (doc_id=33, 公告开始/结束日期). Asking both for the same window lost
+        every report announced in the window for a period before it (the Q4 report announced in
+        March of a window starting in January; a restatement of an old period), and the run
+        still said "ok". So fina_indicator is asked for every period that can still be announced
+        in the window (REPORT_LOOKBACK_DAYS before its start) and its rows are then kept by
+        announcement date; income is asked by announcement date from that same earlier day, so
+        it covers every period fina_indicator returns. A report income announced in the window
+        that fina_indicator does not return fails the unit instead of vanishing.
+        """
         origin = "tushare.fina_indicator"
-        w = {"ts_code": code, "start_date": ymd(ctx.start), "end_date": ymd(ctx.end)}
-        fi = require(self.pro.fina_indicator(**w), ["ann_date", "end_date", "eps", "bps", "roe", "netprofit_yoy"], origin)
+        first_period = ctx.start - timedelta(days=REPORT_LOOKBACK_DAYS)
+        fi = self._fina_indicator(code, first_period, ctx.end)
+        inc = require(self.pro.income(ts_code=code, start_date=ymd(first_period), end_date=ymd(ctx.end),
+                                      fields="ts_code,ann_date,end_date,total_revenue,n_income_attr_p"),
+                      ["ann_date", "end_date", "total_revenue", "n_income_attr_p"], "tushare.income")
+        empty = [Frame("finance_data", pd.DataFrame(columns=["code", "report_period", "ann_date"]), SOURCE, origin)]
+        inc = pd.DataFrame({"report_period": to_date(inc["end_date"]), "inc_ann": to_date(inc["ann_date"]),
+                            "revenue": num(inc["total_revenue"]), "net_profit": num(inc["n_income_attr_p"])}) \
+            if len(inc) else pd.DataFrame(columns=["report_period", "inc_ann", "revenue", "net_profit"])
+        announced = inc[(inc["inc_ann"] >= ctx.start) & (inc["inc_ann"] <= ctx.end)]
         if fi.empty:
-            return [Frame("finance_data", pd.DataFrame(columns=["code", "report_period"]), SOURCE, origin)]
-        inc = require(self.pro.income(**w, fields="ts_code,ann_date,end_date,total_revenue,n_income_attr_p"),
-                      ["end_date", "total_revenue", "n_income_attr_p"], "tushare.income")
+            if len(announced):
+                raise ValueError(f"{code}: tushare.income has reports announced {ctx.start}..{ctx.end} for periods "
+                                 f"{[str(d) for d in sorted(set(announced['report_period']))]} that fina_indicator (asked for periods "
+                                 f"{first_period}..{ctx.end}) does not return; not loading half a report")
+            return empty
         df = pd.DataFrame({"code": code, "report_period": to_date(fi["end_date"]), "ann_date": to_date(fi["ann_date"]),
                            "roe": num(fi["roe"]) / 100, "eps": num(fi["eps"]), "bps": num(fi["bps"]),
                            "net_profit_yoy": num(fi["netprofit_yoy"]) / 100})
-        df = df.sort_values("ann_date").drop_duplicates("report_period", keep="last")
-        if len(inc):
-            i = pd.DataFrame({"report_period": to_date(inc["end_date"]), "revenue": num(inc["total_revenue"]),
-                              "net_profit": num(inc["n_income_attr_p"])}).drop_duplicates("report_period", keep="first")
-            df = df.merge(i, on="report_period", how="left")
-        return [Frame("finance_data", df, SOURCE, origin + "+income")]
+        df = df[df["ann_date"].notna() & (df["ann_date"] >= ctx.start) & (df["ann_date"] <= ctx.end)]
+        missing = [str(d) for d in sorted(set(announced["report_period"]) - set(df["report_period"]))]
+        if missing:
+            raise ValueError(f"{code}: tushare.income has reports announced {ctx.start}..{ctx.end} for periods {missing} "
+                             f"that fina_indicator does not list as announced in that window; not loading half a "
+                             f"report (check the fina_indicator period window)")
+        if df.empty:
+            return empty
+        df = df.sort_values("ann_date").drop_duplicates("report_period", keep="last").reset_index(drop=True)
+        return [Frame("finance_data", _with_income(df, inc), SOURCE, origin + "+income")]
+
+    def _fina_indicator(self, code: str, first: date, last: date) -> pd.DataFrame:
+        """fina_indicator over report periods [first, last], in slices: it returns at most 100
+        rows per call (doc_id=79), and restated reports repeat a period."""
+        cols = ["ann_date", "end_date", "eps", "bps", "roe", "netprofit_yoy"]
+        parts = []
+        lo = first
+        while lo <= last:
+            hi = min(last, date(lo.year + FINA_SLICE_YEARS, lo.month, 1) - timedelta(days=1))
+            part = require(self.pro.fina_indicator(ts_code=code, start_date=ymd(lo), end_date=ymd(hi)), cols,
+                           "tushare.fina_indicator")
+            if len(part) >= FINA_ROW_CAP:
+                raise ValueError(f"{code}: tushare.fina_indicator returned {len(part)} rows for periods {lo}..{hi}, "
+                                 f"its per-call cap; some reports may be cut off (lower FINA_SLICE_YEARS)")
+            if len(part):
+                parts.append(part)
+            lo = hi + timedelta(days=1)
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
 
     def dividend(self, code: str, ctx: Context) -> list[Frame]:
-        """Per report period the implemented plan (div_proc 实施) if any, else the latest one."""
+        """Per report period the implemented plan (div_proc 实施) if any, else the latest stage.
+
+        `dividend` has no date-range filter (doc_id=103: ts_code / ann_date / record_date /
+        ex_date / imp_ann_date, matched exactly), so the whole history is asked and filtered
+        here. `ann_date` is the plan's announcement (预案公告日); the implementation, with its
+        ex-date, is announced later (imp_ann_date). A plan counts as news in the window when its
+        latest announcement (the later of the two) falls in it, and the job's watermark follows
+        that date: filtering on ann_date alone never saw a plan turn into an implementation.
+        """
         origin = "tushare.dividend"
         raw = require(self.pro.dividend(ts_code=code), ["end_date", "ann_date", "div_proc", "stk_div", "cash_div_tax",
                                                         "ex_date"], origin)
         if raw.empty:
-            return [Frame("dividend", pd.DataFrame(columns=["code", "report_period"]), SOURCE, origin)]
+            return [Frame("dividend", pd.DataFrame(columns=["code", "report_period", "announced"]), SOURCE, origin)]
+        imp = to_date(raw["imp_ann_date"]) if "imp_ann_date" in raw else pd.Series(None, index=raw.index, dtype=object)
         df = pd.DataFrame({"code": code, "report_period": to_date(raw["end_date"]), "ann_date": to_date(raw["ann_date"]),
                            "ex_date": to_date(raw["ex_date"]), "cash_div_per_share": num(raw["cash_div_tax"]),
                            "bonus_ratio": num(raw["stk_div"]), "payout_ratio": float("nan"),
                            "done": raw["div_proc"].astype(str).eq("实施")})
-        df = df.sort_values(["done", "ann_date"]).drop_duplicates("report_period", keep="last").drop(columns="done")
-        df = df[(df.ann_date >= ctx.start) & (df.ann_date <= ctx.end)]
+        df["announced"] = [max(d for d in (a, i) if d is not None and not pd.isna(d)) if (a or i) else None
+                           for a, i in zip(df["ann_date"], imp)]
+        df = df[df["announced"].notna() & (df["announced"] <= ctx.end)]  # stages announced by the window's end
+        df = df.sort_values(["done", "announced"]).drop_duplicates("report_period", keep="last").drop(columns="done")
+        df = df[df["announced"] >= ctx.start]
         # payout = cash per share / EPS of the same report, when that report is already loaded
         eps = ctx.read("select report_period, eps from raw.finance_data where code = ?", [code])
         if len(eps):
@@ -187,6 +252,21 @@ class TushareExtractor:
         df["concentration_90"] = concentration(df.cost_90_low, df.cost_90_high)
         df["concentration_70"] = concentration(df.cost_70_low, df.cost_70_high)
         return [Frame("chip_distribution", df, SOURCE, origin)]
+
+
+def _with_income(df: pd.DataFrame, inc: pd.DataFrame) -> pd.DataFrame:
+    """Revenue and net profit of the same period, from the income version announced by the
+    indicator's announcement (the latest such), else the earliest one (same report, dated a
+    day later upstream)."""
+    if inc.empty:
+        return df.assign(revenue=float("nan"), net_profit=float("nan"))
+    out = []
+    for row in df.itertuples(index=False):
+        same = inc[inc["report_period"] == row.report_period].sort_values("inc_ann")
+        known = same[same["inc_ann"] <= row.ann_date]
+        pick = known.iloc[-1] if len(known) else (same.iloc[0] if len(same) else None)
+        out.append((float("nan"), float("nan")) if pick is None else (pick["revenue"], pick["net_profit"]))
+    return df.assign(revenue=[r for r, _ in out], net_profit=[p for _, p in out])
 
 
 def default_client(timeout: float = 30.0) -> Any:
