@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import Settings, project_root
+from .config import Settings, data_dir
 from .db import Database
 from .schema import OPS_TABLES, Table
 
@@ -54,7 +54,7 @@ def backup_root(settings: Settings) -> Path:
     if env:
         return Path(env).expanduser().resolve()
     if settings.is_postgres:
-        return project_root() / "data" / "backups" / f"pg-{settings.pg['dbname']}"
+        return data_dir() / "backups" / f"pg-{settings.pg['dbname']}"
     return settings.duckdb_path.parent / "backups" / settings.duckdb_path.stem
 
 

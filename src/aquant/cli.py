@@ -167,17 +167,12 @@ def restore_cmd(snapshot: Path, tables: list[str] | None, yes: bool) -> None:
 
 
 def _register_extensions() -> None:
-    """Commands that live beside the code they drive (qmt/, app/, notifications)."""
+    """Commands that live beside the code they drive (qmt/, app/, notifications). They ship with
+    every install, so an import error here is a bug and is raised, never swallowed."""
     import importlib
 
     for mod in ["aquant.qmt.commands", "aquant.app.commands", "aquant.alerts", "aquant.notify", "aquant.daily"]:
-        try:
-            m = importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name == mod:
-                continue
-            raise
-        for cmd in getattr(m, "COMMANDS", []):
+        for cmd in getattr(importlib.import_module(mod), "COMMANDS", []):
             main.add_command(cmd)
 
 

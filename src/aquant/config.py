@@ -21,7 +21,8 @@ def project_root() -> Path:
     """The dbt project directory (holds dbt_project.yml).
 
     `AQUANT_HOME` wins; otherwise the current directory or a parent; otherwise the checkout
-    this package was installed from (editable install), so `aquant` works from anywhere.
+    this package was installed from (editable install); otherwise the copy a wheel installs under
+    <prefix>/share/aquant (setup.py), so `aquant` works from anywhere.
     """
     env = os.environ.get("AQUANT_HOME")
     if env:
@@ -35,7 +36,27 @@ def project_root() -> Path:
     here = Path(__file__).resolve().parents[2]
     if (here / "dbt_project.yml").exists():
         return here
+    installed = installed_project()
+    if installed is not None:
+        return installed
     raise ConfigError("cannot find the aquant project (dbt_project.yml); run from the checkout or set AQUANT_HOME")
+
+
+def installed_project() -> Path | None:
+    """The dbt project a wheel install put under <prefix>/share/aquant, if this is such an install."""
+    import sys
+
+    cand = Path(sys.prefix) / "share" / "aquant"
+    return cand if (cand / "dbt_project.yml").exists() else None
+
+
+def data_dir() -> Path:
+    """Where the default warehouse lives: data/ in the checkout, or in the current directory when
+    aquant runs from a wheel install (its project copy sits inside the environment)."""
+    root = project_root()
+    if root == installed_project():
+        return Path.cwd() / "data"
+    return root / "data"
 
 
 @dataclass(frozen=True)
@@ -87,5 +108,5 @@ def load_settings() -> Settings:
     if target not in TARGETS:
         raise ConfigError(f"AQUANT_TARGET must be one of {', '.join(TARGETS)}, got {target!r}")
     db = os.environ.get("AQUANT_DB")
-    path = Path(db).expanduser() if db else project_root() / "data" / "warehouse.duckdb"
+    path = Path(db).expanduser() if db else data_dir() / "warehouse.duckdb"
     return Settings(target=target, duckdb_path=path.resolve(), pg=_pg_from_env())

@@ -200,11 +200,11 @@ def daily_cmd(source: str, run_date: date | None, stocks: int | None, qmt_dir: s
     """
     import os
 
-    from .config import project_root
+    from .config import data_dir
 
     try:
         settings = load_settings()
-        folder = Path(qmt_dir or os.environ.get("AQUANT_QMT_DIR") or project_root() / "data" / "qmt")
+        folder = Path(qmt_dir or os.environ.get("AQUANT_QMT_DIR") or data_dir() / "qmt")
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
     if stocks is not None and source != "sample":

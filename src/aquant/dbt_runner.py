@@ -20,15 +20,20 @@ class DbtResult:
     args: list[str]
 
 
-def dbt_executable() -> str:
-    """The dbt next to this Python (the venv's), else the one on PATH."""
+def dbt_command() -> list[str]:
+    """How to start dbt: the `dbt` script next to this Python (the venv's), else one on PATH, else
+    dbt-core's own entry point run by this interpreter (an environment without console scripts)."""
     cand = Path(sys.executable).parent / "dbt"
     if cand.exists():
-        return str(cand)
+        return [str(cand)]
     found = shutil.which("dbt")
-    if not found:
-        raise FileNotFoundError("dbt is not installed in this environment; run `pip install -e .`")
-    return found
+    if found:
+        return [found]
+    import importlib.util
+
+    if importlib.util.find_spec("dbt.cli.main") is None:
+        raise FileNotFoundError("dbt is not installed in this environment; run `pip install aquant` (or -e .)")
+    return [sys.executable, "-c", "import sys; from dbt.cli.main import cli; sys.exit(cli())"]
 
 
 def run_dbt(settings: Settings, args: list[str], vars_: dict | None = None, quiet: bool = False,
@@ -38,7 +43,7 @@ def run_dbt(settings: Settings, args: list[str], vars_: dict | None = None, quie
 
     root = project_root()
     env = {**os.environ, **settings.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    cmd = [dbt_executable(), *args, "--project-dir", str(root), "--profiles-dir", str(root),
+    cmd = [*dbt_command(), *args, "--project-dir", str(root), "--profiles-dir", str(root),
            "--target", settings.target]
     if target_path:
         # Separate target/log folders let several builds (tests, helpers) run side by side.

@@ -11,6 +11,7 @@ import click
 from tabulate import tabulate
 
 from . import audit
+from .backup import registered_tables
 from .config import load_settings
 from .db import Database
 from .dbt_runner import run_dbt
@@ -91,6 +92,10 @@ def run_demo(stocks: int | None = None, skip_backtest: bool = False) -> int:
         with Database(settings) as db:
             click.echo(_paper(db))
     with Database(settings) as db:
+        # Every ops table of the contract exists after the demo (alerts_log, alert_decisions, ...),
+        # even those only a later command fills, so readers never meet a missing table.
+        for t in registered_tables().values():
+            db.ensure_table(t)
         click.echo("\n" + tabulate(_counts(db), headers=["relation", "rows"]))
     click.echo(f"\nDone in {time.perf_counter() - t0:.0f}s. Database: {settings.describe()}")
     click.echo("Next: `aquant docs --serve` (lineage), `aquant app` (review), `aquant backtest --help`.")
