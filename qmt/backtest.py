@@ -113,7 +113,7 @@ def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, ta
                       state, p, broker.rules, float(mkt.get(d, 0.0)))
 
     eq = pd.DataFrame(rows, columns=["trade_date", "equity", "cash"])
-    eq["drawdown"] = metrics.drawdown(eq["equity"])
+    eq["drawdown"] = metrics.drawdown(eq["equity"], p.initial_cash)
     eq["benchmark"] = p.initial_cash * np.cumprod(1 + mkt.to_numpy())
     log = pd.DataFrame([(e.trade_date, e.code, e.side, e.status, e.price, e.qty, e.fee, e.reason, e.order_id,
                          e.signal_id) for e in broker.log],
