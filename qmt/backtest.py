@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, timezone
 from typing import Any, Mapping
 
@@ -21,7 +21,7 @@ from . import data, metrics
 from .broker import OrderRequest
 from .corporate_actions import schedule
 from .costs import CostModel
-from .sim_broker import DELISTING_RULES, LogEntry, SimBroker
+from .sim_broker import DELISTING_RULES, CorporateAction, LogEntry, SimBroker
 from .strategy import Decision, StrategyParams, StrategyState, decide
 from .tables import BACKTEST_EQUITY, BACKTEST_LOG, BACKTEST_RUN
 
@@ -33,6 +33,9 @@ class BacktestResult:
     log: pd.DataFrame      # backtest_log rows without run_id
     equity: pd.DataFrame   # trade_date, equity, cash, drawdown, benchmark
     summary: dict[str, Any]
+    # corporate actions applied to holdings: trade_date (session applied), code, ex_date, cash,
+    # withheld, bonus_shares (not written to ops: the contract's tables stay as they are)
+    actions: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 @dataclass(frozen=True)
@@ -79,14 +82,15 @@ def make_broker(p: StrategyParams, info: pd.DataFrame | None = None) -> SimBroke
 
 
 def execute_day(broker: SimBroker, state: StrategyState, day: pd.Timestamp, bars: pd.DataFrame,
-                actions: pd.DataFrame | None, plan: Decision) -> None:
+                actions: pd.DataFrame | None, plan: Decision) -> list[CorporateAction]:
     """One session: delisted holdings closed, corporate actions that apply on this session (see
     corporate_actions.schedule), yesterday's plan at the open (sells, then buys), then the
     standing stops/targets against the bar. Shared by the backtest and paper trading."""
     broker.start_day(day, bars)
     for code in broker.delisted:
         state.on_position_closed(code)
-    for a in broker.apply_corporate_actions(actions):
+    done = broker.apply_corporate_actions(actions)
+    for a in done:
         state.on_corporate_action(a.code, a.cash_per_share, a.bonus_ratio)
     for s in plan.skipped:  # decided yesterday, logged on the day it would have traded
         broker.log.append(LogEntry(day, s.code, s.side, "rejected", None, s.qty, 0.0, s.reason, "", s.signal_id))
@@ -110,6 +114,7 @@ def execute_day(broker: SimBroker, state: StrategyState, day: pd.Timestamp, bars
     for code in list(state.pending_meta):  # buy signals that did not fill
         if not broker.holds(code):
             state.pending_meta.pop(code)
+    return done
 
 
 def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, targets: pd.DataFrame,
@@ -143,10 +148,14 @@ def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, ta
 
     broker, state, plan = book.apply(make_broker(p, info)), StrategyState(), Decision()
     rows: list[tuple] = []
+    applied: list[tuple] = []
     empty = pd.DataFrame(columns=["kind"])
     for d in days:
         bars = by_day[d]
-        execute_day(broker, state, d, bars, div_by.get(d), plan)
+        ev = div_by.get(d)
+        ex = dict(zip(ev["code"], ev["ex_date"])) if ev is not None else {}
+        for a in execute_day(broker, state, d, bars, ev, plan):
+            applied.append((d, a.code, ex.get(a.code), a.cash, a.withheld, a.bonus_shares))
         eq = broker.end_day()
         rows.append((d, eq, broker.cash()))
         sigs = sig_by.get(d, empty)
@@ -182,7 +191,8 @@ def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, ta
                "final_equity": float(eq["equity"].iloc[-1]), "n_trades": len(fills),
                "dividends": broker.dividends_received(), "dividend_tax": float(log["dividend_tax"].sum()),
                "params": params_json(p, book)}
-    return BacktestResult(log, eq, summary)
+    actions = pd.DataFrame(applied, columns=["trade_date", "code", "ex_date", "cash", "withheld", "bonus_shares"])
+    return BacktestResult(log, eq, summary, actions)
 
 
 def _none(x: Any) -> Any:
