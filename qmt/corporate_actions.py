@@ -5,9 +5,9 @@ session an event applies on, or their positions and cash drift apart. About half
 in tushare's `dividend` table fall on a weekend or holiday (150 of the sample market's 296), so
 "apply on the ex-date" silently drops them.
 
-Rule (SSE/SZSE practice, 《上海证券交易所交易规则》 4.3 / 深交所 3.3 除权除息): entitlement belongs to
-the holders registered at the close of the record date (股权登记日), which is the last session
-before the ex-date; the ex-date price adjustment and the shares/cash reach the account on the
+Rule (SSE/SZSE and CSDC practice for 除权除息; article numbers not checked here): entitlement
+belongs to the holders registered at the close of the record date (股权登记日), which is the last
+session before the ex-date; the ex-date price adjustment and the shares/cash reach the account on the
 first session on or after the ex-date. An ex-date that is not a session is therefore applied on
 the next session, to the holdings at the close of the last session before it.
 """

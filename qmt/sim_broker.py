@@ -25,7 +25,6 @@ from .costs import CostModel
 from .rules import RuleBook, board_of, dividend_tax_rule
 
 DELISTING_RULES = ("last_close", "zero")
-CENT = Decimal("0.01")
 
 
 def to_cents(x: float | Decimal) -> int:

@@ -169,12 +169,12 @@ def test_paper_applies_an_event_on_a_session_it_did_not_run(duck, monkeypatch):
         assert [d for d in recon_mod.reconcile(db, fri.date()) if d.kind == "position_mismatch"] == []
 
 
-def test_reconcile_flags_holdings_that_ignore_a_weekend_bonus_issue(duck, monkeypatch):
+def test_reconcile_flags_holdings_that_ignore_a_weekend_bonus_issue(any_db, monkeypatch):
     m = _market_with_events()
     days = sorted(m["stg_daily_quote"].trade_date.unique())
     _calendar(monkeypatch, days)
     fri, mon = pd.Timestamp("2024-01-12"), pd.Timestamp("2024-01-15")
-    with Database(duck) as db:
+    with Database(any_db) as db:
         load_market(db, m)
         for d in [x for x in days if x <= mon]:
             run_paper(db, d.date())
