@@ -186,3 +186,22 @@ def test_reconcile_flags_holdings_that_ignore_a_weekend_bonus_issue(any_db, monk
         db.execute("update ops.paper_state set state = ? where as_of = ?", [json.dumps(st), mon.date()])
         diffs = [d for d in recon_mod.reconcile(db, fri.date()) if d.kind == "position_mismatch"]
         assert [(d.code, f"imply {held_mon}" in d.detail) for d in diffs] == [(CODES[2], True)]
+
+
+def test_schedule_matches_real_record_dates_on_the_exchange_calendar():
+    """Real Eastmoney 分红送配 rows (tests/fixtures, provenance in the file): on real data every
+    ex-date is a session and the record date is the session before it, which is what schedule
+    derives. The sample market, by contrast, draws ex-dates on calendar days."""
+    import exchange_calendars as xc
+    from pathlib import Path
+
+    real = pd.read_csv(Path(__file__).parent / "fixtures" / "fhps_em_record_ex_dates.csv", comment="#",
+                       dtype={"代码": str}, parse_dates=["股权登记日", "除权除息日"])
+    sessions = xc.get_calendar("XSHG").sessions_in_range("2023-06-01", "2024-12-31")
+    ev = pd.DataFrame({"code": real["代码"], "ex_date": real["除权除息日"]})
+    out = schedule(ev, sessions)
+    assert len(out) == len(real) == 100
+    got = out.set_index("code")
+    want = real.set_index("代码")
+    assert (got.loc[want.index, "apply_date"].to_numpy() == want["除权除息日"].to_numpy()).all()
+    assert (got.loc[want.index, "record_date"].to_numpy() == want["股权登记日"].to_numpy()).all()
