@@ -6,8 +6,9 @@ same log and equity byte for byte, so a golden file can pin it. Data is grouped 
 """
 from __future__ import annotations
 
+import json
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, timezone
 from typing import Any, Mapping
 
@@ -18,8 +19,9 @@ from aquant.db import Database
 
 from . import data, metrics
 from .broker import OrderRequest
+from .corporate_actions import schedule
 from .costs import CostModel
-from .sim_broker import LogEntry, SimBroker
+from .sim_broker import DELISTING_RULES, CorporateAction, LogEntry, SimBroker
 from .strategy import Decision, StrategyParams, StrategyState, decide
 from .tables import BACKTEST_EQUITY, BACKTEST_LOG, BACKTEST_RUN
 
@@ -31,6 +33,45 @@ class BacktestResult:
     log: pd.DataFrame      # backtest_log rows without run_id
     equity: pd.DataFrame   # trade_date, equity, cash, drawdown, benchmark
     summary: dict[str, Any]
+    # corporate actions applied to holdings: trade_date (session applied), code, ex_date, cash,
+    # withheld, bonus_shares (not written to ops: the contract's tables stay as they are)
+    actions: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+@dataclass(frozen=True)
+class BookParams:
+    """Knobs of the simulated account's bookkeeping (given with the strategy's in one params JSON).
+
+    delisting: "last_close" sells a holding at its last close once its delist_date is reached,
+        "zero" writes it off (docs/qmt.md, "Delisting").
+    dividend_tax: withhold the individual investor's dividend income tax (rules.DIVIDEND_TAX)
+        at the sale, by holding period; False for an account that pays none.
+    """
+
+    delisting: str = "last_close"
+    dividend_tax: bool = True
+
+    def __post_init__(self) -> None:
+        if self.delisting not in DELISTING_RULES:
+            raise ValueError(f"delisting must be one of {DELISTING_RULES}, got {self.delisting!r}")
+
+    def apply(self, broker: SimBroker) -> SimBroker:
+        broker.delisting, broker.dividend_tax = self.delisting, bool(self.dividend_tax)
+        return broker
+
+
+def split_params(params: StrategyParams | Mapping[str, Any] | None) -> tuple[StrategyParams, BookParams]:
+    """One params mapping -> the strategy's knobs and the bookkeeping's (each rejects unknown keys)."""
+    if params is None or isinstance(params, StrategyParams):
+        return StrategyParams.from_any(params), BookParams()
+    book_keys = {f.name for f in fields(BookParams)}
+    book = BookParams(**{k: v for k, v in params.items() if k in book_keys})
+    return StrategyParams.from_any({k: v for k, v in params.items() if k not in book_keys}), book
+
+
+def params_json(p: StrategyParams, book: BookParams) -> str:
+    """Both sets of knobs, as recorded in ops.backtest_run.params."""
+    return json.dumps({**json.loads(p.to_json()), **asdict(book)}, sort_keys=True)
 
 
 def make_broker(p: StrategyParams, info: pd.DataFrame | None = None) -> SimBroker:
@@ -41,11 +82,15 @@ def make_broker(p: StrategyParams, info: pd.DataFrame | None = None) -> SimBroke
 
 
 def execute_day(broker: SimBroker, state: StrategyState, day: pd.Timestamp, bars: pd.DataFrame,
-                actions: pd.DataFrame | None, plan: Decision) -> None:
-    """One session: ex-date actions, yesterday's plan at the open (sells, then buys), then the
+                actions: pd.DataFrame | None, plan: Decision) -> list[CorporateAction]:
+    """One session: delisted holdings closed, corporate actions that apply on this session (see
+    corporate_actions.schedule), yesterday's plan at the open (sells, then buys), then the
     standing stops/targets against the bar. Shared by the backtest and paper trading."""
     broker.start_day(day, bars)
-    for a in broker.apply_corporate_actions(actions):
+    for code in broker.delisted:
+        state.on_position_closed(code)
+    done = broker.apply_corporate_actions(actions)
+    for a in done:
         state.on_corporate_action(a.code, a.cash_per_share, a.bonus_ratio)
     for s in plan.skipped:  # decided yesterday, logged on the day it would have traded
         broker.log.append(LogEntry(day, s.code, s.side, "rejected", None, s.qty, 0.0, s.reason, "", s.signal_id))
@@ -69,12 +114,18 @@ def execute_day(broker: SimBroker, state: StrategyState, day: pd.Timestamp, bars
     for code in list(state.pending_meta):  # buy signals that did not fill
         if not broker.holds(code):
             state.pending_meta.pop(code)
+    return done
 
 
 def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, targets: pd.DataFrame,
-             dividends: pd.DataFrame, params: StrategyParams | Mapping[str, Any] | None = None) -> BacktestResult:
-    """Run the strategy over every trading day present in `quotes` (sorted by date)."""
-    p = StrategyParams.from_any(params)
+             dividends: pd.DataFrame, params: StrategyParams | Mapping[str, Any] | None = None,
+             book: BookParams | None = None) -> BacktestResult:
+    """Run the strategy over every trading day present in `quotes` (sorted by date).
+
+    Corporate actions apply on the first session on or after their ex-date (an ex-date on a
+    weekend or holiday is not lost); `params` may hold BookParams keys too."""
+    p, book2 = split_params(params)
+    book = book or book2
     if quotes.empty:
         raise ValueError("no quotes in the backtest range; expected rows in stg_daily_quote — run "
                          "`aquant ingest` and `aquant build`, or widen --start/--end")
@@ -87,19 +138,24 @@ def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, ta
     signals = signals.astype({c: object for c in signals.columns if signals[c].dtype.kind not in "fiubmM"})
     sig_by = {d: g for d, g in signals.groupby("trade_date")} if not signals.empty else {}
     tgt_by = {d: g for d, g in targets.groupby("rebalance_date")} if targets is not None and not targets.empty else {}
-    div_by = {d: g for d, g in dividends.groupby("ex_date")} if dividends is not None and not dividends.empty else {}
+    events = schedule(dividends, days)
+    div_by = {d: g for d, g in events.groupby("apply_date")} if not events.empty else {}
     industries: dict[str, str] = {}
     if info is not None and not info.empty:
         industries.update({c: i for c, i in zip(info["code"], info["industry_l1"]) if isinstance(i, str)})
     if not signals.empty and "industry_l1" in signals:
         industries.update({c: i for c, i in zip(signals["code"], signals["industry_l1"]) if isinstance(i, str)})
 
-    broker, state, plan = make_broker(p, info), StrategyState(), Decision()
+    broker, state, plan = book.apply(make_broker(p, info)), StrategyState(), Decision()
     rows: list[tuple] = []
+    applied: list[tuple] = []
     empty = pd.DataFrame(columns=["kind"])
     for d in days:
         bars = by_day[d]
-        execute_day(broker, state, d, bars, div_by.get(d), plan)
+        ev = div_by.get(d)
+        ex = dict(zip(ev["code"], ev["ex_date"])) if ev is not None else {}
+        for a in execute_day(broker, state, d, bars, ev, plan):
+            applied.append((d, a.code, ex.get(a.code), a.cash, a.withheld, a.bonus_shares))
         eq = broker.end_day()
         rows.append((d, eq, broker.cash()))
         sigs = sig_by.get(d, empty)
@@ -113,12 +169,12 @@ def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, ta
                       state, p, broker.rules, float(mkt.get(d, 0.0)))
 
     eq = pd.DataFrame(rows, columns=["trade_date", "equity", "cash"])
-    eq["drawdown"] = metrics.drawdown(eq["equity"])
+    eq["drawdown"] = metrics.drawdown(eq["equity"], p.initial_cash)
     eq["benchmark"] = p.initial_cash * np.cumprod(1 + mkt.to_numpy())
     log = pd.DataFrame([(e.trade_date, e.code, e.side, e.status, e.price, e.qty, e.fee, e.reason, e.order_id,
-                         e.signal_id) for e in broker.log],
+                         e.signal_id, e.tax) for e in broker.log],
                        columns=["trade_date", "code", "side", "status", "price", "qty", "fee", "reason",
-                                "order_id", "signal_id"])
+                                "order_id", "signal_id", "dividend_tax"])
     log.insert(0, "seq", np.arange(1, len(log) + 1, dtype="int64"))
     rets = eq["equity"].pct_change()
     rets.iloc[0] = eq["equity"].iloc[0] / p.initial_cash - 1
@@ -132,8 +188,11 @@ def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, ta
                # one-way annual turnover: half of traded value over mean equity, per year
                "turnover": float(traded / 2 / eq["equity"].mean() / years) if years else float("nan"),
                "benchmark_return": float(np.prod(1 + mkt.to_numpy()) - 1),
-               "final_equity": float(eq["equity"].iloc[-1]), "n_trades": len(fills)}
-    return BacktestResult(log, eq, summary)
+               "final_equity": float(eq["equity"].iloc[-1]), "n_trades": len(fills),
+               "dividends": broker.dividends_received(), "dividend_tax": float(log["dividend_tax"].sum()),
+               "params": params_json(p, book)}
+    actions = pd.DataFrame(applied, columns=["trade_date", "code", "ex_date", "cash", "withheld", "bonus_shares"])
+    return BacktestResult(log, eq, summary, actions)
 
 
 def _none(x: Any) -> Any:
@@ -147,10 +206,10 @@ def write_result(db: Database, run_id: str, res: BacktestResult, start: date, en
         db.ensure_table(t)
     s = res.summary
     run = pd.DataFrame([{"run_id": run_id, "started_at": datetime.now(timezone.utc).replace(tzinfo=None),
-                         "params": params.to_json(), "start_date": pd.Timestamp(start),
+                         "params": s.get("params") or params.to_json(), "start_date": pd.Timestamp(start),
                          "end_date": pd.Timestamp(end), **{k: _none(s.get(k)) for k in BACKTEST_RUN.columns
-                                                            if k in s}}])
-    log = res.log.drop(columns=["order_id"]).assign(run_id=run_id)
+                                                            if k in s and k != "params"}}])
+    log = res.log.drop(columns=["order_id", "dividend_tax"]).assign(run_id=run_id)
     log["qty"] = log["qty"].astype("int64")
     eq = res.equity.assign(run_id=run_id)
     with db.transaction():
@@ -165,11 +224,11 @@ def run_backtest(db: Database, start: date | str, end: date | str,
     start, end = pd.Timestamp(start).date(), pd.Timestamp(end).date()
     if end < start:
         raise ValueError(f"backtest end {end} is before start {start}")
-    p = StrategyParams.from_any(params)
+    p, book = split_params(params)
     src = data.Sources(p.staging_schema, p.signals_schema)
     res = simulate(data.load_quotes(db, start, end, src), data.load_stock_info(db, src),
                    data.load_signals(db, start, end, src), data.load_targets(db, start, end, src),
-                   data.load_dividends(db, start, end, src), p)
+                   data.load_dividends(db, start, end, src), p, book)
     run_id = run_id or f"bt-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
     write_result(db, run_id, res, start, end, p)
     return run_id

@@ -40,12 +40,21 @@ def compute(returns: pd.Series | np.ndarray) -> Metrics:
     std = float(np.std(r, ddof=1)) if len(r) > 1 else _nan()
     vol = std * np.sqrt(ANNUAL) if std == std else _nan()
     sharpe = float(np.mean(r) / std * np.sqrt(ANNUAL)) if std and std == std else _nan()
-    # As empyrical: peaks are taken over the curve's own points (not the initial capital).
-    mdd = float(min(np.min(growth / np.maximum.accumulate(growth) - 1), 0.0))
+    # As empyrical: the curve starts at the initial capital (growth 1.0), so a first-day loss is a
+    # drawdown from it (-10 %, -10 %, +5 % is -19 %, not -10 %).
+    curve = np.concatenate(([1.0], growth))
+    mdd = float(min(np.min(curve / np.maximum.accumulate(curve) - 1), 0.0))
     calmar = annual / abs(mdd) if mdd < 0 else _nan()
     return Metrics(total, annual, float(vol), sharpe, mdd, float(calmar))
 
 
-def drawdown(equity: pd.Series) -> pd.Series:
-    """Drawdown (<= 0) of an equity curve from its running peak."""
-    return equity / equity.cummax() - 1
+def drawdown(equity: pd.Series, initial: float | None = None) -> pd.Series:
+    """Drawdown (<= 0) of an equity curve from its running peak.
+
+    With `initial` (the starting capital) the peak starts there: a curve that opens below its
+    capital is already in drawdown on its first day, as empyrical counts it.
+    """
+    peak = equity.cummax()
+    if initial is not None:
+        peak = peak.clip(lower=float(initial))
+    return equity / peak - 1

@@ -4,6 +4,12 @@
 decides D+1's intents from D's signals and writes them to ops.orders, then saves the account.
 All of a day's writes happen in one transaction, and a day already done is not redone, so a
 restart (or running the same day twice) never executes or records an order twice.
+
+Corporate actions: a run applies every event whose ex-date is after the previous run's day and
+not after its own (an ex-date on a weekend, a holiday or a session without a run is applied on
+the next run, to the holdings saved at the previous close). The window is bounded by the saved
+state's as_of, which is written in the same transaction as the state, so each event is applied
+exactly once, also across restarts.
 """
 from __future__ import annotations
 
@@ -17,8 +23,9 @@ from aquant import trading_calendar
 from aquant.db import Database
 
 from . import data
-from .backtest import execute_day, make_broker
+from .backtest import execute_day, make_broker, split_params
 from .broker import OrderRequest
+from .corporate_actions import schedule
 from .records import mark_order, now, record_fills, record_intents
 from .strategy import Decision, StrategyParams, StrategyState, decide
 from .tables import ORDERS, PAPER_STATE, TRADES
@@ -47,13 +54,26 @@ def next_session(day: date, db: Database | None = None) -> date:
     return trading_calendar.next_session(db, day)
 
 
-def _load_state(db: Database, account: str, day: date) -> tuple[dict | None, StrategyState]:
-    row = db.query("select state from ops.paper_state where account = ? and as_of < ? order by as_of desc limit 1",
-                   [account, day])
+def _load_state(db: Database, account: str, day: date) -> tuple[dict | None, StrategyState, date | None]:
+    """The account after the last run before `day`: broker snapshot, strategy state, its as_of."""
+    row = db.query("select state, as_of from ops.paper_state where account = ? and as_of < ? "
+                   "order by as_of desc limit 1", [account, day])
     if not row:
-        return None, StrategyState()
+        return None, StrategyState(), None
     st = json.loads(row[0][0])
-    return st["broker"], StrategyState.from_json(json.dumps(st["strategy"]))
+    return st["broker"], StrategyState.from_json(json.dumps(st["strategy"])), pd.Timestamp(row[0][1]).date()
+
+
+def _events(db: Database, src: data.Sources, last_run: date | None, day: date) -> pd.DataFrame:
+    """Corporate actions to apply on this run: ex-date in (last run, day], scheduled on `day`.
+
+    Without a previous run the account holds nothing, so nothing is entitled. The schedule is
+    the one corporate_actions.schedule gives the backtest, on the sessions this account sees.
+    """
+    if last_run is None:
+        return schedule(None, [day])
+    ev = data.load_dividends(db, (pd.Timestamp(last_run) + pd.Timedelta(days=1)).date(), day, src)
+    return schedule(ev, [pd.Timestamp(last_run), pd.Timestamp(day)])
 
 
 def _plan(db: Database, account: str, day: date) -> Decision:
@@ -72,7 +92,7 @@ def _plan(db: Database, account: str, day: date) -> Decision:
 def run_paper(db: Database, day: date | str, params: StrategyParams | dict | None = None,
               account: str = "paper") -> PaperReport:
     day = pd.Timestamp(day).date()
-    p = StrategyParams.from_any(params)
+    p, book = split_params(params)
     src = data.Sources(p.staging_schema, p.signals_schema)
     for t in (ORDERS, TRADES, PAPER_STATE):
         db.ensure_table(t)
@@ -85,15 +105,15 @@ def run_paper(db: Database, day: date | str, params: StrategyParams | dict | Non
     if quotes.empty:
         raise ValueError(f"no quotes for {day} in {src.staging}.stg_daily_quote; expected a trading day "
                          f"with loaded data — run `aquant ingest` + `aquant build` first")
-    snap, state = _load_state(db, account, day)
+    snap, state, last_run = _load_state(db, account, day)
     info = data.load_stock_info(db, src)
-    broker = make_broker(p, info)
+    broker = book.apply(make_broker(p, info))
     if snap:
         broker.restore(snap)
     plan = _plan(db, account, day)
     stale = db.query("select order_id from ops.orders where account = ? and trade_date < ? and status = 'pending'",
                      [account, day])
-    divs = data.load_dividends(db, day, day, src)
+    divs = _events(db, src, last_run, day)
     execute_day(broker, state, pd.Timestamp(day), quotes, divs, plan)
     eq = broker.end_day()
 

@@ -2,10 +2,14 @@
 
 Every trade must trace to an order and (for signal orders) to a signal; every buy signal must
 have become an order or carry a logged reason (skipped/rejected: limit up, suspended, cash, cap).
+A paper account's saved holdings after the next session must equal what its fills and the
+bonus shares of corporate actions imply, with events scheduled by corporate_actions.schedule on
+the sessions the account was run (as paper trading applies them).
 Differences are returned, printed by the CLI and stored in ops.reconcile_diff.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 
@@ -14,6 +18,7 @@ import pandas as pd
 from aquant.db import Database
 
 from . import data
+from .corporate_actions import bonus_shares, schedule
 from .paper import next_session
 from .records import now
 from .rules import RuleBook, board_of
@@ -38,6 +43,55 @@ def _why_not_traded(code: str, day: date, quotes: pd.DataFrame, info: dict[str, 
     r = q.iloc[0]
     _, up = RuleBook().limit_prices(r.pre_close, board_of(code), info.get(code, False), day)
     return f"next session: opened at limit up {up:.2f}" if r.open >= up else "next session: tradeable at the open"
+
+
+def implied_positions(trades: pd.DataFrame, events: pd.DataFrame | None, sessions: list) -> dict[str, int]:
+    """Shares per code after the last of `sessions`: fills (code, side, qty, traded_at) in date
+    order, each event's bonus shares added at the open of the session it applies on, to the
+    shares held at the previous close (before that session's fills)."""
+    ev = schedule(events, sessions)
+    if len(sessions):
+        last = max(pd.Timestamp(x) for x in sessions)
+        trades = trades[pd.to_datetime(trades["traded_at"]).dt.normalize() <= last]
+    t = trades.assign(d=pd.to_datetime(trades["traded_at"]).dt.normalize()).sort_values("d", kind="stable")
+    held: dict[str, int] = {}
+    ev_by = {d: g for d, g in ev.groupby("apply_date")} if not ev.empty else {}
+    tr_by = {d: g for d, g in t.groupby("d")} if not t.empty else {}
+    for d in sorted(set(ev_by) | set(tr_by)):
+        if d in ev_by:
+            for code, ratio in zip(ev_by[d]["code"], ev_by[d]["bonus_ratio"]):
+                held[code] = held.get(code, 0) + bonus_shares(held.get(code, 0), float(ratio))
+        if d in tr_by:
+            for code, side, qty in zip(tr_by[d]["code"], tr_by[d]["side"], tr_by[d]["qty"]):
+                held[code] = held.get(code, 0) + (int(qty) if side == "buy" else -int(qty))
+    return {c: q for c, q in held.items() if q}
+
+
+def _holding_diffs(db: Database, nxt: date, account: str | None, src: data.Sources) -> list[Diff]:
+    """Paper accounts run on `nxt`: saved holdings vs fills + corporate actions (see module doc)."""
+    if not db.table_exists("ops", "paper_state"):
+        return []
+    acct = "" if account is None else " and account = ?"
+    runs = db.query_df(f"select account, as_of, state from ops.paper_state where as_of <= ?{acct} "
+                       "order by account, as_of", [nxt, *([] if account is None else [account])])
+    diffs: list[Diff] = []
+    for acc, g in runs.groupby("account"):
+        last = g.iloc[-1]
+        if pd.Timestamp(last["as_of"]).date() != nxt:
+            continue
+        saved = {c: int(row[0]) for c, row in json.loads(last["state"])["broker"]["holdings"].items()}
+        # the paper engine's own fills (source 'paper'); foreign rows are flagged by the trade checks
+        trades = db.query_df("select code, side, qty, traded_at from ops.trades where account = ? "
+                             "and source = 'paper' and cast(traded_at as date) <= ?", [acc, nxt])
+        first = pd.Timestamp(g["as_of"].min()).date()
+        events = data.load_dividends(db, first, nxt, src)
+        implied = implied_positions(trades, events, list(pd.to_datetime(g["as_of"])))
+        for code in sorted(set(saved) | set(implied)):
+            if saved.get(code, 0) != implied.get(code, 0):
+                diffs.append(Diff("position_mismatch", code, None, None, None,
+                                  f"account {acc} holds {saved.get(code, 0)} after {nxt}; fills and corporate "
+                                  f"actions imply {implied.get(code, 0)}"))
+    return diffs
 
 
 def reconcile(db: Database, day: date | str, account: str | None = None,
@@ -89,6 +143,7 @@ def reconcile(db: Database, day: date | str, account: str | None = None,
         if o.status in ("filled", "partial") and o.qty and got != int(o.filled_qty or 0):
             diffs.append(Diff("qty_mismatch", o.code, None, o.order_id, None,
                               f"order says {int(o.filled_qty or 0)} filled, ops.trades hold {got}"))
+    diffs += _holding_diffs(db, nxt, account, src)
     with db.transaction():
         db.execute("delete from ops.reconcile_diff where recon_date = ?", [day])
         if diffs:

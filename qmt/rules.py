@@ -185,3 +185,70 @@ class RuleBook:
     def table(self) -> pd.DataFrame:
         """The limit table as a frame, for docs and reports."""
         return pd.DataFrame([r.__dict__ for r in self.limits])
+
+
+# =====================================================================================
+# Dividend income tax of individual investors (股息红利个人所得税), by record date.
+# Section owned by the books/tax work (issue 13 item 9); the rules above are edited elsewhere.
+# =====================================================================================
+@dataclass(frozen=True)
+class DividendTaxRule:
+    """Tax rate on a cash dividend by holding period, for dividends whose record date (股权登记日)
+    is on or after `effective_from`.
+
+    `bands` are (months held at most, rate), ascending; `beyond` is the rate for longer
+    holdings. The company withholds the lowest rate (`beyond`) when it pays; the rest is
+    withheld when the shares are sold, from the holding period of the shares sold (FIFO).
+
+    Holding period (Caishui [2012] No. 85 art. 4, kept by [2015] No. 101): from the day the
+    shares were acquired to the day before the sale; months are calendar months ("one month" =
+    from some day of a month to the day before the same day of the next month). So a sale on
+    S of shares acquired on A is within n months when S <= A + n calendar months.
+    """
+
+    effective_from: date
+    bands: tuple[tuple[int, Decimal], ...]
+    beyond: Decimal
+    source: str
+
+    def rate(self, acquired: date | pd.Timestamp, sold: date | pd.Timestamp) -> Decimal:
+        """Rate for a dividend on shares acquired on `acquired` and sold on `sold`."""
+        a, s = _as_date(acquired), _as_date(sold)
+        for months, r in self.bands:
+            if s <= _add_months(a, months):
+                return r
+        return self.beyond
+
+
+def _add_months(d: date, n: int) -> date:
+    """Same day n calendar months later, clipped to the month's last day (Jan 31 + 1 = Feb 28/29)."""
+    y, m = divmod(d.month - 1 + n, 12)
+    y, m = d.year + y, m + 1
+    last = (date(y + (m == 12), m % 12 + 1, 1) - date(y, m, 1)).days
+    return date(y, m, min(d.day, last))
+
+
+DIVIDEND_TAX: tuple[DividendTaxRule, ...] = (
+    # GUESS on the start date only: the 1994 Individual Income Tax Law taxes dividends at 20 %;
+    # the date is before the exchanges' first sessions, so every earlier record date gets 20 %.
+    DividendTaxRule(date(1990, 1, 1), (), Decimal("0.20"),
+                    "个人所得税法 (1994) art. 3: 利息、股息、红利所得 20 %"),
+    # Caishui [2005] No. 102: from 2005-06-13, dividends from listed companies count at 50 % -> 10 %.
+    DividendTaxRule(date(2005, 6, 13), (), Decimal("0.10"),
+                    "财税〔2005〕102号: 自2005年6月13日起暂减按50%计入应纳税所得额"),
+    # Caishui [2012] No. 85, in force 2013-01-01: <= 1 month 100 %, 1 month - 1 year 50 %,
+    # > 1 year 25 % of the dividend taxed at 20 % (20 / 10 / 5 %); 5 % withheld at payment.
+    DividendTaxRule(date(2013, 1, 1), ((1, Decimal("0.20")), (12, Decimal("0.10"))), Decimal("0.05"),
+                    "财税〔2012〕85号 art. 1-4 (施行 2013-01-01)"),
+    # Caishui [2015] No. 101: record dates from 2015-09-08; > 1 year exempt, nothing withheld at payment.
+    DividendTaxRule(date(2015, 9, 8), ((1, Decimal("0.20")), (12, Decimal("0.10"))), Decimal("0"),
+                    "财税〔2015〕101号 (自2015年9月8日起施行; keyed on the record date: our reading)"),
+)
+
+
+def dividend_tax_rule(record_date: date | pd.Timestamp,
+                      table: tuple[DividendTaxRule, ...] = DIVIDEND_TAX) -> DividendTaxRule:
+    """The rule for a dividend with this record date (the latest row not after it)."""
+    d = _as_date(record_date)
+    rows = [r for r in table if r.effective_from <= d]
+    return max(rows, key=lambda r: r.effective_from) if rows else min(table, key=lambda r: r.effective_from)

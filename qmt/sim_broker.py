@@ -1,22 +1,35 @@
 """SimBroker: the backtest and paper-trading broker, honouring A-share rules day by day.
 
-Each day the caller hands it that day's bars (`start_day`), corporate actions for the ex-date
-(`apply_corporate_actions`), then submits orders. Market orders fill at the open; stop/target/
-limit orders are standing orders judged against the bar. Only the open and the limit prices
-(from the previous close) decide a fill at the open, never the close: no look-ahead.
+Each day the caller hands it that day's bars (`start_day`), the corporate actions that apply on
+that session (`apply_corporate_actions`, scheduled by corporate_actions.schedule), then submits
+orders. Market orders fill at the open; stop/target/limit orders are standing orders judged
+against the bar. Only the open and the limit prices (from the previous close) decide a fill at
+the open, never the close: no look-ahead.
+
+Money is kept exact: cash in integer cents, dividend and tax bases in Decimal. Each holding is a
+FIFO list of lots with their acquisition date, because the dividend tax withheld at a sale
+depends on how long the shares sold were held (rules.DIVIDEND_TAX).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
 
 from .broker import Fill, OrderRequest, OrderResult, Position
+from .corporate_actions import bonus_shares, money
 from .costs import CostModel
-from .rules import RuleBook, board_of
+from .rules import RuleBook, board_of, dividend_tax_rule
+
+DELISTING_RULES = ("last_close", "zero")
+
+
+def to_cents(x: float | Decimal) -> int:
+    """CNY amount -> integer cents, half up (a float that is already a cent amount maps exactly)."""
+    return int((money(x) * 100).quantize(Decimal(1), ROUND_HALF_UP))
 
 BAR_COLS = ("open", "high", "low", "close", "pre_close", "volume")
 
@@ -31,21 +44,36 @@ class LogEntry:
     status: str  # filled / rejected
     price: float | None
     qty: int
-    fee: float
+    fee: float  # all costs of the fill, dividend tax withheld at a sale included
     reason: str
     order_id: str = ""
     signal_id: str | None = None
+    tax: float = 0.0  # of which dividend income tax (CNY)
 
 
 @dataclass
 class CorporateAction:
-    """A dividend / bonus-share event applied to a holding on its ex-date."""
+    """A dividend / bonus-share event applied to a holding on the first session on/after its ex-date."""
 
     code: str
-    cash: float
+    cash: float            # credited to cash (gross less what the company withholds at payment)
     bonus_shares: int
     cash_per_share: float
     bonus_ratio: float
+    withheld: float = 0.0  # tax withheld at payment (the rule's lowest rate; 0 since 2015-09-08)
+
+
+@dataclass
+class _Lot:
+    """Shares acquired on one day (bonus shares inherit their lot's date: 85号 counts them with it).
+
+    `divs` holds, per dividend received on this lot: [record date, gross, withheld at payment],
+    amounts for the lot's current shares (Decimal CNY), the base of the tax due at the sale.
+    """
+
+    qty: int
+    acquired: date
+    divs: list[list] = field(default_factory=list)
 
 
 @dataclass
@@ -53,21 +81,31 @@ class _Holding:
     qty: int = 0
     sellable: int = 0
     cost: float = 0.0
+    lots: list[_Lot] = field(default_factory=list)
 
 
 @dataclass
 class SimBroker:
-    """Simulated account. `volume_share` caps each stock's fills per day at that share of bar volume."""
+    """Simulated account. `volume_share` caps each stock's fills per day at that share of bar volume.
+
+    `delisting` says what happens to a holding once its delist_date is reached (see
+    `_delist`); `dividend_tax` withholds the individual investor's dividend income tax.
+    """
 
     initial_cash: float = 1_000_000.0
     costs: CostModel = field(default_factory=CostModel)
     volume_share: float = 0.25
     info: dict[str, tuple[str, bool]] = field(default_factory=dict)  # code -> (board, is_st)
+    delisting: str = "last_close"
+    dividend_tax: bool = True
+    delist: dict[str, pd.Timestamp] = field(default_factory=dict)  # code -> delist_date
 
     def __post_init__(self) -> None:
         if not 0 < self.volume_share <= 1:
             raise ValueError(f"volume_share must be in (0, 1], got {self.volume_share}")
-        self._cash = float(self.initial_cash)
+        if self.delisting not in DELISTING_RULES:
+            raise ValueError(f"delisting must be one of {DELISTING_RULES}, got {self.delisting!r}")
+        self._cash_c = to_cents(float(self.initial_cash))  # integer cents
         self._hold: dict[str, _Holding] = {}
         self._fills: list[Fill] = []
         self.log: list[LogEntry] = []
@@ -77,6 +115,13 @@ class SimBroker:
         self._used: dict[str, int] = {}
         self.last_close: dict[str, float] = {}
         self._seq = 0
+        self.delisted: list[str] = []  # codes closed by the last start_day
+        self._div_c = 0  # dividends credited to cash, cents (net of tax withheld at payment)
+
+    @property
+    def _cash(self) -> float:
+        """Cash in CNY (read-only view of the integer-cent balance)."""
+        return self._cash_c / 100
 
     @property
     def rules(self) -> RuleBook:
@@ -87,6 +132,10 @@ class SimBroker:
         for code, board, st in zip(info["code"], info.get("board", [None] * len(info)),
                                    info.get("is_st", [False] * len(info))):
             self.info[code] = (board if isinstance(board, str) and board else board_of(code), bool(st) if st == st else False)
+        if "delist_date" in info:
+            for code, d in zip(info["code"], info["delist_date"]):
+                if d is not None and not pd.isna(d):
+                    self.delist[code] = pd.Timestamp(d).normalize()
 
     def _board(self, code: str) -> tuple[str, bool]:
         return self.info.get(code) or (board_of(code), False)
@@ -105,6 +154,9 @@ class SimBroker:
         self._used = {}
         for h in self._hold.values():
             h.sellable = h.qty
+        self.delisted = [c for c in sorted(self._hold) if c in self.delist and self.delist[c] <= self.day]
+        for code in self.delisted:
+            self._delist(code)
 
     def bar(self, code: str) -> dict[str, float] | None:
         i = self._idx.get(code)
@@ -114,27 +166,101 @@ class SimBroker:
         board, st = self._board(code)
         return self.rules.limit_prices(pre_close, board, st, self.day)
 
-    def apply_corporate_actions(self, actions: pd.DataFrame) -> list[CorporateAction]:
-        """Ex-date events for holdings at the previous close: cash dividend (pre-tax) to cash,
-        bonus shares added (sellable from the next day), average cost lowered accordingly."""
+    def apply_corporate_actions(self, actions: pd.DataFrame | None) -> list[CorporateAction]:
+        """Events applying on this session, for the holdings at the previous close (the record
+        date's; call before any order of the day): cash dividend to cash less what the company
+        withholds at payment, bonus shares added (sellable from the next day), average cost
+        lowered by the cash. `actions` rows: code, cash_div_per_share, bonus_ratio and, from
+        corporate_actions.schedule, record_date (else the day before this session)."""
         done: list[CorporateAction] = []
         if actions is None or actions.empty:
             return done
-        for code, cash_ps, bonus in zip(actions["code"], actions["cash_div_per_share"].fillna(0.0),
-                                        actions["bonus_ratio"].fillna(0.0)):
+        recs = actions["record_date"] if "record_date" in actions else [None] * len(actions)
+        for code, cash_ps, bonus, rec in zip(actions["code"], actions["cash_div_per_share"].fillna(0.0),
+                                             actions["bonus_ratio"].fillna(0.0), recs):
             h = self._hold.get(code)
             if not h or h.qty <= 0 or (cash_ps <= 0 and bonus <= 0):
                 continue
-            cash = round(h.qty * float(cash_ps), 2)
-            extra = int(math.floor(h.qty * float(bonus) + 1e-9))
-            self._cash += cash
-            total_cost = h.cost * h.qty - cash
+            rec = pd.Timestamp(rec) if rec is not None and not pd.isna(rec) else self.day - pd.Timedelta(days=1)
+            cps = money(float(cash_ps))
+            gross_c = to_cents(h.qty * cps)
+            floor = dividend_tax_rule(rec).beyond if self.dividend_tax and gross_c else Decimal(0)
+            withheld_c = to_cents(gross_c * floor / 100)
+            for lot in h.lots:
+                if cps > 0:
+                    g = lot.qty * cps
+                    lot.divs.append([rec.date().isoformat(), g, g * floor])
+            extra = bonus_shares(h.qty, float(bonus))
+            self._split_bonus(h, extra)
+            net_c = gross_c - withheld_c
+            self._cash_c += net_c
+            self._div_c += net_c
+            total_cost = h.cost * h.qty - net_c / 100
             h.qty += extra
             h.cost = total_cost / h.qty
             if code in self.last_close:  # keep marks consistent until today's close arrives
                 self.last_close[code] = (self.last_close[code] - float(cash_ps)) / (1 + float(bonus))
-            done.append(CorporateAction(code, cash, extra, float(cash_ps), float(bonus)))
+            done.append(CorporateAction(code, net_c / 100, extra, float(cash_ps), float(bonus), withheld_c / 100))
         return done
+
+    @staticmethod
+    def _split_bonus(h: _Holding, extra: int) -> None:
+        """Spread `extra` bonus shares over the lots pro rata (largest remainder, oldest first)."""
+        if extra <= 0 or not h.lots:
+            if extra > 0:
+                h.lots.append(_Lot(extra, date.min))
+            return
+        total = sum(lot.qty for lot in h.lots) or 1
+        shares = [lot.qty * extra // total for lot in h.lots]
+        order = sorted(range(len(h.lots)), key=lambda i: (-(h.lots[i].qty * extra % total), i))
+        for i in order[:extra - sum(shares)]:
+            shares[i] += 1
+        for lot, k in zip(h.lots, shares):
+            lot.qty += k
+
+    def _take_lots(self, h: _Holding, qty: int) -> Decimal:
+        """Remove `qty` shares FIFO from the lots; return the dividend tax due on them now.
+
+        Per dividend the lot received: gross x rate(holding period) - withheld at payment,
+        pro rata to the shares sold (财税〔2012〕85号 / 〔2015〕101号: FIFO, withheld at the sale).
+        """
+        due, left = Decimal(0), qty
+        while left > 0 and h.lots:
+            lot = h.lots[0]
+            k = min(lot.qty, left)
+            for d in lot.divs:
+                g, w = d[1] * k / lot.qty, d[2] * k / lot.qty
+                if self.dividend_tax:
+                    due += max(g * dividend_tax_rule(pd.Timestamp(d[0])).rate(lot.acquired, self.day) - w, Decimal(0))
+                d[1], d[2] = d[1] - g, d[2] - w
+            lot.qty -= k
+            left -= k
+            if lot.qty == 0:
+                h.lots.pop(0)
+        return due
+
+    def _delist(self, code: str) -> None:
+        """Close a holding whose stock has been delisted (its delist_date has been reached).
+
+        After its last trading day a delisted A share leaves the exchange (退市整理期 first, then
+        the NEEQ delisted-companies board, 全国股转系统退市板块), where a backtest has no prices.
+        Conventions (knob `delisting`): "last_close" sells the whole holding at the last close
+        seen, with the ordinary sell costs and dividend tax, on the first session on or after
+        delist_date; "zero" writes it off at 0 (most conservative). Logged as a sell with reason
+        'delisted', so the log and ops.trades still account for every share.
+        """
+        h = self._hold[code]
+        px = self.last_close.get(code, 0.0) if self.delisting == "last_close" else 0.0
+        order = OrderRequest(code, "sell", h.qty, reason="delisted",
+                             order_id=f"delist-{code}-{self.day:%Y%m%d}")
+        q = h.qty
+        fee_c = to_cents(self.costs.fee("sell", px, q, self.day).total) if px > 0 else 0
+        tax_c = to_cents(self._take_lots(h, q))
+        value_c = to_cents(px) * q
+        self._cash_c += value_c - fee_c - tax_c
+        pnl = (value_c - fee_c - tax_c) / 100 - h.cost * q
+        del self._hold[code]
+        self._fill(order, px, q, fee_c + tax_c, tax_c, pnl, OrderResult(order.order_id, code, "sell", q))
 
     def end_day(self) -> float:
         """Mark held stocks to today's close (suspended ones keep their last close); return equity."""
@@ -171,7 +297,11 @@ class SimBroker:
         return out
 
     def cash(self) -> float:
-        return round(self._cash, 2)
+        return self._cash_c / 100
+
+    def dividends_received(self) -> float:
+        """Cash dividends credited so far (net of what was withheld at payment), CNY."""
+        return self._div_c / 100
 
     def fills(self) -> list[Fill]:
         return list(self._fills)
@@ -188,13 +318,25 @@ class SimBroker:
 
     # -- state for paper trading ----------------------------------------------------------
     def snapshot(self) -> dict:
-        return {"cash": self._cash, "last_close": dict(self.last_close),
-                "holdings": {c: [h.qty, h.sellable, h.cost] for c, h in self._hold.items() if h.qty > 0}}
+        """JSON-ready state: cash (and exact cents), marks, holdings with their lots and the
+        dividends each lot received (Decimal as text)."""
+        return {"cash": self.cash(), "cash_cents": self._cash_c, "last_close": dict(self.last_close),
+                "holdings": {c: [h.qty, h.sellable, h.cost,
+                                 [[lot.qty, lot.acquired.isoformat(), [[r, str(g), str(w)] for r, g, w in lot.divs]]
+                                  for lot in h.lots]]
+                             for c, h in self._hold.items() if h.qty > 0}}
 
     def restore(self, snap: dict) -> None:
-        self._cash = float(snap["cash"])
+        """Inverse of snapshot. A snapshot from before lots were kept restores one lot of unknown
+        date (date.min: held long, so no dividend tax is charged on it)."""
+        self._cash_c = int(snap["cash_cents"]) if "cash_cents" in snap else to_cents(float(snap["cash"]))
         self.last_close = {c: float(v) for c, v in snap.get("last_close", {}).items()}
-        self._hold = {c: _Holding(int(q), int(s), float(cost)) for c, (q, s, cost) in snap["holdings"].items()}
+        self._hold = {}
+        for c, row in snap["holdings"].items():
+            q, s, cost = int(row[0]), int(row[1]), float(row[2])
+            lots = ([_Lot(int(n), date.fromisoformat(a), [[r, Decimal(g), Decimal(w)] for r, g, w in divs])
+                     for n, a, divs in row[3]] if len(row) > 3 else [_Lot(q, date.min)])
+            self._hold[c] = _Holding(q, s, cost, lots)
 
     # -- execution ------------------------------------------------------------------------
     def _record(self, order: OrderRequest, status: str, price: float | None, qty: int, fee: float,
@@ -228,6 +370,19 @@ class SimBroker:
         if buyish:
             return o if o <= p else (p if lo <= p else None)
         return o if o >= p else (p if hi >= p else None)
+
+    def _fill(self, order: OrderRequest, px: float, q: int, cost_c: int, tax_c: int, pnl: float,
+              res: OrderResult) -> None:
+        """Record one execution: Fill (fee = all costs, dividend tax included) and log line."""
+        fee = cost_c / 100
+        fill = Fill(order.order_id, order.code, order.side, px, q, fee, self.day, order.reason,
+                    f"{order.order_id}-{len(res.fills) + 1}", round(pnl, 2))
+        self._fills.append(fill)
+        res.fills.append(fill)
+        res.filled = q
+        self.log.append(LogEntry(self.day, order.code, order.side, "filled", px, q, fee, order.reason,
+                                 order.order_id, order.signal_id, tax_c / 100))
+        res.status = "filled"
 
     def submit(self, order: OrderRequest) -> OrderResult:
         """Execute against today's bar; the result and the log say what filled and why not."""
@@ -278,38 +433,38 @@ class SimBroker:
             if q2 < q:
                 why = why or "lot size: buys in board lots only"
             q = q2
-            # shrink to what cash pays for, fees included
-            while q > 0 and q * px + self.costs.fee("buy", px, q, self.day).total > self._cash + 1e-9:
+            # shrink to what cash pays for, fees included (exact, in cents)
+            while q > 0 and q * to_cents(px) + to_cents(self.costs.fee("buy", px, q, self.day).total) > self._cash_c:
                 lot = self.rules.lot(board, self.day)
                 afford = int(self._cash / (px * 1.001)) if px > 0 else 0
                 q = self.rules.buy_qty(min(q - lot.step, afford), board, self.day)
                 why = "insufficient cash"
         if q <= 0:
             return self._reject(order, res, want, why or "nothing to trade")
-        fee = self.costs.fee(order.side, px, q, self.day).total
-        value = px * q
+        fee_c = to_cents(self.costs.fee(order.side, px, q, self.day).total)
+        value_c = to_cents(px) * q
+        tax_c = 0
         pnl = 0.0
         if order.side == "buy":
             h = self._hold.setdefault(order.code, _Holding())
-            h.cost = (h.cost * h.qty + value + fee) / (h.qty + q)
+            h.cost = (h.cost * h.qty + (value_c + fee_c) / 100) / (h.qty + q)
             h.qty += q
-            self._cash -= value + fee
+            if h.lots and h.lots[-1].acquired == self.day.date() and not h.lots[-1].divs:
+                h.lots[-1].qty += q
+            else:
+                h.lots.append(_Lot(q, self.day.date()))
+            self._cash_c -= value_c + fee_c
         else:
-            pnl = value - fee - h.cost * q
+            tax_c = to_cents(self._take_lots(h, q))  # dividend tax withheld at the sale
+            pnl = (value_c - fee_c - tax_c) / 100 - h.cost * q
             h.qty -= q
             h.sellable -= q
-            self._cash += value - fee
+            self._cash_c += value_c - fee_c - tax_c
             if h.qty == 0:
                 del self._hold[order.code]
         self.last_close.setdefault(order.code, px)
         self._used[order.code] = self._used.get(order.code, 0) + q
-        fill = Fill(order.order_id, order.code, order.side, px, q, fee, self.day, order.reason,
-                    f"{order.order_id}-{len(res.fills) + 1}", round(pnl, 2))
-        self._fills.append(fill)
-        res.fills.append(fill)
-        res.filled = q
-        self._record(order, "filled", px, q, fee, order.reason)
-        res.status = "filled"
+        self._fill(order, px, q, fee_c + tax_c, tax_c, pnl, res)
         if q < want:
             self._reject(order, res, want - q, why)
             res.status = "partial"
