@@ -79,6 +79,17 @@ def _date(v: Any) -> date | None:
 
 
 # -- Today ------------------------------------------------------------------------------------
+def as_of(db: Database) -> dict[str, Any]:
+    """What the pages show is as of: the latest scored day and when the last build finished (UTC)."""
+    out: dict[str, Any] = {"last_day": None, "built_at": None}
+    if exists(db, "factor_scores"):
+        out["last_day"] = _date(db.scalar(f"select max(trade_date) from {locate(db, 'factor_scores')}"))
+    if exists(db, "audit_log"):
+        out["built_at"] = db.scalar(f"select max({_ident('at')}) from {locate(db, 'audit_log')} "
+                                    f"where action = 'build'")
+    return out
+
+
 def score_dates(db: Database, limit: int = 120) -> list[date]:
     """Most recent scored trading days, newest first (for the date picker)."""
     fs = locate(db, "factor_scores")

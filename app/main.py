@@ -32,6 +32,13 @@ nav = st.navigation([st.Page(str(HERE / "views" / f), title=t, icon=i, default=(
 st.session_state["aquant_identity"] = login.require_identity()
 with st.sidebar:
     st.caption(f"Database: `{ui.location()}`")
+    # Reads wait while a build or a writer holds a DuckDB file (aquant.db.connect_duckdb), so the
+    # page says what its data is as of rather than failing on the lock.
+    with st.spinner("Reading the database (waits while a build holds it)…"):
+        asof = ui.try_load("as_of", default={}) or {}
+    if asof.get("last_day"):
+        built = str(asof.get("built_at") or "")[:16]
+        st.caption(f"Data as of **{asof['last_day']}**" + (f", built {built} UTC" if built else ""))
     st.caption(f"Signed in as **{st.session_state['aquant_identity']}**")
     if st.session_state.get(login.SESSION_KEY) and st.button("Log out"):
         login.log_out()

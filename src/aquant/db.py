@@ -7,7 +7,11 @@ query into a DataFrame. Both engines get the same SQL (`?` placeholders are tran
 from __future__ import annotations
 
 import io
+import logging
+import os
 import re
+import sys
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
@@ -31,6 +35,60 @@ class UpsertResult:
 
 
 _Q = re.compile(r"\?")
+log = logging.getLogger("aquant.db")
+
+WAIT_ENV = "AQUANT_DB_WAIT"
+WAIT_DEFAULT = 300.0  # seconds: longer than a full-market dbt build holds the file (bench/RESULTS.md)
+
+
+class DatabaseBusy(ConnectionError):
+    """Another process held the DuckDB file for longer than AQUANT_DB_WAIT seconds."""
+
+
+def lock_wait_seconds() -> float:
+    raw = os.environ.get(WAIT_ENV)
+    try:
+        return WAIT_DEFAULT if raw is None else max(0.0, float(raw))
+    except ValueError:
+        raise ValueError(f"{WAIT_ENV} must be a number of seconds, got {raw!r}") from None
+
+
+def _is_lock_conflict(exc: BaseException) -> bool:
+    return "Could not set lock" in str(exc) or "Conflicting lock" in str(exc)
+
+
+def connect_duckdb(path, wait: float | None = None):
+    """Open a DuckDB file, waiting while another process holds it (a build, a writer, a reader).
+
+    A DuckDB file admits one process at a time once any process holds it for writing, and a
+    second process cannot even open it read-only. Every aquant process opens it briefly (a query,
+    one write transaction) except dbt during a build, so waiting is the right answer to a lock:
+    the wait is announced once on stderr, and only a wait longer than AQUANT_DB_WAIT is an error.
+    """
+    import duckdb
+
+    limit = lock_wait_seconds() if wait is None else wait
+    deadline = time.monotonic() + limit
+    delay, told = 0.05, False
+    while True:
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            if not _is_lock_conflict(exc):
+                raise
+            holder = re.search(r"\(PID (\d+)\)", str(exc))
+            if time.monotonic() >= deadline:
+                raise DatabaseBusy(f"{path} stayed in use by another process (PID {holder.group(1) if holder else '?'}) "
+                                   f"for {limit:.0f} s; is a build or another aquant command still running? "
+                                   f"Raise {WAIT_ENV} to wait longer") from exc
+            if not told:
+                msg = (f"waiting for {path}: in use by another process (PID {holder.group(1) if holder else '?'}, "
+                       f"e.g. a build); retrying for up to {limit:.0f} s")
+                log.info(msg)
+                print(f"aquant: {msg}", file=sys.stderr, flush=True)
+                told = True
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
 
 class Database:
@@ -40,10 +98,8 @@ class Database:
         self.settings = settings or load_settings()
         self.kind = self.settings.target
         if self.kind == "duckdb":
-            import duckdb
-
             self.settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-            self.con = duckdb.connect(str(self.settings.duckdb_path))
+            self.con = connect_duckdb(self.settings.duckdb_path)
         else:
             import psycopg2
 

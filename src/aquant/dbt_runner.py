@@ -5,10 +5,12 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Settings, project_root
+from .db import connect_duckdb
 
 
 @dataclass
@@ -36,6 +38,23 @@ def dbt_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from dbt.cli.main import cli; sys.exit(cli())"]
 
 
+LOCK_RETRIES = 5
+
+
+def _run_tee(cmd: list[str], cwd: Path, env: dict[str, str], quiet: bool) -> tuple[int, str]:
+    """Run dbt, echoing its output as it comes unless quiet; return (exit code, all output)."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            bufsize=1)
+    lines = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line)
+        if not quiet:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+    return proc.wait(), "".join(lines)
+
+
 def run_dbt(settings: Settings, args: list[str], vars_: dict | None = None, quiet: bool = False,
             target_path: str | None = None) -> DbtResult:
     """`dbt <args>` from the project root, target and database taken from `settings`."""
@@ -52,10 +71,17 @@ def run_dbt(settings: Settings, args: list[str], vars_: dict | None = None, quie
         cmd += ["--vars", json.dumps(vars_)]
     if not settings.is_postgres:
         settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(cmd, cwd=root, env=env, stdout=subprocess.PIPE if quiet else None,
-                          stderr=subprocess.STDOUT if quiet else None, text=True)
-    if quiet and proc.returncode != 0:
-        sys.stderr.write(proc.stdout or "")
+    for attempt in range(LOCK_RETRIES + 1):
+        if not settings.is_postgres:
+            # Another process (the app, a live writer) may hold the file for a moment: wait for it
+            # to be free instead of letting dbt fail on the lock (aquant.db.connect_duckdb).
+            connect_duckdb(settings.duckdb_path).close()
+        returncode, output = _run_tee(cmd, root, env, quiet)
+        if settings.is_postgres or returncode == 0 or "Could not set lock" not in output:
+            break  # a lock taken between our check and dbt's own open is the only thing worth retrying
+        time.sleep(0.5 * (attempt + 1))
+    if quiet and returncode != 0:
+        sys.stderr.write(output)
     inv = None
     rr = Path(target_path or root / "target") / "run_results.json"
     if rr.exists():
@@ -63,4 +89,4 @@ def run_dbt(settings: Settings, args: list[str], vars_: dict | None = None, quie
             inv = json.loads(rr.read_text())["metadata"]["invocation_id"]
         except (ValueError, KeyError):
             inv = None
-    return DbtResult(proc.returncode, inv, cmd)
+    return DbtResult(returncode, inv, cmd)
