@@ -16,7 +16,7 @@ import pandas as pd
 
 from .broker import Fill, OrderRequest, OrderResult, Position
 from .costs import CostModel
-from .rules import RuleBook, board_of
+from .rules import RuleBook, board_of, sessions_since_listing
 
 BAR_COLS = ("open", "high", "low", "close", "pre_close", "volume")
 
@@ -57,12 +57,19 @@ class _Holding:
 
 @dataclass
 class SimBroker:
-    """Simulated account. `volume_share` caps each stock's fills per day at that share of bar volume."""
+    """Simulated account. `volume_share` caps each stock's fills per day at that share of bar volume.
+
+    Volume cap assumption: orders fill at the open, but daily bars only carry the whole day's
+    volume, so the cap is a share of the *day's* volume used as a proxy for what the opening
+    auction and the first minutes could absorb. That proxy is optimistic (the open trades a
+    fraction of the day), hence the conservative default of 5 % (`StrategyParams.volume_share`).
+    """
 
     initial_cash: float = 1_000_000.0
     costs: CostModel = field(default_factory=CostModel)
-    volume_share: float = 0.25
+    volume_share: float = 0.05
     info: dict[str, tuple[str, bool]] = field(default_factory=dict)  # code -> (board, is_st)
+    list_dates: dict[str, date] = field(default_factory=dict)  # code -> listing date (new-listing limits)
 
     def __post_init__(self) -> None:
         if not 0 < self.volume_share <= 1:
@@ -87,6 +94,10 @@ class SimBroker:
         for code, board, st in zip(info["code"], info.get("board", [None] * len(info)),
                                    info.get("is_st", [False] * len(info))):
             self.info[code] = (board if isinstance(board, str) and board else board_of(code), bool(st) if st == st else False)
+        if "list_date" in info:  # new-listing limit rules count sessions from the listing date
+            for code, ld in zip(info["code"], info["list_date"]):
+                if ld is not None and not pd.isna(ld):
+                    self.list_dates[code] = pd.Timestamp(ld).date()
 
     def _board(self, code: str) -> tuple[str, bool]:
         return self.info.get(code) or (board_of(code), False)
@@ -111,8 +122,14 @@ class SimBroker:
         return None if i is None else {c: float(self._arr[c][i]) for c in BAR_COLS}
 
     def limits(self, code: str, pre_close: float) -> tuple[float, float]:
+        """Today's exact limit prices, new-listing rules included: the session number since
+        listing is counted on the exchange calendar from stg_stock_info's list_date
+        (`rules.sessions_since_listing`), so it is right in paper trading too, where the broker
+        sees one day at a time. A code without a list_date is treated as long listed."""
         board, st = self._board(code)
-        return self.rules.limit_prices(pre_close, board, st, self.day)
+        ld = self.list_dates.get(code)
+        n = sessions_since_listing(ld, self.day) if ld is not None else None
+        return self.rules.limit_prices(pre_close, board, st, self.day, listed_session=n, list_date=ld)
 
     def apply_corporate_actions(self, actions: pd.DataFrame) -> list[CorporateAction]:
         """Ex-date events for holdings at the previous close: cash dividend (pre-tax) to cash,
@@ -279,14 +296,14 @@ class SimBroker:
                 why = why or "lot size: buys in board lots only"
             q = q2
             # shrink to what cash pays for, fees included
-            while q > 0 and q * px + self.costs.fee("buy", px, q, self.day).total > self._cash + 1e-9:
+            while q > 0 and q * px + self.costs.fee("buy", px, q, self.day, order.code).total > self._cash + 1e-9:
                 lot = self.rules.lot(board, self.day)
                 afford = int(self._cash / (px * 1.001)) if px > 0 else 0
                 q = self.rules.buy_qty(min(q - lot.step, afford), board, self.day)
                 why = "insufficient cash"
         if q <= 0:
             return self._reject(order, res, want, why or "nothing to trade")
-        fee = self.costs.fee(order.side, px, q, self.day).total
+        fee = self.costs.fee(order.side, px, q, self.day, order.code).total
         value = px * q
         pnl = 0.0
         if order.side == "buy":
