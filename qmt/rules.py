@@ -2,8 +2,11 @@
 
 Every rule that changed over time (price-limit widths, stamp duty, transfer fee, lot sizes) is a
 row with `effective_from`; the rule for a day is the latest row whose date is not after it.
-Rows with `in_force=False` document proposals (e.g. the 2025 draft to widen main-board ST limits
-to 10 %) without applying them; flip the flag, or pass your own tables, to study them.
+Rows with `in_force=False` document proposals without applying them; flip the flag, or pass your
+own tables, to study them.
+
+Cross-checked (2026-11-30) against marina-rules 2026.10.26.5 (PyPI, CC0 data: dated A-share rules
+with quotes from the exchanges' and CSDC's/MOF's own notices); rows it confirms say "verified".
 
 Prices are exact: a price arrives as a float written with at most 2 decimals (the A-share tick is
 0.01 CNY), is read as the decimal it was written as (`price_decimal`), and limit prices are
@@ -98,13 +101,15 @@ class NewListingRule:
     first_day_up: float | None = None
     first_day_down: float | None = None
     note: str = ""
+    exchanges: tuple[str, ...] = ("SH", "SZ", "BJ")
 
 
 DEFAULT_LIMITS: tuple[LimitRule, ...] = (
     LimitRule("main", False, 0.10, date(1996, 12, 16), note="SSE/SZSE daily limits since 1996-12-16"),
     LimitRule("main", True, 0.05, date(1998, 4, 22), note="ST/*ST since special treatment began"),
-    LimitRule("main", True, 0.10, date(2025, 7, 1), in_force=False,
-              note="2025 exchange draft proposing ST ±10 % on the main board; not in force"),
+    # SSE/SZSE Trading Rules (2026 revision), published 2026-04-24, in force 2026-07-06: main-board
+    # risk-warning (ST/*ST) stocks from ±5 % to ±10 % (draft of 2025-06-27). Verified.
+    LimitRule("main", True, 0.10, date(2026, 7, 6), note="ST ±10 % on the main board (2026 Trading Rules)"),
     LimitRule("chinext", False, 0.10, date(2009, 10, 30)),
     LimitRule("chinext", True, 0.05, date(2009, 10, 30)),
     LimitRule("chinext", False, 0.20, date(2020, 8, 24), note="ChiNext registration reform"),
@@ -130,30 +135,41 @@ DEFAULT_LOTS: tuple[LotRule, ...] = (
     LotRule("bse", 100, 1, date(2021, 11, 15)),
 )
 
-# New listings (IPO), chosen by the listing date:
-# - main board and ChiNext before 2014: no price limit on the listing day (intraday halts only,
-#   not modelled), the normal limit from the 2nd session.
-# - from the IPO restart of January 2014: the listing day is bounded by the issue price,
-#   +44 % / -36 % (SSE and SZSE notices on trading in newly listed stocks, December 2013:
-#   continuous-auction orders between 64 % and 144 % of the issue price). The exact effective
-#   day is not pinned: no A-share IPO listed between 2012-11-03 and 2014-01-17, so any date in
-#   that gap gives the same result; 2014-01-01 is used.
-# - ChiNext from 2020-08-24, STAR from 2019-07-22 and the main board from 2023-04-10
-#   (registration reform): no limit on the first 5 sessions, the board's normal limit after.
-# - BSE (and the NEEQ select layer before it): no limit on the listing day only ("上市首日不设
-#   涨跌幅限制", BSE trading rules 2021); the select-layer row from 2020-07-27 is from memory.
-#   NOTE: issue 13 says five days for the BSE; the BSE rules say the listing day only.
+# New listings (IPO), chosen by the listing date and exchange (all verified against the notices
+# quoted in marina-rules unless marked):
+# - before the bands: no price limit on the listing day ("首个交易日无价格涨跌幅限制", SSE rules;
+#   SZSE likewise), the normal limit from the 2nd session; intraday halts are not modelled.
+# - SSE from 2013-12-13 (上证发〔2013〕47号) and SZSE from 2014-06-13 (深证会〔2014〕54号, ChiNext
+#   included): valid orders on the listing day within 64 %..144 % of the issue price, i.e.
+#   +44 % / -36 %. SZSE's 2013-12-13 notice set only an opening-auction range and halts.
+# - STAR from 2019-07-22 (上证发〔2019〕23号 art. 18), ChiNext from 2020-08-24 (创业板交易特别规定)
+#   and main-board registration IPOs from 2023-04-10 (2023 Trading Rules): no limit on the first
+#   5 sessions, the board's normal limit after. Approval-regime main-board listings up to
+#   2023-04-07 kept the listing-day band (chosen by listing date).
+# - BSE from 2021-11-15: no limit on the listing day only (BSE Trading Rules (trial) 3.3.12,
+#   "上市交易首日"); NOTE issue 13 said five days for the BSE. The NEEQ select-layer row from
+#   2020-07-27 (listing day unlimited) is from memory, unverified.
 DEFAULT_NEW_LISTINGS: tuple[NewListingRule, ...] = (
     NewListingRule("main", date(1996, 12, 16), 1, note="listing day unlimited"),
-    NewListingRule("main", date(2014, 1, 1), 0, 0.44, 0.36, note="listing day 64 %..144 % of issue price"),
-    NewListingRule("main", date(2023, 4, 10), 5, note="registration reform: 5 sessions unlimited"),
+    NewListingRule("main", date(2013, 12, 13), 0, 0.44, 0.36, note="SSE: listing day 64 %..144 % of issue price",
+                   exchanges=("SH",)),
+    NewListingRule("main", date(2014, 6, 13), 0, 0.44, 0.36, note="SZSE: listing day 64 %..144 % of issue price",
+                   exchanges=("SZ",)),
+    NewListingRule("main", date(2023, 4, 10), 5, note="registration IPOs: 5 sessions unlimited"),
     NewListingRule("chinext", date(2009, 10, 30), 1, note="listing day unlimited"),
-    NewListingRule("chinext", date(2014, 1, 1), 0, 0.44, 0.36, note="listing day 64 %..144 % of issue price"),
+    NewListingRule("chinext", date(2014, 6, 13), 0, 0.44, 0.36, note="SZSE: listing day 64 %..144 % of issue price"),
     NewListingRule("chinext", date(2020, 8, 24), 5, note="registration reform: 5 sessions unlimited"),
     NewListingRule("star", date(2019, 7, 22), 5, note="5 sessions unlimited"),
-    NewListingRule("bse", date(2020, 7, 27), 1, note="select layer: listing day unlimited (from memory)"),
+    NewListingRule("bse", date(2020, 7, 27), 1, note="NEEQ select layer: listing day unlimited (from memory)"),
     NewListingRule("bse", date(2021, 11, 15), 1, note="BSE: listing day unlimited"),
 )
+
+# One-tick floor: where |limit - pre_close| rounds below one tick (0.01), the limit is pre_close
+# +- 0.01 (SZSE Trading Rules 2011 revision 3.3.16, in force 2011-02-28: pre_close 0.04 at 10 %
+# gives 0.03 / 0.05, not 0.04 / 0.04; SSE from its 2023 revision, 3.3.17, in force 2023-04-10;
+# before that SSE's rules had the rounding sentence only). Verified. Not known for the BSE: not
+# applied there.
+MIN_TICK_RULE_FROM: dict[str, date] = {"SZ": date(2011, 2, 28), "SH": date(2023, 4, 10)}
 
 # Stamp duty (证券交易印花税), a fraction of traded value. Sources: cut from 0.2 % to 0.1 % in
 # January 2005 and raised to 0.3 % each side on 2007-05-30 (MOF/SAT circular of 2007-05-30;
@@ -280,18 +296,22 @@ class RuleBook:
             self._cache[key] = max(rows, key=lambda r: r.effective_from).pct if rows else None
         return self._cache[key]
 
-    def new_listing_rule(self, board: str, list_date: date | pd.Timestamp) -> NewListingRule | None:
-        """The new-listing rule for a stock of `board` listed on `list_date` (None: none known)."""
+    def new_listing_rule(self, board: str, list_date: date | pd.Timestamp,
+                         exchange: str | None = None) -> NewListingRule | None:
+        """The new-listing rule for a stock of `board` listed on `list_date` on `exchange`
+        (SH/SZ/BJ; None: any exchange's row), or None when none is known."""
         d = _as_date(list_date)
-        key = ("ipo", board, d)
+        key = ("ipo", board, d, exchange)
         if key not in self._cache:
-            rows = [r for r in self.new_listings if r.board == board and r.effective_from <= d]
+            rows = [r for r in self.new_listings if r.board == board and r.effective_from <= d
+                    and (exchange is None or exchange in r.exchanges)]
             self._cache[key] = max(rows, key=lambda r: r.effective_from) if rows else None
         return self._cache[key]
 
     def limit_prices(self, pre_close: float, board: str, is_st: bool, day: date | pd.Timestamp, *,
                      listed_session: int | None = None,
-                     list_date: date | pd.Timestamp | None = None) -> tuple[float, float]:
+                     list_date: date | pd.Timestamp | None = None,
+                     exchange: str | None = None) -> tuple[float, float]:
         """(limit-down, limit-up) from the previous close; (0, inf) when no limit applies.
 
         Exact: pre_close is read as the decimal it was written as and the product is rounded
@@ -299,11 +319,13 @@ class RuleBook:
         `sessions_since_listing`) applies the new-listing rules of the board, chosen by
         `list_date` (default: `day`, exact on the listing day itself); on the listing day
         pre_close is the issue price. Without it the stock is taken as long listed.
+        `exchange` (SH/SZ/BJ) selects exchange-specific rows: the listing-day band's start date
+        and the one-tick floor (`MIN_TICK_RULE_FROM`), which is not applied without it.
         """
         if not pre_close or pre_close != pre_close:
             return 0.0, float("inf")
         if listed_session is not None:
-            rule = self.new_listing_rule(board, list_date if list_date is not None else day)
+            rule = self.new_listing_rule(board, list_date if list_date is not None else day, exchange)
             if rule is not None:
                 if listed_session <= rule.free_sessions:
                     return 0.0, float("inf")
@@ -313,10 +335,15 @@ class RuleBook:
         pct = self.limit_pct(board, is_st, day)
         if pct is None:
             return 0.0, float("inf")
-        key = ("px", pre_close, pct)
+        tick_from = MIN_TICK_RULE_FROM.get(exchange) if exchange else None
+        floor = tick_from is not None and _as_date(day) >= tick_from
+        key = ("px", pre_close, pct, floor)
         if key not in self._cache:
-            self._cache[key] = (float(limit_price(pre_close, pct, up=False)),
-                                float(limit_price(pre_close, pct, up=True)))
+            down, up = limit_price(pre_close, pct, up=False), limit_price(pre_close, pct, up=True)
+            if floor:
+                p = price_decimal(pre_close)
+                down, up = (min(down, p - CENT), max(up, p + CENT))
+            self._cache[key] = (float(down), float(up))
         return self._cache[key]
 
     def lot(self, board: str, day: date | pd.Timestamp) -> LotRule:

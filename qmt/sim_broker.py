@@ -125,11 +125,13 @@ class SimBroker:
         """Today's exact limit prices, new-listing rules included: the session number since
         listing is counted on the exchange calendar from stg_stock_info's list_date
         (`rules.sessions_since_listing`), so it is right in paper trading too, where the broker
-        sees one day at a time. A code without a list_date is treated as long listed."""
+        sees one day at a time. A code without a list_date is treated as long listed. The
+        exchange (code suffix) selects the one-tick floor and the listing-day band's dates."""
         board, st = self._board(code)
         ld = self.list_dates.get(code)
         n = sessions_since_listing(ld, self.day) if ld is not None else None
-        return self.rules.limit_prices(pre_close, board, st, self.day, listed_session=n, list_date=ld)
+        return self.rules.limit_prices(pre_close, board, st, self.day, listed_session=n, list_date=ld,
+                                       exchange=code.rpartition(".")[2].upper())
 
     def apply_corporate_actions(self, actions: pd.DataFrame) -> list[CorporateAction]:
         """Ex-date events for holdings at the previous close: cash dividend (pre-tax) to cash,

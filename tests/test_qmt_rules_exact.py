@@ -151,3 +151,57 @@ def test_simbroker_main_board_ipo_day_bounds_in_2022():
     assert b.submit(OrderRequest("603999.SH", "buy", 1_000)).status == "filled"  # +30 %: inside +44 %
     b.start_day(pd.Timestamp("2022-06-01"), _bars("603999.SH", open=14.4, high=14.4, low=14.4, close=14.4))
     assert "limit up 14.40" in b.submit(OrderRequest("603999.SH", "buy", 1_000)).reason
+
+
+def test_main_board_st_width_is_10_percent_from_2026_07_06():
+    """SSE/SZSE Trading Rules (2026 revision): ST/*ST on the main board ±10 % from 2026-07-06."""
+    rb = RuleBook()
+    assert rb.limit_pct("main", True, date(2026, 7, 3)) == 0.05
+    assert rb.limit_pct("main", True, date(2026, 7, 6)) == 0.10
+    assert rb.limit_prices(10.0, "main", True, date(2026, 7, 6)) == (9.0, 11.0)
+    assert rb.limit_pct("chinext", True, date(2026, 7, 6)) == 0.20  # ChiNext ST unchanged
+
+
+def test_listing_day_band_dates_differ_by_exchange():
+    """SSE bounded the listing day from 2013-12-13, SZSE (ChiNext too) only from 2014-06-13."""
+    rb = RuleBook()
+
+    def day1(board: str, exch: str, d: date) -> tuple[float, float]:
+        return rb.limit_prices(10.0, board, False, d, listed_session=1, list_date=d, exchange=exch)
+
+    unlimited = (0.0, float("inf"))
+    assert day1("main", "SH", date(2013, 12, 12)) == unlimited
+    assert day1("main", "SH", date(2014, 1, 17)) == (6.4, 14.4)
+    assert day1("main", "SZ", date(2014, 1, 17)) == unlimited
+    assert day1("chinext", "SZ", date(2014, 1, 21)) == unlimited
+    assert day1("main", "SZ", date(2014, 6, 13)) == (6.4, 14.4)
+    assert day1("chinext", "SZ", date(2014, 6, 13)) == (6.4, 14.4)
+
+
+def test_one_tick_floor_for_very_low_prices():
+    """|limit - pre_close| below one tick -> pre_close ± 0.01 (SZSE from 2011-02-28, SSE from
+    2023-04-10); the SZSE's own example: pre_close 0.04 at 10 % gives 0.03 / 0.05."""
+    rb = RuleBook()
+    assert rb.limit_prices(0.04, "main", False, date(2012, 1, 4), exchange="SZ") == (0.03, 0.05)
+    assert rb.limit_prices(0.04, "main", False, date(2011, 2, 25), exchange="SZ") == (0.04, 0.04)
+    assert rb.limit_prices(0.04, "main", False, date(2023, 4, 7), exchange="SH") == (0.04, 0.04)
+    assert rb.limit_prices(0.04, "main", False, date(2023, 4, 10), exchange="SH") == (0.03, 0.05)
+    assert rb.limit_prices(0.09, "main", True, date(2024, 1, 2), exchange="SH") == (0.08, 0.10)
+    assert rb.limit_prices(0.05, "main", False, date(2024, 1, 2), exchange="SH") == (0.04, 0.06)  # 0.055 -> 0.06
+    # every level: the floor only ever widens a limit that rounded onto pre_close
+    for c in range(1, 2_001):
+        down, up = rb.limit_prices(c / 100, "main", True, date(2024, 1, 2), exchange="SZ")
+        o_down, o_up = oracle(c, 5)
+        assert round(down * 100) == (o_down if o_down < c else c - 1)
+        assert round(up * 100) == (o_up if o_up > c else c + 1)
+
+
+def test_simbroker_sells_a_penny_stock_above_the_one_tick_floor():
+    b = SimBroker(1_000_000, CostModel(commission_min=0.0), volume_share=0.25)
+    b.start_day(pd.Timestamp("2024-03-04"), _bars("000999.SZ", open=0.05, high=0.05, low=0.04, close=0.04,
+                                                  pre_close=0.05, volume=1e8))
+    assert b.submit(OrderRequest("000999.SZ", "buy", 100_000)).filled == 100_000
+    # pre_close 0.04: limit-down is 0.03, so an open at 0.04 is not sealed (it was 0.04 by rounding)
+    b.start_day(pd.Timestamp("2024-03-05"), _bars("000999.SZ", open=0.04, high=0.04, low=0.04, close=0.04,
+                                                  pre_close=0.04, volume=1e8))
+    assert b.submit(OrderRequest("000999.SZ", "sell", 100_000)).status == "filled"
