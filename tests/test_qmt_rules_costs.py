@@ -20,6 +20,7 @@ def _eve(d: date) -> date:
 
 # (change date, sell-side stamp before, after; buy-side stamp before, after) on 100,000 CNY
 STAMP = [
+    (date(1991, 10, 10), 0.0, 300.0, 0.0, 300.0),
     (date(1997, 5, 12), 300.0, 500.0, 300.0, 500.0),
     (date(1998, 6, 12), 500.0, 400.0, 500.0, 400.0),
     (date(2001, 11, 16), 400.0, 200.0, 400.0, 200.0),

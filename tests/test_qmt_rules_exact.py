@@ -118,6 +118,12 @@ def test_main_board_first_day_bounds_before_the_registration_reform():
     assert rb.limit_prices(10.0, "main", False, d, listed_session=1, list_date=d) == (6.4, 14.4)
     assert rb.limit_prices(10.0, "chinext", False, date(2019, 6, 3), listed_session=1) == (6.4, 14.4)
     assert rb.limit_prices(10.0, "main", False, d, listed_session=2, list_date=d) == (9.0, 11.0)
+    # ChiNext listed the session before its reform: listing-day band, then ±10 % (the old width)
+    assert rb.limit_prices(10.0, "chinext", False, date(2020, 8, 21), listed_session=1) == (6.4, 14.4)
+    assert rb.limit_prices(10.0, "chinext", False, date(2020, 8, 21), listed_session=2,
+                           list_date=date(2020, 8, 20)) == (9.0, 11.0)
+    assert rb.limit_prices(10.0, "chinext", False, date(2020, 8, 28), listed_session=5,
+                           list_date=date(2020, 8, 24)) == (0.0, float("inf"))
     # listed on Friday 2023-04-07 under the old rule: its 2nd session (2023-04-10) is limited
     assert rb.limit_prices(10.0, "main", False, date(2023, 4, 10), listed_session=2,
                            list_date=date(2023, 4, 7)) == (9.0, 11.0)
