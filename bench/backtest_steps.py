@@ -64,7 +64,7 @@ def _zero_fee_broker():
         def stamp_rate(self, day):  # noqa: ANN001, ANN201
             return 0.0
 
-        def transfer_rate(self, day):  # noqa: ANN001, ANN201
+        def transfer_rate(self, day, exchange="SH"):  # noqa: ANN001, ANN201
             return 0.0
 
     def make(p, info=None):  # noqa: ANN001, ANN202

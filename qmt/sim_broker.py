@@ -22,7 +22,7 @@ import pandas as pd
 from .broker import Fill, OrderRequest, OrderResult, Position
 from .corporate_actions import bonus_shares, money
 from .costs import CostModel
-from .rules import RuleBook, board_of, dividend_tax_rule
+from .rules import RuleBook, board_of, dividend_tax_rule, sessions_since_listing
 
 DELISTING_RULES = ("last_close", "zero")
 
@@ -90,15 +90,20 @@ class SimBroker:
 
     `delisting` says what happens to a holding once its delist_date is reached (see
     `_delist`); `dividend_tax` withholds the individual investor's dividend income tax.
+    Volume cap assumption: orders fill at the open, but daily bars only carry the whole day's
+    volume, so the cap is a share of the *day's* volume used as a proxy for what the opening
+    auction and the first minutes could absorb. That proxy is optimistic (the open trades a
+    fraction of the day), hence the conservative default of 5 % (`StrategyParams.volume_share`).
     """
 
     initial_cash: float = 1_000_000.0
     costs: CostModel = field(default_factory=CostModel)
-    volume_share: float = 0.25
+    volume_share: float = 0.05
     info: dict[str, tuple[str, bool]] = field(default_factory=dict)  # code -> (board, is_st)
     delisting: str = "last_close"
     dividend_tax: bool = True
     delist: dict[str, pd.Timestamp] = field(default_factory=dict)  # code -> delist_date
+    list_dates: dict[str, date] = field(default_factory=dict)  # code -> listing date (new-listing limits)
 
     def __post_init__(self) -> None:
         if not 0 < self.volume_share <= 1:
@@ -136,6 +141,10 @@ class SimBroker:
             for code, d in zip(info["code"], info["delist_date"]):
                 if d is not None and not pd.isna(d):
                     self.delist[code] = pd.Timestamp(d).normalize()
+        if "list_date" in info:  # new-listing limit rules count sessions from the listing date
+            for code, ld in zip(info["code"], info["list_date"]):
+                if ld is not None and not pd.isna(ld):
+                    self.list_dates[code] = pd.Timestamp(ld).date()
 
     def _board(self, code: str) -> tuple[str, bool]:
         return self.info.get(code) or (board_of(code), False)
@@ -163,8 +172,16 @@ class SimBroker:
         return None if i is None else {c: float(self._arr[c][i]) for c in BAR_COLS}
 
     def limits(self, code: str, pre_close: float) -> tuple[float, float]:
+        """Today's exact limit prices, new-listing rules included: the session number since
+        listing is counted on the exchange calendar from stg_stock_info's list_date
+        (`rules.sessions_since_listing`), so it is right in paper trading too, where the broker
+        sees one day at a time. A code without a list_date is treated as long listed. The
+        exchange (code suffix) selects the one-tick floor and the listing-day band's dates."""
         board, st = self._board(code)
-        return self.rules.limit_prices(pre_close, board, st, self.day)
+        ld = self.list_dates.get(code)
+        n = sessions_since_listing(ld, self.day) if ld is not None else None
+        return self.rules.limit_prices(pre_close, board, st, self.day, listed_session=n, list_date=ld,
+                                       exchange=code.rpartition(".")[2].upper())
 
     def apply_corporate_actions(self, actions: pd.DataFrame | None) -> list[CorporateAction]:
         """Events applying on this session, for the holdings at the previous close (the record
@@ -254,7 +271,7 @@ class SimBroker:
         order = OrderRequest(code, "sell", h.qty, reason="delisted",
                              order_id=f"delist-{code}-{self.day:%Y%m%d}")
         q = h.qty
-        fee_c = to_cents(self.costs.fee("sell", px, q, self.day).total) if px > 0 else 0
+        fee_c = to_cents(self.costs.fee("sell", px, q, self.day, code).total) if px > 0 else 0
         tax_c = to_cents(self._take_lots(h, q))
         value_c = to_cents(px) * q
         self._cash_c += value_c - fee_c - tax_c
@@ -434,14 +451,14 @@ class SimBroker:
                 why = why or "lot size: buys in board lots only"
             q = q2
             # shrink to what cash pays for, fees included (exact, in cents)
-            while q > 0 and q * to_cents(px) + to_cents(self.costs.fee("buy", px, q, self.day).total) > self._cash_c:
+            while q > 0 and q * to_cents(px) + to_cents(self.costs.fee("buy", px, q, self.day, order.code).total) > self._cash_c:
                 lot = self.rules.lot(board, self.day)
                 afford = int(self._cash / (px * 1.001)) if px > 0 else 0
                 q = self.rules.buy_qty(min(q - lot.step, afford), board, self.day)
                 why = "insufficient cash"
         if q <= 0:
             return self._reject(order, res, want, why or "nothing to trade")
-        fee_c = to_cents(self.costs.fee(order.side, px, q, self.day).total)
+        fee_c = to_cents(self.costs.fee(order.side, px, q, self.day, order.code).total)
         value_c = to_cents(px) * q
         tax_c = 0
         pnl = 0.0

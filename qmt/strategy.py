@@ -37,7 +37,7 @@ class StrategyParams:
     commission_rate: float = 0.00025
     commission_min: float = 5.0
     slippage: float = 0.0
-    volume_share: float = 0.25
+    volume_share: float = 0.05             # share of the DAY's volume a stock may fill per day (see docs/qmt.md)
     staging_schema: str = "staging"
     signals_schema: str = "signals"
 

@@ -173,12 +173,24 @@ def test_fill_fee_includes_all_costs():
 
 
 def test_volume_cap_fills_at_most_share_of_bar_volume():
-    b = broker()
+    b = broker(volume_share=0.25)
     b.start_day(D1, bars({"code": "600000.SH", "volume": 10_000}))
     res = b.submit(buy("600000.SH", 5_000))
     assert res.filled == 2_500 and res.rejected == 2_500 and "volume cap" in res.reason
     assert [e.status for e in b.log] == ["filled", "rejected"]
     assert b.submit(buy("600000.SH", 100)).status == "rejected"  # budget used up today
+
+
+def test_volume_cap_default_is_a_conservative_share_of_the_days_volume():
+    """The open is judged against the whole day's volume, so the default share is small (5 %)."""
+    from aquant.qmt.backtest import make_broker
+    from aquant.qmt.strategy import StrategyParams
+
+    assert StrategyParams().volume_share == 0.05 and make_broker(StrategyParams()).volume_share == 0.05
+    b = broker()
+    b.start_day(D1, bars({"code": "600000.SH", "volume": 10_000}))
+    res = b.submit(buy("600000.SH", 5_000))
+    assert res.filled == 500 and "volume cap 5%" in res.reason
 
 
 def test_insufficient_cash_buys_what_it_can():

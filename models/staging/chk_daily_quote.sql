@@ -1,6 +1,13 @@
 {{ config(materialized="view") }}
 -- Every raw daily bar with the first reason it is unusable (null when it is clean).
 -- stg_daily_quote keeps the clean rows; quarantine shows the rest.
+-- The move check (|close / pre_close - 1| > quote_max_abs_return) skips a new listing's first
+-- sessions, which have no price limit or a wider one (rules, dates and sources:
+-- qmt/rules.py DEFAULT_NEW_LISTINGS): the first 5 sessions of STAR listings (from 2019-07-22),
+-- ChiNext listings from 2020-08-24 and main-board listings from 2023-04-10; the listing day of
+-- every other listing (BSE: listing day unlimited; main board / ChiNext: unlimited before 2014,
+-- +44 % / -36 % of the issue price from 2014). Sessions are counted on the trading calendar from
+-- stg_stock_info.list_date; a stock without a list_date gets no exemption.
 with quotes as (
     select
         q.*,
@@ -10,7 +17,31 @@ with quotes as (
 ),
 
 calendar as (
-    select trade_date from {{ ref('stg_trade_calendar') }}
+    select trade_date, day_seq from {{ ref('stg_trade_calendar') }}
+),
+
+-- First session on or after the listing date, and how many sessions are exempt. The board is
+-- read from the code as qmt/rules.py board_of does (688/689 .SH STAR, 300/301 .SZ ChiNext,
+-- .BJ BSE, else main board).
+listing as (
+    select
+        i.code,
+        min(c.day_seq) as list_seq,
+        case
+            when i.code like '688%.SH' or i.code like '689%.SH' then 5
+            when (i.code like '300%.SZ' or i.code like '301%.SZ')
+                and i.list_date >= cast('2020-08-24' as date) then 5
+            when i.code like '%.BJ' then 1
+            when i.code like '%.SH' or i.code like '%.SZ' then
+                case when i.list_date >= cast('2023-04-10' as date) then 5 else 1 end
+            else 1
+        end as exempt_sessions
+    from {{ ref('stg_stock_info') }} as i
+    inner join calendar as c
+        on c.trade_date >= i.list_date
+        and c.trade_date <= {{ dbt.dateadd('day', 31, 'i.list_date') }}
+    where i.list_date is not null
+    group by i.code, i.list_date
 )
 
 select
@@ -29,7 +60,11 @@ select
         when calendar.trade_date is null then 'date off the trading calendar'
         when quotes.pre_close > 0
             and abs(quotes.close / quotes.pre_close - 1) > {{ var('quote_max_abs_return') }}
+            and not coalesce(
+                calendar.day_seq - listing.list_seq between 0 and listing.exempt_sessions - 1, false
+            )
             then 'close too far from pre_close'
     end as reason
 from quotes
 left join calendar on quotes.trade_date = calendar.trade_date
+left join listing on quotes.code = listing.code
