@@ -372,7 +372,10 @@ class AkshareExtractor:
     def chip_distribution(self, code: str, ctx: Context) -> list[Frame]:
         """Upstream chips for the last ~90 bars; earlier days derived from our own turnover."""
         origin = "akshare.stock_cyq_em"
-        raw = require(self.ak.stock_cyq_em(symbol=bare(code), adjust=""), CYQ_COLS, origin)
+        # no kline (not listed yet, delisted): akshare indexes data["klines"] of `data: null` -> TypeError
+        raw = require(_empty_on_null(self.ak.stock_cyq_em, symbol=bare(code), adjust=""), CYQ_COLS, origin)
+        if raw.empty:
+            raw = pd.DataFrame(columns=CYQ_COLS)
         up = pd.DataFrame({
             "code": code, "trade_date": to_date(raw["日期"]), "profit_ratio": num(raw["获利比例"]),
             "avg_cost": num(raw["平均成本"]), "cost_90_low": num(raw["90成本-低"]), "cost_90_high": num(raw["90成本-高"]),

@@ -67,11 +67,29 @@ class Wire:
             return self.sina_hfq
         if host == "datacenter-web.eastmoney.com" and path == "/api/data/v1/get":
             return {"RPT_SHAREBONUS_DET": self.em_sharebonus, "RPT_VALUEANALYSIS_DET": self.em_value,
-                    "RPT_LICO_FN_CPD": self.em_yjbb}[q["reportName"]]
+                    "RPT_LICO_FN_CPD": self.em_yjbb, "RPT_MUTUAL_HOLDSTOCKNDATE_STA": self.em_yjbb}[q["reportName"]]
         if host == "query.sse.com.cn" and path == "/marketdata/tradedata/queryMargin.do":
             return self.sse_margin_json
         if host == "www.szse.cn" and path == "/api/report/ShowReport" and q.get("CATALOGID") == "1837_xxpl":
             return self.szse_margin_xlsx
+        if host == "query.sse.com.cn" and path == "/sseQuery/commonQuery.do":
+            return self.sse_list
+        if host == "query.sse.com.cn" and path == "/commonQuery.do":
+            return self.sse_delist
+        if host == "www.szse.cn" and path == "/api/report/ShowReport" and q.get("CATALOGID") == "1110":
+            return self.szse_list
+        if host == "www.szse.cn" and path == "/api/report/ShowReport" and q.get("CATALOGID") == "1793_ssgs":
+            return self.szse_delist
+        if host == "www.bse.cn" and path == "/nqxxController/nqxxCnzq.do":
+            return self.bse_list
+        if host == "www.swsresearch.com":
+            return self.sw_clf
+        if host.endswith("push2.eastmoney.com") and path == "/api/qt/clist/get":
+            return self.em_clist
+        if host == "push2his.eastmoney.com" and path == "/api/qt/stock/fflow/daykline/get":
+            return self.em_fflow
+        if host == "finance.sina.com.cn" and path.endswith("klc_td_sh.txt"):
+            return self.sina_calendar
         raise requests.ConnectionError(f"no recorded payload for {host}{path} {q}: tests never reach the internet")
 
     # -- Eastmoney kline ---------------------------------------------------------------
@@ -83,7 +101,7 @@ class Wire:
         (unadjusted) is recorded; asking for hfq/qfq is an error here, on purpose."""
         assert q["fqt"] == "0", f"only unadjusted Eastmoney bars are recorded, got fqt={q['fqt']}"
         code = q["secid"].split(".")[1]
-        beg, end = q["beg"], q["end"]
+        beg, end = q.get("beg", "0"), q["end"]  # stock_cyq_em asks lmt=210 up to today, no beg
         path_ = FIX / f"eastmoney_kline_raw_{code}.csv"
         rows = _csv(path_.name) if path_.exists() else []
         lines = [",".join([r["日期"], r["开盘"], r["收盘"], r["最高"], r["最低"], r["成交量"], r["成交额"], r["振幅"],
@@ -173,8 +191,10 @@ class Wire:
         return json.dumps({"result": {"pages": 1, "data": data, "count": len(data)}, "success": True})
 
     def em_yjbb(self, q: dict[str, str], path: str) -> str:
-        """stock_yjbb_em (stock_feature/stock_yjbb_em.py:16-): reads r.json()["result"]["pages"]; only
-        the empty-period answer (`"result": null`) is recorded here."""
+        """stock_yjbb_em (stock_feature/stock_yjbb_em.py:16-) and stock_hsgt_individual_em's inner
+        __stock_hsgt_individual_zh_a_em (stock_feature/stock_hsgt_em.py:1423-): read
+        r.json()["result"]["pages"]; only the empty answer (`"result": null`) is recorded here
+        (no northbound recording exists; Eastmoney stopped daily holdings in 2024)."""
         return json.dumps({"version": None, "result": None, "success": False, "message": "返回数据为空", "code": 9201})
 
     # -- margin ------------------------------------------------------------------------
@@ -208,11 +228,138 @@ class Wire:
         return _xlsx(pd.DataFrame(out, columns=cols))
 
 
+    # -- reference lists ---------------------------------------------------------------
+    # Listed stocks: 000001's list date is a public fact (1991-04-03); 600000's (1999-11-10) is blanked
+    # as the "missing list date" hazard (it has bars, so staging must fill it); the stocks of
+    # the margin samples are listed too (list dates SYNTHETIC), as in a whole-market list. SYNTHETIC
+    # hazard data: 000002 with an EMPTY listing date, a STAR stock without bars, B shares
+    # and an ETF-like code in the lists, delisted 600087 (list 1997-06-11, delist 2014-06-05).
+    def sse_list(self, q: dict[str, str], path: str) -> str:
+        """stock_info_sh_name_code (akshare/stock/stock_info.py:122-182): result records with
+        A_STOCK_CODE/B_STOCK_CODE, SEC_NAME_CN, SEC_NAME_FULL, COMPANY_ABBR, FULL_NAME, LIST_DATE."""
+        # 600000's real list date is 1999-11-10: left EMPTY on purpose (the missing-list-date hazard)
+        rows = {"1": [("600000", "浦发银行", "")], "8": [("688981", "中芯国际", "20200716")],
+                "2": [("900901", "云赛B股", "19920227")]}[q["STOCK_TYPE"]]
+        if q["STOCK_TYPE"] == "8":  # the STAR stocks of the margin sample: a whole-market list has them
+            rows += [(r["标的证券代码"], r["标的证券简称"], "20200101") for r in self.sse_margin
+                     if r["标的证券代码"].startswith("68") and r["标的证券代码"] != "688981"]
+        res = [{"A_STOCK_CODE": c, "B_STOCK_CODE": c, "SEC_NAME_CN": n, "SEC_NAME_FULL": n, "COMPANY_ABBR": n,
+                "FULL_NAME": n, "LIST_DATE": d, "COMPANY_CODE": c} for c, n, d in rows]
+        return json.dumps({"result": res, "pageHelp": {"total": len(res)}}, ensure_ascii=False)
+
+    def sse_delist(self, q: dict[str, str], path: str) -> str:
+        """stock_info_sh_delist (stock_info.py:286-352): COMPANY_CODE, COMPANY_ABBR, LIST_DATE,
+        DELIST_DATE. 900956 (a B share) is the hazard: the 全部 list holds B shares too."""
+        res = [{"COMPANY_CODE": "600087", "COMPANY_ABBR": "退市长油", "LIST_DATE": "19970611", "DELIST_DATE": "20140605"},
+               {"COMPANY_CODE": "900956", "COMPANY_ABBR": "东贝B股", "LIST_DATE": "19990715", "DELIST_DATE": "20201231"}]
+        return json.dumps({"result": res, "pageHelp": {"total": len(res)}}, ensure_ascii=False)
+
+    def szse_list(self, q: dict[str, str], path: str) -> bytes:
+        """stock_info_sz_name_code('A股列表') (stock_info.py:20-119): xlsx with 板块, A股代码, A股简称,
+        A股上市日期, A股总股本, A股流通股本, 所属行业 (codes as numbers, akshare zero-pads them)."""
+        df = pd.DataFrame({"板块": ["主板", "主板"], "A股代码": [1, 2], "A股简称": ["平安银行", "万科Ａ"],
+                           "A股上市日期": ["1991-04-03", None], "A股总股本": ["19,405,918,198", "11,930,709,471"],
+                           "A股流通股本": ["19,405,546,950", "9,716,399,471"], "所属行业": ["J 金融业", "K 房地产"]})
+        more = [r for r in self.szse_margin if r["证券代码"] not in ("000001", "000002")]  # margin sample's stocks
+        df = pd.concat([df, pd.DataFrame({"板块": "主板", "A股代码": [int(r["证券代码"]) for r in more],
+                                          "A股简称": [r["证券简称"] for r in more], "A股上市日期": "2010-01-04",
+                                          "A股总股本": "1", "A股流通股本": "1", "所属行业": "-"})], ignore_index=True)
+        return _xlsx(df)
+
+    def szse_delist(self, q: dict[str, str], path: str) -> bytes:
+        """stock_info_sz_delist (stock_info.py:355-384): xlsx 证券代码, 证券简称, 上市日期, 终止上市日期;
+        200xxx = a B share (hazard)."""
+        return _xlsx(pd.DataFrame({"证券代码": [3, 200003], "证券简称": ["PT金田Ａ", "PT金田Ｂ"],
+                                   "上市日期": ["1991-07-03", "1995-06-30"], "终止上市日期": ["2002-06-14", "2002-06-14"]}))
+
+    BSE_KEYS = [f"k{i:02d}" for i in range(48)]  # 48 positional fields (stock_info.py:217-266); names GUESSED
+
+    def bse_list(self, q: dict[str, str], path: str) -> str:
+        """stock_info_bj_name_code (stock_info.py:185-283): JSONP-ish text, json.loads(text[find('['):-1]),
+        [0]["totalPages"], [0]["content"] records renamed by position (上市日期 at 0, 流通股本 11, 所属行业 17,
+        报告日期 22, 地区 29, 券商 35, 总股本 36, 证券代码 38, 证券简称 40). SYNTHETIC row."""
+        rec = dict.fromkeys(self.BSE_KEYS, "")
+        rec.update({"k00": "20151123", "k11": 1.0e8, "k17": "医药制造业", "k22": "20240630", "k29": "北京",
+                    "k35": "券商", "k36": 2.7e8, "k38": "430047", "k40": "诺思兰德"})
+        return "null(" + json.dumps([{"content": [rec], "totalPages": 1}], ensure_ascii=False) + ")"
+
+    def sw_clf(self, q: dict[str, str], path: str) -> bytes:
+        """stock_industry_clf_hist_sw (stock/stock_industry_sw.py:17-45): read_excel of the SWS file
+        with 股票代码, 计入日期, 行业代码, 更新日期. Rows: the akshare docs sample (real) + 600000 in
+        480201 (SYNTHETIC; the sample has no 600000 row)."""
+        rows = _csv("stock_industry_clf_hist_sw_docs.csv") + [
+            {"symbol": "600000", "start_date": "2021-07-30", "industry_code": "480201", "update_time": "2021-07-31"}]
+        return _xlsx(pd.DataFrame({"股票代码": [r["symbol"] for r in rows], "计入日期": [r["start_date"] for r in rows],
+                                   "行业代码": [r["industry_code"] for r in rows],
+                                   "更新日期": [r["update_time"] for r in rows]}))
+
+    CLIST_FIELDS = ["f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11", "f12", "f13", "f14", "f15", "f16",
+                    "f17", "f18", "f20", "f21", "f22", "f23", "f24", "f25", "f62", "f115", "f128", "f136", "f152",
+                    "f140", "f141"]  # 30 positional fields after 序号 (stock_zh_a_special.py:37-68); last two GUESSED
+
+    def em_clist(self, q: dict[str, str], path: str) -> str:
+        """Eastmoney clist via akshare.utils.func.fetch_paginated_data (utils/func.py:16-55): data.total
+        and data.diff records. fs 'm:0 f:4,m:1 f:4' = the ST board (stock_zh_a_st_em: one SYNTHETIC
+        row, 600005 *ST); 'm:90 t:2' = industry boards (_get_stock_sector_fund_flow_summary_code,
+        stock/stock_fund_em.py:713-735: f12 code, f14 name; rows = the real docs sample)."""
+        if "f:4" in q.get("fs", ""):
+            items = [("600005", "*ST武钢")]
+        else:
+            items = [(r["板块代码"], r["板块名称"]) for r in _csv("stock_board_industry_name_em_docs.csv")]
+        diff = []
+        for code, name in items:
+            rec = dict.fromkeys(self.CLIST_FIELDS, "-")
+            rec.update({"f2": 1.0, "f3": 0.5, "f12": code, "f13": 1, "f14": name})
+            diff.append(rec)
+        return json.dumps({"rc": 0, "data": {"total": len(diff), "diff": diff}}, ensure_ascii=False)
+
+    def em_fflow(self, q: dict[str, str], path: str) -> str:
+        """stock_individual_fund_flow (stock/stock_fund_em.py:20-) and stock_sector_fund_flow_hist
+        (:1024-): data.klines, 15 comma fields: 日期, 主力/小单/中单/大单/超大单 净额, the same 净占比,
+        then 收盘价, 涨跌幅, -, - (stock) or -, -, -, - (board). SYNTHETIC flows on the recorded days."""
+        secid = q["secid"]
+        code = secid.split(".")[1]
+        path_ = FIX / f"eastmoney_kline_raw_{code}.csv"
+        days = [r["日期"] for r in _csv(path_.name)] if path_.exists() else \
+            [d for d in _read_days() if "2016-06-01" <= d <= "2016-06-30"]
+        lines = [f"{d},{-1.5e7 + 1e6 * i},1e6,2e6,-3e6,-1.2e7,-1.5,0.1,0.2,-0.3,-1.2,10.0,0.5,0,0"
+                 for i, d in enumerate(days)]
+        return json.dumps({"rc": 0, "data": {"code": code, "klines": lines}})
+
+    def sina_calendar(self, q: dict[str, str], path: str) -> str:
+        """tool_trade_date_hist_sina (akshare/tool/trade_date_hist.py:19-41) evals Sina's KLC-encoded
+        string with a JS decoder (stock/cons.py hk_js_decode); that bit-level encoding is NOT
+        reproduced here: the body carries the plain dates and `install` swaps the decoder of that
+        one module for a plain split (the only place akshare's own parsing is bypassed). Dates:
+        real trading days 2016-05-03..2016-07-29 (the Eastmoney bars of 000001)."""
+        return 'var datelist="' + ",".join(_read_days()) + '";'
+
+
+def _read_days() -> list[str]:
+    return (FIX / "trade_days_2016_05_07.txt").read_text().split()
+
+
+class _PlainDecoder:
+    """Stand-in for py_mini_racer.MiniRacer in akshare.tool.trade_date_hist only (see sina_calendar)."""
+
+    def eval(self, js: str) -> None:
+        return None
+
+    def call(self, fn: str, s: str) -> list[str]:
+        assert fn == "d"
+        return s.split(",")
+
+
 def install(monkeypatch: Any) -> Wire:
     """Route every requests transport call through a fresh Wire; returns it for inspection."""
     import akshare.stock.stock_info as info
 
+    import types
+
+    import akshare.tool.trade_date_hist as tdh
+
     wire = Wire()
+    monkeypatch.setattr(tdh, "py_mini_racer", types.SimpleNamespace(MiniRacer=_PlainDecoder))
     monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", lambda self, request, **kw: wire.send(self, request, **kw))
     for fn in (info.stock_info_bj_name_code, info.stock_info_a_code_name):  # lru_cache'd upstream
         fn.cache_clear()

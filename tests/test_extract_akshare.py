@@ -146,3 +146,56 @@ def test_empty_report_period_is_empty_and_settles(duck, wire):
         assert not s.failures
         assert s.units_done == 2
         assert db.scalar("select count(*) from raw.dividend") == 0
+
+
+def test_stock_info_has_listing_dates_and_no_b_shares(duck, wire):
+    with Database(duck) as db:
+        s = ingest(db, ["stock_info"], None, date(2016, 6, 1), date(2016, 6, 30))
+        assert not s.failures
+        info = db.query_df("select * from raw.stock_info").set_index("code")
+        margin_stocks = {a_share_stock_code(r["标的证券代码"]) for r in _rows("margin_sse_20230922_docs.csv")} | \
+            {a_share_stock_code(r["证券代码"]) for r in _rows("margin_szse_20230925_docs.csv")}
+        assert set(info.index) == {"000001.SZ", "000002.SZ", "000003.SZ", "430047.BJ", "600000.SH", "600087.SH",
+                                   "688981.SH"} | (margin_stocks - {None})  # no 900956 / 200003 / 900901 (B shares)
+        assert pd.isna(info.loc["600000.SH", "list_date"])  # blank upstream (the hazard route)
+        assert pd.Timestamp(info.loc["000001.SZ", "list_date"]).date() == date(1991, 4, 3)
+        assert pd.isna(info.loc["000002.SZ", "list_date"])  # empty upstream: kept, staging fills it
+        assert pd.Timestamp(info.loc["600087.SH", "delist_date"]).date() == date(2014, 6, 5)
+        assert info.loc["000001.SZ", "industry_l1"] == "银行" and info.loc["430047.BJ", "board"] == "bse"
+
+
+def test_cli_ingest_akshare_then_build_is_green(any_db, wire, monkeypatch):
+    """`aquant ingest --source akshare` (every default job, real akshare on recorded payloads),
+    then `aquant build` on that data, on DuckDB and PostgreSQL. 000002 comes without a listing
+    date and without bars: the build must still pass (staging default, never-null buy_eligible)."""
+    from click.testing import CliRunner
+
+    from aquant.cli import main
+
+    for k, v in any_db.dbt_env().items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("AQUANT_MIN_INTERVAL", "0")
+    out = CliRunner().invoke(main, ["ingest", "--source", "akshare", "--start", "2016-06-01", "--end", "2016-06-30",
+                                    "--codes", "000001.SZ,600000.SH,000002.SZ", "--quiet"])
+    assert out.exit_code == 0, out.output
+    # the only failures: Eastmoney boards that are not Shenwan names (issue 12 item 4, another change)
+    import json
+
+    with Database(any_db) as db:
+        detail = json.loads(db.scalar("select detail from ops.audit_log where action = 'ingest'"))
+    assert sorted(detail["failed_units"]) == ["industry_flow:房地产", "industry_flow:综合"], out.output
+    with Database(any_db) as db:
+        recorded = sum(r["日期"].startswith("2016-06") for c in ("000001", "600000")
+                       for r in _rows(f"eastmoney_kline_raw_{c}.csv"))
+        assert db.scalar("select count(*) from raw.daily_quote") == recorded
+        assert db.scalar("select pre_close from raw.daily_quote where code = '600000.SH' "
+                         "and trade_date = '2016-06-23'") == 15.8
+        assert db.scalar("select count(*) from raw.funds_flow where margin_balance is not null") > 0
+        assert db.scalar("select count(*) from raw.chip_distribution") > 0
+    out = CliRunner().invoke(main, ["build", "--", "--threads", "1"])
+    assert out.exit_code == 0, out.output
+    with Database(any_db) as db:
+        # 600000 has bars but no listing date upstream: its first bar stands in, so it is not eligible
+        assert str(db.scalar("select list_date from staging.stg_stock_info where code = '600000.SH'")) == "2016-06-16"
+        assert db.scalar("select count(*) from signals.factor_scores where code = '600000.SH'") > 0
+        assert db.scalar("select count(*) from signals.factor_scores where buy_eligible is null") == 0
