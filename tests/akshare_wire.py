@@ -155,7 +155,7 @@ class Wire:
             rows = _csv(path_.name) if path_.exists() else []
         else:
             period = flt.split("'")[1].replace("-", "")
-            rows = [] if period in self.null_periods else []
+            return self._fhps_period(period)
         if not rows:
             return json.dumps({"version": None, "result": None, "success": False, "message": "返回数据为空", "code": 9201})
         data = []
@@ -176,6 +176,28 @@ class Wire:
             data.append(rec)
         return json.dumps({"version": "x", "result": {"pages": 1, "data": data, "count": len(data)},
                            "success": True, "message": "ok", "code": 0}, ensure_ascii=False)
+
+    # stock_fhps_em's positional labels (stock_fhps_em.py:54-85) for the same 30 fields
+    FHPS_EM_POS = {"名称": 1, "代码": 4, "送转股份-送转总比例": 5, "送转股份-送转比例": 6, "送转股份-转股比例": 7,
+                   "现金分红-现金分红比例": 8, "预案公告日": 9, "股权登记日": 10, "除权除息日": 11, "方案进度": 13,
+                   "最新公告日期": 15, "每股收益": 19, "每股净资产": 20, "每股公积金": 21, "每股未分配利润": 22,
+                   "净利润同比增长": 23, "总股本": 24, "现金分红-股息率": 26}
+
+    def _fhps_period(self, period: str) -> str:
+        """stock_fhps_em(date=period): the real first 20 rows of the 2023-12-31 cross-section
+        (prober sample); any other period answers `result: null`."""
+        if period != "20231231":
+            return json.dumps({"version": None, "result": None, "success": False, "message": "返回数据为空", "code": 9201})
+        data = []
+        for r in _csv("stock_fhps_em_20231231_head20.csv"):
+            rec = {k: None for k in self.SHAREBONUS_KEYS}
+            for col, pos in self.FHPS_EM_POS.items():
+                v = r.get(col, "")
+                rec[self.SHAREBONUS_KEYS[pos]] = None if v == "" else (f"{v} 00:00:00" if col in (
+                    "预案公告日", "股权登记日", "除权除息日", "最新公告日期") else v)
+            data.append(rec)
+        return json.dumps({"result": {"pages": 1, "data": data, "count": len(data)}, "success": True},
+                          ensure_ascii=False)
 
     def em_value(self, q: dict[str, str], path: str) -> str:
         """stock_value_em (stock_feature/stock_value_em.py:14-80): result.data records with the
@@ -331,12 +353,12 @@ class Wire:
         string with a JS decoder (stock/cons.py hk_js_decode); that bit-level encoding is NOT
         reproduced here: the body carries the plain dates and `install` swaps the decoder of that
         one module for a plain split (the only place akshare's own parsing is bypassed). Dates:
-        real trading days 2016-05-03..2016-07-29 (the Eastmoney bars of 000001)."""
+        real trading days 2016-04-01..2016-07-29 (the Eastmoney bars of 000001)."""
         return 'var datelist="' + ",".join(_read_days()) + '";'
 
 
 def _read_days() -> list[str]:
-    return (FIX / "trade_days_2016_05_07.txt").read_text().split()
+    return (FIX / "trade_days_2016_04_07.txt").read_text().split()
 
 
 class _PlainDecoder:

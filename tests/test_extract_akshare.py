@@ -42,7 +42,7 @@ def wire(monkeypatch):
 
 # The recorded bars are windows years apart; each is ingested into its own warehouse (a stored
 # history with a years-long hole would read as a suspension across every ex-date in between).
-WINDOWS = [(date(2016, 6, 1), date(2016, 6, 30)), (date(2017, 5, 1), date(2017, 6, 30)),
+WINDOWS = [(date(2016, 4, 1), date(2016, 6, 30)), (date(2017, 5, 1), date(2017, 6, 30)),
            (date(2024, 6, 1), date(2024, 6, 30))]
 
 
@@ -175,7 +175,7 @@ def test_cli_ingest_akshare_then_build_is_green(any_db, wire, monkeypatch):
     for k, v in any_db.dbt_env().items():
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("AQUANT_MIN_INTERVAL", "0")
-    out = CliRunner().invoke(main, ["ingest", "--source", "akshare", "--start", "2016-06-01", "--end", "2016-06-30",
+    out = CliRunner().invoke(main, ["ingest", "--source", "akshare", "--start", "2016-04-01", "--end", "2016-06-30",
                                     "--codes", "000001.SZ,600000.SH,000002.SZ", "--quiet"])
     assert out.exit_code == 0, out.output
     # the only failures: Eastmoney boards that are not Shenwan names (issue 12 item 4, another change)
@@ -185,7 +185,7 @@ def test_cli_ingest_akshare_then_build_is_green(any_db, wire, monkeypatch):
         detail = json.loads(db.scalar("select detail from ops.audit_log where action = 'ingest'"))
     assert sorted(detail["failed_units"]) == ["industry_flow:房地产", "industry_flow:综合"], out.output
     with Database(any_db) as db:
-        recorded = sum(r["日期"].startswith("2016-06") for c in ("000001", "600000")
+        recorded = sum(r["日期"].startswith("2016-0") for c in ("000001", "600000")
                        for r in _rows(f"eastmoney_kline_raw_{c}.csv"))
         assert db.scalar("select count(*) from raw.daily_quote") == recorded
         assert db.scalar("select pre_close from raw.daily_quote where code = '600000.SH' "
@@ -196,6 +196,53 @@ def test_cli_ingest_akshare_then_build_is_green(any_db, wire, monkeypatch):
     assert out.exit_code == 0, out.output
     with Database(any_db) as db:
         # 600000 has bars but no listing date upstream: its first bar stands in, so it is not eligible
-        assert str(db.scalar("select list_date from staging.stg_stock_info where code = '600000.SH'")) == "2016-06-16"
+        assert str(db.scalar("select list_date from staging.stg_stock_info where code = '600000.SH'")) == "2016-04-11"
         assert db.scalar("select count(*) from signals.factor_scores where code = '600000.SH'") > 0
         assert db.scalar("select count(*) from signals.factor_scores where buy_eligible is null") == 0
+
+
+def test_volume_unit_is_read_from_the_data():
+    """Eastmoney 成交量 is 手 for main-board stocks (real 000001 2016-06-15: 378,172 手, 394,033,680
+    元, price 10.32..10.48); a bar quoted in shares (as Tencent quotes STAR) is recognised, not x100."""
+    from aquant.extract.akshare import volume_unit
+
+    lots = pd.DataFrame({"low": [10.32], "high": [10.48], "amount": [394033680.0]})
+    assert volume_unit(lots, pd.Series([378172.0]), "t") == 100
+    shares = pd.DataFrame({"low": [40.1], "high": [41.9], "amount": [1_000_000 * 41.0]})
+    assert volume_unit(shares, pd.Series([1_000_000.0]), "t") == 1
+
+
+def test_renamed_upstream_column_stops_the_run_and_names_the_function(duck, wire):
+    import types
+
+    import akshare
+
+    def renamed(**kw):
+        return akshare.stock_zh_a_hist(**kw).rename(columns={"成交量": "成交量(手)"})
+
+    client = types.SimpleNamespace(**{n: getattr(akshare, n) for n in dir(akshare) if not n.startswith("_")})
+    client.stock_zh_a_hist = renamed
+    from aquant.extract.loader import SchemaError
+
+    with Database(duck) as db:
+        with pytest.raises(SchemaError, match=r"akshare\.stock_zh_a_hist: expected columns .*missing \['成交量'\]"):
+            run_ingest(db, "akshare", tables=["daily_quote"], codes=["000001"], start=date(2016, 6, 1),
+                       end=date(2016, 6, 30), client=client, progress=False, min_interval=0, sleep=lambda s: None)
+        assert db.scalar("select count(*) from raw.daily_quote") == 0
+
+
+def test_dividend_cross_section_per_ten_shares_becomes_per_share(duck, wire):
+    """Real stock_fhps_em(20231231) rows: 现金分红比例 is CNY per 10 shares, 送转 shares per 10."""
+    want = {a_share_stock_code(r["代码"]): r for r in _rows("stock_fhps_em_20231231_head20.csv")}
+    with Database(duck) as db:
+        s = ingest(db, ["dividend"], None, date(2023, 12, 1), date(2024, 1, 10))
+        assert not s.failures
+        d = db.query_df("select * from raw.dividend").set_index("code")
+    assert set(d.index) <= set(want) and len(d) >= 15
+    r = want["300708.SZ"]  # 聚灿光电 10派1.6, EPS 0.21, ex-date 2024-02-28
+    assert d.loc["300708.SZ", "cash_div_per_share"] == pytest.approx(float(r["现金分红-现金分红比例"]) / 10)
+    assert d.loc["300708.SZ", "payout_ratio"] == pytest.approx(0.16 / 0.21, rel=1e-5)
+    assert pd.Timestamp(d.loc["300708.SZ", "ex_date"]).date() == date(2024, 2, 28)
+    bonus = {c: float(v["送转股份-送转总比例"]) / 10 for c, v in want.items() if v["送转股份-送转总比例"]}
+    for c, b in bonus.items():
+        assert d.loc[c, "bonus_ratio"] == pytest.approx(b)
