@@ -54,10 +54,6 @@ class FakeAkshare:
     def _out(self, fn: str, df: pd.DataFrame) -> pd.DataFrame:
         return df.rename(columns=self.rename.get(fn, {}))
 
-    def stock_info_a_code_name(self):
-        self._hook("stock_info_a_code_name")
-        return pd.DataFrame({"code": ["000001", "600000", "430047"], "name": ["平安银行", "浦发银行", "*ST某某"]})
-
     def stock_info_sh_name_code(self, symbol="主板A股"):
         self._hook("stock_info_sh_name_code", symbol)
         rows = [("600000", "浦发银行", date(1999, 11, 10))] if symbol == "主板A股" else []
