@@ -248,3 +248,19 @@ def test_dividend_cross_section_per_ten_shares_becomes_per_share(duck, wire):
     bonus = {c: float(v["送转股份-送转总比例"]) / 10 for c, v in want.items() if v["送转股份-送转总比例"]}
     for c, b in bonus.items():
         assert d.loc[c, "bonus_ratio"] == pytest.approx(b)
+
+
+def test_reference_price_when_suspended_over_the_ex_date_and_factor_fallback():
+    """600000 2017-05-25 (10转3派2.0, prev close 15.47, published pre_close 11.75): the first bar
+    after a suspension that covers the ex-date gets the reference price; with no dividend record
+    the factor step (Sina's, derived fixture) rounded to the cent gives the same price."""
+    from aquant.extract.akshare import reference_pre_close
+
+    f = sorted((date.fromisoformat(r["date"]), float(r["hfq_factor"]))
+               for r in _rows("sina_hfq_factor_sh600000_DERIVED.csv"))
+    ev = {date(2017, 5, 25): (Decimal("0.2"), Decimal("0.3"))}
+    prev = Decimal("15.47")
+    assert reference_pre_close("600000.SH", date(2017, 5, 24), date(2017, 5, 26), prev, ev, f) == Decimal("11.75")
+    assert reference_pre_close("600000.SH", date(2017, 5, 24), date(2017, 5, 25), prev, {}, f) == Decimal("11.75")
+    assert reference_pre_close("600000.SH", date(2017, 5, 25), date(2017, 5, 26), Decimal("12.93"), ev, f) == \
+        Decimal("12.93")
