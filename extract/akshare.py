@@ -2,8 +2,10 @@
 
 Each method calls the upstream functions named in ../shared/SOURCES.md (verified against
 akshare 1.19.5) and maps their Chinese column names and units onto the contract: lots -> shares,
-% -> fractions, cash per 10 shares -> per share, bare codes -> `000001.SZ`. The akshare module is
-injected (`client`) so tests pass a fake with the same function names and frame shapes.
+% -> fractions, cash per 10 shares -> per share, bare codes -> `000001.SZ`, and keeps only
+A-share stocks (exchange lists mix in ETFs, funds, B shares). The akshare module is injected
+(`client`); the extractor's tests use the real module with recorded HTTP bodies
+(tests/akshare_wire.py), the runner's scheduling tests a frame-level stand-in.
 """
 from __future__ import annotations
 
