@@ -382,7 +382,8 @@ def install(monkeypatch: Any) -> Wire:
 
     wire = Wire()
     monkeypatch.setattr(tdh, "py_mini_racer", types.SimpleNamespace(MiniRacer=_PlainDecoder))
-    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", lambda self, request, **kw: wire.send(self, request, **kw))
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send",
+                        lambda self, request, **kw: wire.send(self, request, **kw))
     for fn in (info.stock_info_bj_name_code, info.stock_info_a_code_name):  # lru_cache'd upstream
         fn.cache_clear()
     return wire
