@@ -257,8 +257,8 @@ class AkshareExtractor:
                       MIN_COLS, origin)
         ts = pd.to_datetime(raw["时间"]).dt.tz_localize("Asia/Shanghai").dt.tz_convert("UTC").dt.tz_localize(None)
         df = pd.DataFrame({"code": code, "ts": ts, "open": num(raw["开盘"]), "high": num(raw["最高"]),
-                           "low": num(raw["最低"]), "close": num(raw["收盘"]),
-                           "volume": num(raw["成交量"]) * LOT, "amount": num(raw["成交额"])})
+                           "low": num(raw["最低"]), "close": num(raw["收盘"]), "amount": num(raw["成交额"])})
+        df["volume"] = num(raw["成交量"]) * volume_unit(df, num(raw["成交量"]), f"{origin} {code}")
         return [Frame("minute_quote", check_bars(df, origin), SOURCE, origin)]
 
     # -- finance_data / dividend (whole market per report period) -------------------------

@@ -88,6 +88,8 @@ class Wire:
             return self.em_clist
         if host == "push2his.eastmoney.com" and path == "/api/qt/stock/fflow/daykline/get":
             return self.em_fflow
+        if host == "push2his.eastmoney.com" and path == "/api/qt/stock/trends2/get":
+            return self.em_trends
         if host == "finance.sina.com.cn" and path.endswith("klc_td_sh.txt"):
             return self.sina_calendar
         raise requests.ConnectionError(f"no recorded payload for {host}{path} {q}: tests never reach the internet")
@@ -347,6 +349,20 @@ class Wire:
         lines = [f"{d},{-1.5e7 + 1e6 * i},1e6,2e6,-3e6,-1.2e7,-1.5,0.1,0.2,-0.3,-1.2,10.0,0.5,0,0"
                  for i, d in enumerate(days)]
         return json.dumps({"rc": 0, "data": {"code": code, "klines": lines}})
+
+    def em_trends(self, q: dict[str, str], path: str) -> str:
+        """stock_zh_a_hist_min_em(period='1') (stock_feature/stock_hist_em.py:1042-1100): data.trends,
+        'time,open,close,high,low,volume,amount,avg' per minute, Beijing wall clock. SYNTHETIC bars:
+        a main-board stock in 手 (000001) and a STAR stock quoted in 股 (688981; Eastmoney's STAR
+        unit is unproven, this is the hazard case)."""
+        code = q["secid"].split(".")[1]
+        if code.startswith("688"):
+            trends = ["2024-01-11 09:31,40.00,40.10,40.20,39.90,120000,4812000.00,40.10",
+                      "2024-01-11 09:32,40.10,40.00,40.10,39.95,80000,3202000.00,40.06"]
+        else:
+            trends = ["2024-01-11 09:31,9.20,9.21,9.22,9.19,120,110520.00,9.21",
+                      "2024-01-11 09:32,9.21,9.20,9.21,9.19,80,73600.00,9.21"]
+        return json.dumps({"rc": 0, "data": {"code": code, "trends": trends}})
 
     def sina_calendar(self, q: dict[str, str], path: str) -> str:
         """tool_trade_date_hist_sina (akshare/tool/trade_date_hist.py:19-41) evals Sina's KLC-encoded

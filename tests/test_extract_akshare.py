@@ -264,3 +264,15 @@ def test_reference_price_when_suspended_over_the_ex_date_and_factor_fallback():
     assert reference_pre_close("600000.SH", date(2017, 5, 24), date(2017, 5, 25), prev, {}, f) == Decimal("11.75")
     assert reference_pre_close("600000.SH", date(2017, 5, 25), date(2017, 5, 26), Decimal("12.93"), ev, f) == \
         Decimal("12.93")
+
+
+def test_minute_bars_are_utc_and_in_shares_whatever_the_board(duck, wire):
+    with Database(duck) as db:
+        s = ingest(db, ["minute_quote"], ["000001", "688981"], date(2024, 1, 11), date(2024, 1, 11))
+        assert not s.failures
+        m = db.query_df("select * from raw.minute_quote order by code, ts")
+    main = m[m.code == "000001.SZ"]
+    assert pd.Timestamp(main.ts.iloc[0]) == pd.Timestamp("2024-01-11 01:31:00")  # 09:31 CST
+    assert main.volume.tolist() == [12_000, 8_000]      # 手 -> shares
+    star = m[m.code == "688981.SH"]
+    assert star.volume.tolist() == [120_000, 80_000]    # already shares: not x100
