@@ -7,6 +7,7 @@ helpers here are the only place those conversions live, so a unit bug is fixed o
 from __future__ import annotations
 
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterable
 
 import pandas as pd
@@ -46,6 +47,64 @@ def to_ts_code(symbol: object) -> str:
         return f"{s[2:]}.{s[:2]}"
     num = s.zfill(6)
     return f"{num}.{exchange_of(num)}"
+
+
+# Code prefixes of A-share *stocks* (not funds, bonds, B shares), by exchange. Sources: SSE
+# 《证券代码编码方案》 (600/601/603/605 main board, 688 STAR since 2019-07-22, 689 STAR CDR since
+# 2020-10-29; 900 = B shares, 5xx = funds/ETFs, 1xx = bonds); SZSE 证券编码规则 (000/001/002/003
+# main board, 002 = former SME board merged 2021-04-06, 300/301 ChiNext, 302 ChiNext codes in use
+# since 2025; 200 = B shares, 15/16/18 = funds/ETFs/LOFs/REITs, 1x = bonds); BSE (43/83/87/88
+# inherited from NEEQ, 920 for new listings since 2024-04).
+A_SHARE_STOCK_PREFIXES = {
+    "SH": ("600", "601", "603", "605", "688", "689"),
+    "SZ": ("000", "001", "002", "003", "300", "301", "302"),
+    "BJ": ("43", "83", "87", "88", "920"),
+}
+
+
+def a_share_stock_code(symbol: object) -> str | None:
+    """`to_ts_code` for A-share stocks only: None for ETFs, funds, bonds, B shares and junk.
+
+    Exchange lists (margin detail, delisting lists) mix stocks with ETFs (510050, 159xxx) and
+    B shares (200xxx, 900xxx); callers drop the None rows (with a logged count) instead of
+    failing the whole list on one odd code.
+    """
+    s = str(symbol).strip()
+    if not s or s.lower() in ("nan", "none"):
+        return None
+    try:
+        code = to_ts_code(s)
+    except ValueError:
+        return None
+    num, _, suffix = code.partition(".")
+    if len(num) != 6 or not num.isdigit():
+        return None
+    return code if num.startswith(A_SHARE_STOCK_PREFIXES.get(suffix, ())) else None
+
+
+CENT = Decimal("0.01")
+
+
+def to_decimal(x: object) -> Decimal:
+    """Float or string price -> exact Decimal via its shortest repr (10.44 -> Decimal('10.44'))."""
+    return Decimal(repr(x)) if isinstance(x, float) else Decimal(str(x))
+
+
+def ex_reference_price(prev_close: object, cash_per_share: object = 0, bonus_per_share: object = 0,
+                       rights_price: object = 0, rights_per_share: object = 0) -> Decimal:
+    """The exchange's ex-right/ex-dividend reference price (除权除息参考价), to the cent.
+
+    SSE 交易规则 (2023 rev.) 4.3.2 / SZSE 交易规则 (2023 rev.) 4.4.2, the same formula since the
+    1990s: 除权(息)参考价 = [(前收盘价 − 现金红利) + 配(新)股价格 × 流通股份变动比例]
+                          ÷ (1 + 流通股份变动比例),
+    where the share change ratio is bonus + transfer (+ rights) shares per share. Prices tick in
+    0.01 CNY; the reference price is rounded half-up to the tick (四舍五入). Exact decimals.
+    """
+    prev = to_decimal(prev_close)
+    cash, bonus = to_decimal(cash_per_share or 0), to_decimal(bonus_per_share or 0)
+    rp, rr = to_decimal(rights_price or 0), to_decimal(rights_per_share or 0)
+    ref = ((prev - cash) + rp * rr) / (1 + bonus + rr)
+    return ref.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def bare(code: str) -> str:

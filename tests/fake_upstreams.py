@@ -35,7 +35,10 @@ def _ymd(s: str) -> date:
 
 
 class FakeAkshare:
-    """The akshare functions the extractor uses, with akshare 1.19.5's output shapes."""
+    """Frame-level stand-in kept ONLY for the runner's scheduling tests (test_ingest_runner):
+    watermarks, retries, hangs on a tiny deterministic market. The extractor's mapping, units,
+    factors and reference prices are tested on the REAL akshare functions with recorded wire
+    payloads (tests/akshare_wire.py, tests/test_extract_akshare.py), not here."""
 
     def __init__(self, days: list[date] | None = None):
         self.days = DAYS if days is None else days
@@ -52,9 +55,33 @@ class FakeAkshare:
     def _out(self, fn: str, df: pd.DataFrame) -> pd.DataFrame:
         return df.rename(columns=self.rename.get(fn, {}))
 
-    def stock_info_a_code_name(self):
-        self._hook("stock_info_a_code_name")
-        return pd.DataFrame({"code": ["000001", "600000", "430047"], "name": ["平安银行", "浦发银行", "*ST某某"]})
+    def stock_info_sh_name_code(self, symbol="主板A股"):
+        self._hook("stock_info_sh_name_code", symbol)
+        rows = [("600000", "浦发银行", date(1999, 11, 10))] if symbol == "主板A股" else []
+        return pd.DataFrame(rows, columns=["证券代码", "证券简称", "上市日期"]).assign(证券全称="", 公司简称="", 公司全称="")
+
+    def stock_info_sz_name_code(self, symbol="A股列表"):
+        self._hook("stock_info_sz_name_code", symbol)
+        return pd.DataFrame({"板块": ["主板"], "A股代码": ["000001"], "A股简称": ["平安银行"],
+                             "A股上市日期": ["1991-04-03"], "A股总股本": ["1"], "A股流通股本": ["1"], "所属行业": ["J"]})
+
+    def stock_info_bj_name_code(self):
+        self._hook("stock_info_bj_name_code")
+        return pd.DataFrame({"证券代码": ["430047"], "证券简称": ["*ST某某"], "总股本": [1], "流通股本": [1],
+                             "上市日期": [None], "所属行业": [""], "地区": [""], "报告日期": [None]})
+
+    def stock_zh_a_daily(self, symbol="sh603843", start_date="19900101", end_date="21000118", adjust=""):
+        self._hook(f"stock_zh_a_daily{adjust}", symbol)
+        assert adjust == "hfq-factor"
+        sym = symbol[2:]
+        rows = [(pd.Timestamp("1900-01-01"), str(hfq_factor(sym, DAYS[0])))]
+        if hfq_factor(sym, EX_DATE) != rows[0][1]:
+            rows.insert(0, (pd.Timestamp(EX_DATE), str(hfq_factor(sym, EX_DATE))))
+        return pd.DataFrame(rows, columns=["date", "hfq_factor"])
+
+    def stock_fhps_detail_em(self, symbol="300073"):
+        self._hook("stock_fhps_detail_em", symbol)
+        raise TypeError("'NoneType' object is not subscriptable")  # akshare 1.19.5 on `result: null`
 
     def stock_info_sh_delist(self, symbol="全部"):
         self._hook("stock_info_sh_delist")

@@ -64,9 +64,11 @@ select
         + {{ wt }} * technical_score
         + {{ wc }} * coalesce(chip_score, 5)
     ) / {{ wi + wv + wt + wc }} as composite_score,
-    (
+    -- coalesce: an unknown listing date (null) makes the stock not eligible instead of a null
+    -- that would fail the not_null test and stop the build
+    coalesce((
         {%- if var('exclude_st') %} not is_st and {% endif %}
         trade_date >= {{ dbt.dateadd('day', var('min_listed_days'), 'list_date') }}
         and bar_seq > {{ var('macd_slow') + var('macd_signal') }}
-    ) as buy_eligible
+    ), false) as buy_eligible
 from joined
