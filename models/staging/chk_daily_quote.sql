@@ -8,6 +8,16 @@
 -- every other listing (BSE: listing day unlimited; main board / ChiNext: unlimited before 2014,
 -- +44 % / -36 % of the issue price from 2014). Sessions are counted on the trading calendar from
 -- stg_stock_info.list_date; a stock without a list_date gets no exemption.
+-- Two checks catch defects real upstream files carry (tests/test_staging_real_defects.py):
+-- * a bar loaded before the day's data was final (loaded_at earlier than quote_final_utc_minutes
+--   after midnight UTC of its trade date: 15:30 Asia/Shanghai, after the STAR/ChiNext
+--   after-hours fixed-price session) is an intraday snapshot with partial volume;
+-- * a bar that breaks back-adjusted price continuity on BOTH sides (its pre_close does not follow
+--   the previous bar's close, and the next bar's pre_close does not follow its close, beyond
+--   quote_continuity_tolerance) belongs to another stock (Eastmoney once served 000001.SZ a bar
+--   closing at 5.90 between 10.88 and 10.45). One-sided breaks are left alone: the bar after a bad
+--   one breaks on its left only. On an incremental build a bar is judged when staged, so a bad
+--   latest bar is caught only once its successor arrives on a full refresh.
 with quotes as (
     select
         q.*,
@@ -18,6 +28,19 @@ with quotes as (
 
 calendar as (
     select trade_date, day_seq from {{ ref('stg_trade_calendar') }}
+),
+
+-- Back-adjusted continuity of the latest copy of each bar with its neighbours.
+continuity as (
+    select
+        code,
+        trade_date,
+        pre_close * adj_factor
+        / nullif(lag(close * adj_factor) over (partition by code order by trade_date), 0) - 1 as left_gap,
+        lead(pre_close * adj_factor) over (partition by code order by trade_date)
+        / nullif(close * adj_factor, 0) - 1 as right_gap
+    from quotes
+    where key_rank = 1 and close > 0 and pre_close > 0 and adj_factor > 0
 ),
 
 -- First session on or after the listing date, and how many sessions are exempt. The board is
@@ -58,6 +81,12 @@ select
         when quotes.volume < 0 or quotes.amount < 0 then 'negative volume or amount'
         when quotes.adj_factor is null or quotes.adj_factor <= 0 then 'missing or non-positive adj_factor'
         when calendar.trade_date is null then 'date off the trading calendar'
+        when quotes.loaded_at < {{ dbt.dateadd('minute', var('quote_final_utc_minutes'),
+                                               'cast(quotes.trade_date as timestamp)') }}
+            then 'loaded before the day was final (intraday snapshot)'
+        when abs(continuity.left_gap) > {{ var('quote_continuity_tolerance') }}
+            and abs(continuity.right_gap) > {{ var('quote_continuity_tolerance') }}
+            then 'breaks price continuity on both sides (a bar of another stock?)'
         when quotes.pre_close > 0
             and abs(quotes.close / quotes.pre_close - 1) > {{ var('quote_max_abs_return') }}
             and not coalesce(
@@ -68,3 +97,4 @@ select
 from quotes
 left join calendar on quotes.trade_date = calendar.trade_date
 left join listing on quotes.code = listing.code
+left join continuity on quotes.code = continuity.code and quotes.trade_date = continuity.trade_date
