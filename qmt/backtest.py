@@ -21,7 +21,7 @@ from .broker import OrderRequest
 from .costs import CostModel
 from .sim_broker import LogEntry, SimBroker
 from .strategy import Decision, StrategyParams, StrategyState, decide
-from .tables import BACKTEST_EQUITY, BACKTEST_LOG, BACKTEST_RUN
+from .tables import BACKTEST_EQUITY, BACKTEST_LOG, BACKTEST_RUN, add_missing_columns
 
 
 @dataclass
@@ -132,7 +132,10 @@ def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, ta
                # one-way annual turnover: half of traded value over mean equity, per year
                "turnover": float(traded / 2 / eq["equity"].mean() / years) if years else float("nan"),
                "benchmark_return": float(np.prod(1 + mkt.to_numpy()) - 1),
-               "final_equity": float(eq["equity"].iloc[-1]), "n_trades": len(fills)}
+               "final_equity": float(eq["equity"].iloc[-1]), "n_trades": len(fills),
+               "turnover_annual": metrics.turnover(traded, float(eq["equity"].mean()), len(eq)),
+               "fees": float(sum(f.fee for f in fills)),
+               "cost_drag": metrics.cost_drag(float(sum(f.fee for f in fills)), p.initial_cash, len(eq))}
     return BacktestResult(log, eq, summary)
 
 
@@ -145,6 +148,7 @@ def write_result(db: Database, run_id: str, res: BacktestResult, start: date, en
     """All three ops tables in one transaction: a run is either fully recorded or absent."""
     for t in (BACKTEST_RUN, BACKTEST_LOG, BACKTEST_EQUITY):
         db.ensure_table(t)
+        add_missing_columns(db, t)  # e.g. turnover_annual, fees, cost_drag on an older warehouse
     s = res.summary
     run = pd.DataFrame([{"run_id": run_id, "started_at": datetime.now(timezone.utc).replace(tzinfo=None),
                          "params": params.to_json(), "start_date": pd.Timestamp(start),
