@@ -173,5 +173,5 @@ def test_backtest_page_shows_turnover_and_cost_drag(tmp_path, monkeypatch):
     at.selectbox(key="bt_run").set_value("bt-costs").run()
     shown = {x.label: x.value for x in at.metric}
     assert shown["Turnover ×/yr"] == f"{run.turnover_annual:,.2f}" and run.turnover_annual > 0
-    assert shown["Cost drag /yr"] == f"{run.cost_drag:+.2%}" and run.cost_drag > 0
+    assert shown["Cost drag /yr"] == f"{run.cost_drag:.2%}" and run.cost_drag > 0
     assert shown["Fees CNY"] == f"{run.fees:,.0f}"

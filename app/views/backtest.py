@@ -25,7 +25,7 @@ METRICS = [("total_return", "Total return", ui.fmt_pct), ("annual_return", "Annu
            ("turnover", "Turnover one-way", ui.fmt_num),
            # issue 13: what trading costs. Runs recorded before these columns existed show none.
            ("turnover_annual", "Turnover ×/yr", ui.fmt_num), ("fees", "Fees CNY", lambda v: ui.fmt_num(v, 0)),
-           ("cost_drag", "Cost drag /yr", ui.fmt_pct)]
+           ("cost_drag", "Cost drag /yr", lambda v: ui.fmt_pct(v).lstrip("+"))]  # a cost: no sign
 shown = [m for m in METRICS if m[0] in run.index]
 for i in range(0, len(shown), 5):  # rows of five: nine metrics in one row get cut off
     for col, (key, title, fmt) in zip(st.columns(5), shown[i:i + 5]):
