@@ -11,6 +11,7 @@ convention: cumulative back-adjustment factor, close x adj_factor continuous) st
              (adjusted) rise reaches 15 %, although the unadjusted close stays under the target
 
 On the old rule (unadjusted close against the buy day's levels) both fire stop_loss on EX.
+An incremental build cut between the buys and EX (both trades open) ends with the same rows.
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from aquant.db import Database
 
 from conftest import duck_settings
 from test_offense_formulas import DAYS, VARS, _steps, market
+from aquant.extract.ingest_sample import DATE_COL
+
 from test_offense_support import assert_frames_close, build_selected, expected_offense, load_tables, read
 
 FLAT, RISE = "600105.SH", "600106.SH"
@@ -72,6 +75,25 @@ def bonus_built(tmp_path_factory):
     return settings
 
 
+@pytest.fixture(scope="module")
+def bonus_incremental(tmp_path_factory):
+    """Built to the bar before EX (both buys open), then the rest loaded and built incrementally."""
+    tmp = tmp_path_factory.mktemp("offense_bonus_incremental")
+    settings = duck_settings(tmp / "warehouse.duckdb")
+    full = _bonus_market()
+    cut = pd.Timestamp(DAYS[EX - 1])
+    first = {k: (df[pd.to_datetime(df[DATE_COL[k]]) <= cut] if k in DATE_COL else df) for k, df in full.items()}
+    with Database(settings) as db:
+        load_tables(db, first, "test")
+    build_selected(settings, tmp / "t1", ["+signal_offense"], vars_=KNOBS)
+    open_buys = read(settings, "select code from signals.signal_offense as b where kind = 'buy' and not exists "
+                               "(select 1 from signals.signal_offense as s where s.entry_signal_id = b.signal_id)")
+    with Database(settings) as db:
+        load_tables(db, full, "test")
+    build_selected(settings, tmp / "t2", ["+signal_offense"], vars_=KNOBS)
+    return settings, set(open_buys["code"])
+
+
 def _sig(settings, code: str) -> pd.DataFrame:
     return read(settings, "select signal_id, trade_date, code, kind, rule, composite_score, close, take_profit, "
                           "stop_loss, priority, entry_signal_id from signals.signal_offense where code = ? "
@@ -112,3 +134,13 @@ def test_signals_match_the_adjusted_reference(bonus_built):
     scores = read(bonus_built, "select * from signals.factor_scores")
     quotes = read(bonus_built, "select code, trade_date, high, low, pre_close, adj_factor from staging.stg_daily_quote")
     assert_frames_close(sig, expected_offense(scores, quotes, KNOBS), ["signal_id"], 1e-9, "signal_offense")
+
+
+def test_incremental_build_across_the_ex_date_equals_the_full_build(bonus_built, bonus_incremental):
+    inc, open_at_cut = bonus_incremental
+    assert {FLAT, RISE} <= open_at_cut, "both trades were open when the first build stopped"
+    cols = ("signal_id, trade_date, code, kind, rule, composite_score, close, take_profit, stop_loss, priority, "
+            "entry_signal_id, rule_params")
+    a = read(inc, f"select {cols} from signals.signal_offense")
+    b = read(bonus_built, f"select {cols} from signals.signal_offense")
+    assert_frames_close(a, b, ["signal_id"], 1e-9, "signal_offense incremental vs full")
