@@ -175,3 +175,25 @@ def test_backtest_page_shows_turnover_and_cost_drag(tmp_path, monkeypatch):
     assert shown["Turnover ×/yr"] == f"{run.turnover_annual:,.2f}" and run.turnover_annual > 0
     assert shown["Cost drag /yr"] == f"{run.cost_drag:.2%}" and run.cost_drag > 0
     assert shown["Fees CNY"] == f"{run.fees:,.0f}"
+
+
+def test_a_warehouse_from_before_the_cost_columns_takes_new_runs(any_db):
+    """ops.backtest_run created with the columns it had before gains turnover_annual, fees and
+    cost_drag on the next run (DuckDB and PostgreSQL); the old row stays."""
+    from aquant.qmt.tables import BACKTEST_RUN
+    from aquant.schema import Table
+
+    old_cols = {k: v for k, v in BACKTEST_RUN.columns.items() if k not in ("turnover_annual", "fees", "cost_drag")}
+    m = _market()
+    p = StrategyParams(slippage=0.0005)
+    res = simulate(m["stg_daily_quote"], m["stg_stock_info"], m["signals"][m["signals"].layer == "offense"],
+                   m["portfolio_targets"], m["stg_dividend"], p)
+    with Database(any_db) as db:
+        old = Table("ops", "backtest_run", old_cols, ("run_id",), audit_cols=())
+        db.ensure_table(old)
+        db.append(old, pd.DataFrame([{c: None for c in old_cols} | {"run_id": "old", "n_trades": 1}]))
+        write_result(db, "new", res, pd.Timestamp("2024-01-02").date(), pd.Timestamp("2024-02-26").date(), p)
+        got = db.query_df("select run_id, fees, cost_drag, turnover_annual from ops.backtest_run order by run_id")
+    assert got.run_id.tolist() == ["new", "old"]
+    assert got.fees[0] == pytest.approx(res.summary["fees"]) and got.cost_drag[0] > 0 and got.turnover_annual[0] > 0
+    assert pd.isna(got.fees[1])
