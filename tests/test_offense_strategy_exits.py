@@ -76,6 +76,34 @@ def test_a_rise_above_the_stock_cap_is_trimmed_at_the_next_rebalance():
         assert (pos[code].qty - qty) * closes[code] <= p.max_weight_stock * 1_000_000
 
 
+def test_backtest_trims_a_holding_a_rise_took_above_the_cap():
+    """End to end on SimBroker: a signal buy of 10 %, the price +60 %, the Friday rebalance
+    (a target in another stock) sells the excess at Monday's open; nothing is sold before."""
+    days = pd.bdate_range("2024-01-01", periods=10)          # Mon 1st .. Fri 12th
+    px = {"600000.SH": [10.0, 10.0, 11.0, 12.0, 13.0, 14.5, 16.0, 16.0, 16.0, 16.0],
+          "000001.SZ": [20.0] * 10}
+    rows = [(c, d, p[i], p[i] * 1.01, p[i] * 0.99, p[i], p[i - 1] if i else p[0], 1e7, 1e8, 0.01, 1.0)
+            for c, p in px.items() for i, d in enumerate(days)]
+    q = pd.DataFrame(rows, columns=["code", "trade_date", "open", "high", "low", "close", "pre_close", "volume",
+                                    "amount", "turnover_rate", "adj_factor"])
+    info = pd.DataFrame({"code": list(px), "name": ["A", "B"], "board": ["main", "main"],
+                         "industry_l1": ["银行", "电子"], "is_st": [False, False]})
+    sig = pd.DataFrame([("b1", days[0], "600000.SH", "offense", "buy", "composite_buy", 6.0, 100.0, 1.0, 1, "t",
+                         10.0, "银行")], columns=["signal_id", "trade_date", "code", "layer", "kind", "rule",
+                                                "composite_score", "take_profit", "stop_loss", "priority", "reason",
+                                                "close", "industry_l1"])
+    tg = pd.DataFrame({"rebalance_date": [days[4]], "code": ["000001.SZ"], "industry_l1": ["电子"],
+                       "target_weight": [0.05], "composite_score": [6.0]})
+    res = simulate(q, info, sig, tg, pd.DataFrame(), {**NO_RISK, "slippage": 0.0})
+    f = res.log[res.log.status == "filled"]
+    a = f[f.code == "600000.SH"]
+    assert a.reason.tolist() == ["signal", "cap"] and a.trade_date.iloc[1] == days[5]
+    held = a.qty.iloc[0] - a.qty.iloc[1]
+    eq4 = res.equity.equity.iloc[4]
+    assert a.qty.iloc[0] * 13.0 > 0.12 * eq4, "the rise took it above the cap"
+    assert held * 13.0 <= StrategyParams().max_weight_stock * eq4 < (held + 100) * 13.0  # to the cap, in lots
+
+
 def test_an_industry_above_its_cap_is_trimmed_pro_rata():
     codes = ["600000.SH", "600036.SH", "601398.SH", "000001.SZ"]
     pos = {c: _pos(c, 9_500) for c in codes}          # four banks at 9.5 % each: 38 % > 30 %
