@@ -23,7 +23,7 @@ from .corporate_actions import schedule
 from .costs import CostModel
 from .sim_broker import DELISTING_RULES, CorporateAction, LogEntry, SimBroker
 from .strategy import Decision, StrategyParams, StrategyState, decide
-from .tables import BACKTEST_EQUITY, BACKTEST_LOG, BACKTEST_RUN
+from .tables import BACKTEST_EQUITY, BACKTEST_LOG, BACKTEST_RUN, add_missing_columns
 
 
 @dataclass
@@ -183,6 +183,7 @@ def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, ta
     sells = [f for f in fills if f.side == "sell"]
     traded = sum(f.price * f.qty for f in fills)
     years = len(eq) / metrics.ANNUAL
+    trading_fees = float(sum(f.fee for f in fills) - log["dividend_tax"].sum())
     summary = {**asdict(m),
                "win_rate": (sum(f.pnl > 0 for f in sells) / len(sells)) if sells else float("nan"),
                # one-way annual turnover: half of traded value over mean equity, per year
@@ -190,6 +191,11 @@ def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, ta
                "benchmark_return": float(np.prod(1 + mkt.to_numpy()) - 1),
                "final_equity": float(eq["equity"].iloc[-1]), "n_trades": len(fills),
                "dividends": broker.dividends_received(), "dividend_tax": float(log["dividend_tax"].sum()),
+               "turnover_annual": metrics.turnover(traded, float(eq["equity"].mean()), len(eq)),
+               # trading costs only (commission, stamp duty, transfer fee): the dividend tax withheld
+               # at a sale sits in that fill's fee (contract: all costs of the fill) but is not one
+               "fees": trading_fees,
+               "cost_drag": metrics.cost_drag(trading_fees, p.initial_cash, len(eq)),
                "params": params_json(p, book)}
     actions = pd.DataFrame(applied, columns=["trade_date", "code", "ex_date", "cash", "withheld", "bonus_shares"])
     return BacktestResult(log, eq, summary, actions)
@@ -204,6 +210,7 @@ def write_result(db: Database, run_id: str, res: BacktestResult, start: date, en
     """All three ops tables in one transaction: a run is either fully recorded or absent."""
     for t in (BACKTEST_RUN, BACKTEST_LOG, BACKTEST_EQUITY):
         db.ensure_table(t)
+        add_missing_columns(db, t)  # e.g. turnover_annual, fees, cost_drag on an older warehouse
     s = res.summary
     run = pd.DataFrame([{"run_id": run_id, "started_at": datetime.now(timezone.utc).replace(tzinfo=None),
                          "params": s.get("params") or params.to_json(), "start_date": pd.Timestamp(start),

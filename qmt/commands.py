@@ -62,7 +62,8 @@ def backtest(start: datetime, end: datetime, params: str | None) -> None:
                                       "total_return": float(r.total_return), "trades": int(r.n_trades)})
     click.echo(f"backtest {run_id}: {start:%Y-%m-%d}..{end:%Y-%m-%d}  total {r.total_return:+.2%}  "
                f"annual {r.annual_return:+.2%}  sharpe {r.sharpe:.2f}  max drawdown {r.max_drawdown:.2%}  "
-               f"benchmark {r.benchmark_return:+.2%}  trades {int(r.n_trades)}")
+               f"benchmark {r.benchmark_return:+.2%}  trades {int(r.n_trades)}  "
+               f"turnover {r.turnover_annual:.1f}x/yr  cost drag {r.cost_drag:.2%}/yr")
 
 
 @click.command("export-qmt")

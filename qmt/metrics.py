@@ -58,3 +58,20 @@ def drawdown(equity: pd.Series, initial: float | None = None) -> pd.Series:
     if initial is not None:
         peak = peak.clip(lower=float(initial))
     return equity / peak - 1
+
+
+def turnover(traded_value: float, mean_equity: float, n_days: int) -> float:
+    """Annualised turnover: buys plus sells traded value over mean equity, per year of sessions.
+
+    Two-way (a full round trip of the whole book counts 2), so it reads as "the book's value
+    traded N times a year"; the `turnover` column kept from before is the one-way half of it.
+    """
+    years = n_days / ANNUAL
+    return float(traded_value / mean_equity / years) if years and mean_equity else _nan()
+
+
+def cost_drag(fees: float, initial_capital: float, n_days: int) -> float:
+    """Annualised cost drag: all fees (commission, stamp duty, transfer fee) over the initial capital,
+    per year of sessions; what trading costs the strategy each year as a fraction of its money."""
+    years = n_days / ANNUAL
+    return float(fees / initial_capital / years) if years and initial_capital else _nan()

@@ -4,17 +4,32 @@ Pure decisions, no I/O: the backtest, paper trading and the live/QMT paths all c
 the same inputs, so one strategy runs unchanged on every broker. Risk control lives here too:
 stop-loss/take-profit from the signal (standing orders), trailing stops per position and on the
 portfolio, caps per stock and industry, and an optional market-crash rule (off by default).
+
+Exits (issue 13, the business document): rotation chooses what ENTERS the offensive portfolio;
+a holding leaves on take-profit, stop-loss, score decay (the offense sell signals), the time exit
+or a risk rule, never only because it left the week's list (`rotation_exit` false, the default;
+true keeps the old rotation that sells everything off the list and re-weights to the targets).
+Caps per stock and industry are the dbt vars `max_weight_stock` / `max_weight_industry` (one home,
+qmt/knobs.py) and hold for the holdings, not only the buys: each rebalance day trims what a rise
+has carried above a cap, in lots, at the next open.
 """
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping
 
 import pandas as pd
 
 from .broker import OrderRequest, Position
+from .knobs import dbt_var
 from .rules import RuleBook, board_of
+
+
+def _dbt(name: str, cast: type) -> Any:
+    """A default read from dbt_project.yml's vars at construction (one home for the knob)."""
+    return field(default_factory=lambda: cast(dbt_var(name)))
 
 
 @dataclass
@@ -23,8 +38,8 @@ class StrategyParams:
 
     initial_cash: float = 1_000_000.0
     buy_weight: float = 0.10             # weight bought per buy signal
-    max_weight_stock: float = 0.20       # cap per stock
-    max_weight_industry: float = 0.40    # cap per Shenwan L1 industry
+    max_weight_stock: float = _dbt("max_weight_stock", float)        # cap per stock (dbt var)
+    max_weight_industry: float = _dbt("max_weight_industry", float)  # cap per Shenwan L1 industry (dbt var)
     max_positions: int = 20
     trail_stop_position: float | None = 0.15   # sell when the close is 15 % under its peak since entry
     trail_stop_portfolio: float | None = 0.25  # liquidate when equity is 25 % under its peak ...
@@ -33,6 +48,10 @@ class StrategyParams:
     crash_threshold: float = -0.05             # equal-weight market return on D at or below this
     crash_exposure: float = 0.5                # keep this fraction of each holding
     use_targets: bool = True                   # trade signals.portfolio_targets rotations
+    rotation_exit: bool = _dbt("rotation_exit", bool)  # dbt var; false: rotation only enters (see module doc)
+    rotation_take_profit_pct: float = _dbt("take_profit_pct", float)  # levels for a rotation entry (dbt var)
+    rotation_stop_loss_pct: float = _dbt("stop_loss_pct", float)
+    rotation_max_hold_days: int = _dbt("max_hold_days", int)  # time exit of a rotation entry (bars)
     rebalance_tolerance: float = 0.02          # ignore weight gaps smaller than this
     commission_rate: float = 0.00025
     commission_min: float = 5.0
@@ -67,6 +86,8 @@ class PositionMeta:
     take_profit: float | None = None
     peak_close: float = 0.0
     industry: str | None = None
+    entry_reason: str = ""   # signal / rotation: what opened the position
+    bars_held: int = 0       # sessions since the entry (closes seen by `decide`)
 
 
 @dataclass
@@ -157,9 +178,10 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
             selling[code] = selling.get(code, 0) + qty
             out.orders.append(OrderRequest(code, "sell", qty, reason=reason, signal_id=signal_id))
 
-    for code, pos in positions.items():  # peaks of the trailing stops
+    for code, pos in positions.items():  # peaks of the trailing stops, sessions held
         m = state.meta.setdefault(code, PositionMeta(code, peak_close=pos.cost, industry=industries.get(code)))
         m.peak_close = max(m.peak_close, price(code))
+        m.bars_held += 1
     state.equity_peak = max(state.equity_peak, equity)
 
     block_buys = ""
@@ -180,7 +202,7 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
         block_buys = f"risk: market crash day ({market_return:.1%})"
 
     for code, reason in list(state.retry_sells.items()):  # sells rejected yesterday (limit down, ...)
-        if code in positions:
+        if code in positions and reason != "cap":  # a cap trim is re-sized at the next rebalance
             sell(code, positions[code].qty, reason)
         state.retry_sells.pop(code, None)
 
@@ -195,10 +217,29 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
             m = state.meta[code]
             if price(code) and price(code) <= m.peak_close * (1 - p.trail_stop_position):
                 sell(code, pos.qty, "risk")
+    if not p.rotation_exit and p.rotation_max_hold_days:
+        for code, pos in positions.items():  # time exit of a rotation entry (a signal's comes as a signal)
+            m = state.meta[code]
+            if m.entry_reason == "rotation" and m.bars_held >= p.rotation_max_hold_days:
+                sell(code, pos.qty, "time")
 
+    rebalance = targets is not None and not targets.empty and equity > 0  # the rotation's calendar
+    next_day = day + pd.Timedelta(days=1)
     # rotation toward today's targets
     buys: list[tuple[str, float, str, str | None, float | None, float | None]] = []  # code, value, reason, sid, sl, tp
-    if p.use_targets and targets is not None and not targets.empty and equity > 0:
+    if p.use_targets and rebalance and not p.rotation_exit:
+        # Rotation picks what enters: held codes keep their own exits; only new codes are bought,
+        # with take-profit / stop-loss at the signal layer's percentages of D's close.
+        for code, w in sorted(zip(targets["code"], targets["target_weight"])):
+            w, px = min(float(w), p.max_weight_stock), price(code)
+            if code in positions:
+                continue
+            if not px:
+                out.skipped.append(Skip(code, "buy", None, "rotation: no price on the signal day"))
+            elif w > p.rebalance_tolerance:
+                buys.append((code, w * equity, "rotation", None, px * (1 - p.rotation_stop_loss_pct),
+                             px * (1 + p.rotation_take_profit_pct)))
+    elif p.use_targets and rebalance:  # rotation_exit: the old rotation, every holding re-weighted
         tw = {c: min(float(w), p.max_weight_stock) for c, w in zip(targets["code"], targets["target_weight"])}
         for code, pos in positions.items():
             if code not in tw:
@@ -222,6 +263,9 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
         w = min(p.buy_weight, p.max_weight_stock)
         buys.append((code, w * equity, "signal", sid, _num(sl), _num(tp)))
 
+    if rebalance:
+        _trim_to_caps(positions, selling, price, industries, equity, p, rules, next_day, sell)
+
     # money and caps after the sells
     budget = cash + sum(q * price(c) for c, q in selling.items()) * 0.998
     held_after = {c: (pos.qty - selling.get(c, 0)) * price(c) for c, pos in positions.items()
@@ -230,7 +274,6 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
     for c, v in held_after.items():
         ind = industries.get(c) or f"?{c}"  # unknown industry: no shared cap
         ind_w[ind] = ind_w.get(ind, 0.0) + v / equity
-    next_day = day + pd.Timedelta(days=1)
     for code, value, reason, sid, sl, tp in buys:
         def skip(why: str) -> None:
             out.skipped.append(Skip(code, "buy", sid, f"{reason}: {why}"))
@@ -265,8 +308,8 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
         held_after[code] = held_after.get(code, 0.0) + qty * px
         ind_w[ind] = ind_w.get(ind, 0.0) + qty * px / equity
         out.orders.append(OrderRequest(code, "buy", qty, reason=reason, signal_id=sid))
-        if sid is not None:
-            state.pending_meta[code] = PositionMeta(code, sid, sl, tp, 0.0, ind)
+        if sid is not None or sl is not None or tp is not None:
+            state.pending_meta[code] = PositionMeta(code, sid, sl, tp, 0.0, ind, entry_reason=reason)
 
     # standing stop-loss / take-profit for what stays held
     for code, pos in positions.items():
@@ -282,3 +325,52 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
     # sells before buys: sale cash is usable the same day
     out.orders.sort(key=lambda o: o.side != "sell")
     return out
+
+
+def _lots_up(qty: float, board: str, day: pd.Timestamp, rules: RuleBook) -> int:
+    """Smallest valid lot quantity at or above `qty` (a trim sells enough to get under the cap)."""
+    rule = rules.lot(board, day)
+    need = max(math.ceil(qty - 1e-9), 1)
+    if need <= rule.min_qty:
+        return rule.min_qty
+    return rule.min_qty + math.ceil((need - rule.min_qty) / rule.step) * rule.step
+
+
+def _trim_to_caps(positions: Mapping[str, Position], selling: dict[str, int], price: Any,
+                  industries: Mapping[str, str], equity: float, p: StrategyParams, rules: RuleBook,
+                  next_day: pd.Timestamp, sell: Any) -> None:
+    """Sell what a rise carried above `max_weight_stock`, then `max_weight_industry` (pro rata over
+    the industry's holdings), valued at D's close after the sells already planned.
+
+    Quantities are rounded up to lots (so the holding ends at or under the cap) and limited to the
+    shares sellable at D+1's open (all of D's holding: T+1 counts from the buy day; the broker
+    checks again). A sell the open refuses (limit down, suspension) is not retried in full: the
+    next rebalance sizes the trim again (see `decide`'s retry loop).
+    """
+    left = {c: pos.qty - selling.get(c, 0) for c, pos in positions.items()}
+
+    def trim(code: str, value: float) -> None:
+        px = price(code)
+        if value <= 0 or not px or left[code] <= 0:
+            return
+        board = board_of(code)
+        q = rules.sell_qty(min(_lots_up(value / px, board, next_day, rules), left[code]), left[code], board, next_day)
+        if q > 0:
+            sell(code, q, "cap")
+            left[code] -= q
+
+    cap_s = p.max_weight_stock * equity
+    for code in sorted(left):
+        trim(code, left[code] * price(code) - cap_s)
+    cap_i = p.max_weight_industry * equity
+    members: dict[str, list[str]] = {}
+    for code in sorted(left):
+        ind = industries.get(code)
+        if ind and left[code] > 0 and price(code):
+            members.setdefault(ind, []).append(code)
+    for ind, codes in sorted(members.items()):
+        vals = {c: left[c] * price(c) for c in codes}
+        total = sum(vals.values())
+        if total > cap_i:
+            for c in codes:
+                trim(c, (total - cap_i) * vals[c] / total)

@@ -4,22 +4,27 @@ Extra columns beyond the contract are appended after the contract's, never renam
 """
 from __future__ import annotations
 
-from aquant.schema import Table
+from aquant.schema import Table, q, sql_type
 
 BACKTEST_RUN = Table("ops", "backtest_run", {
     "run_id": "VARCHAR", "started_at": "TIMESTAMP", "params": "VARCHAR", "start_date": "DATE",
     "end_date": "DATE", "total_return": "DOUBLE", "annual_return": "DOUBLE", "volatility": "DOUBLE",
     "sharpe": "DOUBLE", "max_drawdown": "DOUBLE", "calmar": "DOUBLE", "win_rate": "DOUBLE",
-    "turnover": "DOUBLE", "benchmark_return": "DOUBLE", "final_equity": "DOUBLE", "n_trades": "BIGINT"},
+    "turnover": "DOUBLE", "benchmark_return": "DOUBLE", "final_equity": "DOUBLE", "n_trades": "BIGINT",
+    "turnover_annual": "DOUBLE", "fees": "DOUBLE", "cost_drag": "DOUBLE"},
     ("run_id",), audit_cols=(),
-    doc="One row per backtest run; params is JSON text; returns are fractions, max_drawdown negative.")
+    doc="One row per backtest run; params is JSON text; returns are fractions, max_drawdown negative. "
+        "turnover is one-way (half the traded value) over mean equity per year; turnover_annual is "
+        "buys + sells traded value over mean equity per year; fees all costs in CNY; cost_drag fees "
+        "over the initial capital per year.")
 
 BACKTEST_LOG = Table("ops", "backtest_log", {
     "run_id": "VARCHAR", "seq": "BIGINT", "trade_date": "DATE", "code": "VARCHAR", "side": "VARCHAR",
     "status": "VARCHAR", "price": "DOUBLE", "qty": "BIGINT", "fee": "DOUBLE", "reason": "VARCHAR",
     "signal_id": "VARCHAR"}, ("run_id", "seq"), audit_cols=(),
     doc="Every fill and rejection of a run in order; price is the real unadjusted trade price, "
-        "fee all costs of the fill; reason = signal/stop/target/rotation/risk (+ ': why rejected').")
+        "fee all costs of the fill; reason = signal/stop/target/rotation/risk/cap (trim to a weight cap)/"
+        "time (time exit of a rotation entry) (+ ': why rejected').")
 
 BACKTEST_EQUITY = Table("ops", "backtest_equity", {
     "run_id": "VARCHAR", "trade_date": "DATE", "equity": "DOUBLE", "cash": "DOUBLE", "drawdown": "DOUBLE",
@@ -53,3 +58,13 @@ RECONCILE_DIFF = Table("ops", "reconcile_diff", {
     doc="Differences found by `aquant reconcile` for a signal date; rewritten on each run.")
 
 ALL = (BACKTEST_RUN, BACKTEST_LOG, BACKTEST_EQUITY, ORDERS, TRADES, PAPER_STATE, RECONCILE_DIFF)
+
+
+def add_missing_columns(db, t: Table) -> None:
+    """Columns appended to a table after the contract's (e.g. backtest_run's turnover_annual)
+    are added to a warehouse created before them, so old runs stay and new ones write."""
+    have = {r[0] for r in db.query("select column_name from information_schema.columns where table_schema = ? "
+                                   "and table_name = ?", [t.schema, t.name])}
+    for col, typ in t.columns.items():
+        if have and col not in have:
+            db.execute(f"alter table {t.fqn} add column {q(col)} {sql_type(typ, db.kind)}")

@@ -46,3 +46,4 @@ def test_aquant_demo_builds_signals_targets_and_a_backtest(tmp_path: Path):
     finally:
         con.close()
     assert "backtest" in proc.stdout and "qmt_signals" in proc.stdout
+    assert "turnover" in proc.stdout and "cost drag" in proc.stdout  # issue 13: every backtest reports them

@@ -150,7 +150,7 @@ def test_a_report_income_has_but_fina_indicator_lacks_fails_the_unit_not_silentl
 
     with Database(duck) as db:
         s = ingest(db, Lagging(), ["finance_data"], codes=["000001.SZ"], start=D(2024, 1, 1), end=D(2024, 6, 30))
-    assert s.status == "partial"
+    assert s.status == "failed"  # its only unit failed: nothing usable came in (runner: failed, exit 1)
     assert s.failures and "2023-12-31" in s.failures[0].error
 
 

@@ -407,7 +407,7 @@ def _signals(settings) -> pd.DataFrame:
 
 def _reference(settings, v) -> pd.DataFrame:
     scores = read(settings, "select * from signals.factor_scores")
-    quotes = read(settings, "select code, trade_date, high, low, pre_close from staging.stg_daily_quote")
+    quotes = read(settings, "select code, trade_date, high, low, pre_close, adj_factor from staging.stg_daily_quote")
     return expected_offense(scores, quotes, v)
 
 

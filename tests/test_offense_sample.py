@@ -195,7 +195,7 @@ def _offense(settings) -> pd.DataFrame:
 
 
 def _quotes(settings) -> pd.DataFrame:
-    return read(settings, "select code, trade_date, high, low, pre_close from staging.stg_daily_quote")
+    return read(settings, "select code, trade_date, high, low, pre_close, adj_factor from staging.stg_daily_quote")
 
 
 def test_offense_signals_follow_the_rules(sample_duck):

@@ -134,18 +134,22 @@ def expected_offense(scores: pd.DataFrame, quotes: pd.DataFrame, v: dict) -> pd.
 
     Buy on the first bar a buy-eligible stock's composite reaches buy_threshold from below (or on
     its first bar), unless a trade in that stock is still open; that trade is closed on the first
-    later bar (within max_hold_days bars) where close <= stop, close >= target, the composite was
+    later bar (within max_hold_days bars) where close x adj_factor <= stop x adj_factor(buy day),
+    likewise >= target (quotes without adj_factor count as 1), the composite was
     below exit_threshold on each of the last exit_days bars, or max_hold_days bars have passed.
     A candidate on or before the exit bar of the open trade is dropped; a trade with no exit yet
     stays open and ends the chain.
     """
     thr, margin = v["buy_threshold"], v["high_priority_margin"]
     rows = []
-    data = scores.merge(quotes[["code", "trade_date", "high", "low", "pre_close"]], on=["code", "trade_date"])
+    q = quotes if "adj_factor" in quotes else quotes.assign(adj_factor=1.0)
+    data = scores.merge(q[["code", "trade_date", "high", "low", "pre_close", "adj_factor"]], on=["code", "trade_date"])
     for code, g in data.sort_values(["code", "trade_date"]).groupby("code", sort=True):
         g = g.reset_index(drop=True)
         comp = g["composite_score"].to_numpy(float)
         close = g["close"].to_numpy(float)
+        adj = g["adj_factor"].to_numpy(float)  # stop/target compared on close x adj_factor (ex-dates)
+        close_adj = close * adj
         elig = g["buy_eligible"].to_numpy(bool)
         low = comp < v["exit_threshold"]
         k = v["exit_days"]
@@ -170,9 +174,9 @@ def expected_offense(scores: pd.DataFrame, quotes: pd.DataFrame, v: dict) -> pd.
                          "entry_signal_id": None})
             exit_at, rule = None, None
             for j in range(i + 1, min(i + v["max_hold_days"], len(g) - 1) + 1):
-                if close[j] <= sl:
+                if close_adj[j] <= sl * adj[i]:
                     rule = "stop_loss"
-                elif close[j] >= tp:
+                elif close_adj[j] >= tp * adj[i]:
                     rule = "take_profit"
                 elif score_exit[j]:
                     rule = "score_decay"

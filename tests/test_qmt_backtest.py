@@ -93,7 +93,8 @@ def _sim(m: dict[str, pd.DataFrame], **params):
 
 def test_simulate_is_deterministic_and_consistent():
     m = market()
-    a, b = _sim(m), _sim(m)
+    old = {"rotation_exit": True, "max_weight_stock": 0.2, "max_weight_industry": 0.4}  # re-weights to targets
+    a, b = _sim(m, **old), _sim(m, **old)
     pd.testing.assert_frame_equal(a.log, b.log)
     pd.testing.assert_frame_equal(a.equity, b.equity)
     log = a.log

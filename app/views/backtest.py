@@ -22,11 +22,16 @@ METRICS = [("total_return", "Total return", ui.fmt_pct), ("annual_return", "Annu
            ("benchmark_return", "Benchmark", ui.fmt_pct), ("max_drawdown", "Max drawdown", ui.fmt_pct),
            ("sharpe", "Sharpe", ui.fmt_num), ("calmar", "Calmar", ui.fmt_num),
            ("volatility", "Volatility", ui.fmt_pct), ("win_rate", "Win rate", ui.fmt_pct),
-           ("turnover", "Turnover", ui.fmt_num)]
+           ("turnover", "Turnover one-way", ui.fmt_num),
+           # issue 13: what trading costs. Runs recorded before these columns existed show none.
+           ("turnover_annual", "Turnover ×/yr", ui.fmt_num), ("fees", "Fees CNY", lambda v: ui.fmt_num(v, 0)),
+           ("cost_drag", "Cost drag /yr", lambda v: ui.fmt_pct(v).lstrip("+"))]  # a cost: no sign
 shown = [m for m in METRICS if m[0] in run.index]
-for row in (shown[:5], shown[5:]):  # two rows: nine metrics in one row get cut off
-    for col, (key, title, fmt) in zip(st.columns(5), row):
+for i in range(0, len(shown), 5):  # rows of five: nine metrics in one row get cut off
+    for col, (key, title, fmt) in zip(st.columns(5), shown[i:i + 5]):
         col.metric(title, fmt(run[key]))
+st.caption("Turnover ×/yr: buys + sells traded value over mean equity, per year (one-way is half of it). "
+           "Cost drag: all fees (commission, stamp duty, transfer fee) over the initial capital, per year.")
 
 eq = ui.load("backtest_equity", run_id)
 if eq.empty:

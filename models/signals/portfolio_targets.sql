@@ -5,6 +5,10 @@
 -- each the top `rotation_top_stocks` buy-eligible stocks by composite score (at least
 -- `rotation_min_score`). Equal weights, capped at `max_weight_stock` per stock; an industry above
 -- `max_weight_industry` is scaled down to it. Whatever the caps cut stays in cash.
+-- The picks are what ENTERS the offensive portfolio: with `rotation_exit` false (the default) the
+-- strategy buys the picks it does not hold and sells nothing only for leaving the list; exits come
+-- from the offense sell signals, the stops and targets. The strategy reads the same two caps
+-- (qmt/knobs.py) and trims holdings above them on each rebalance date.
 with last_day as (
     select max(trade_date) as max_date from {{ ref('factor_scores') }}
 ),

@@ -24,6 +24,11 @@
 -- Sell  on the first later bar where, in this order: the close is at or below the stop (stop_loss),
 --       at or above the target (take_profit), the composite stayed below `exit_threshold` for
 --       `exit_days` bars (score_decay), or `max_hold_days` bars have passed (time_exit).
+--       Stop and target are compared on the point-in-time adjusted basis, as the strategy re-bases
+--       its standing stops on ex-dates: close(t) x adj_factor(t) against level x adj_factor(buy day).
+--       The back-adjusted close (close x adj_factor) of a past day never changes, so a bonus issue
+--       or dividend gap (10送3: the close drops ~23 %) neither fires a false stop nor hides a target.
+--       The take_profit / stop_loss columns stay in the buy day's unadjusted prices (the contract).
 -- Each row carries the scores that produced it; a sell names its buy in entry_signal_id.
 --
 -- Incremental (delete+insert on signal_id): a stock's chain is only redone from its open trade's
@@ -71,6 +76,8 @@ daily as (
         s.chip_score,
         s.composite_score,
         s.buy_eligible,
+        q.adj_factor,
+        s.close * q.adj_factor as close_adj,
         lag(s.composite_score) over w as prev_composite,
         sum(case when s.composite_score < {{ var('exit_threshold') }} then 1 else 0 end) over (
             partition by s.code order by s.trade_date
@@ -107,6 +114,7 @@ candidates as (
         technical_score,
         chip_score,
         composite_score,
+        adj_factor as entry_adj_factor,
         {%- if var('stop_mode') == 'atr' %}
         close + {{ var('take_profit_atr') }} * atr as take_profit,
         greatest(close - {{ var('stop_loss_atr') }} * atr, 0.01) as stop_loss
@@ -130,8 +138,8 @@ exit_hits as (
         d.close,
         d.composite_score,
         case
-            when d.close <= c.stop_loss then 'stop_loss'
-            when d.close >= c.take_profit then 'take_profit'
+            when d.close_adj <= c.stop_loss * c.entry_adj_factor then 'stop_loss'
+            when d.close_adj >= c.take_profit * c.entry_adj_factor then 'take_profit'
             when d.score_exit then 'score_decay'
             else 'time_exit'
         end as exit_rule,
@@ -141,8 +149,8 @@ exit_hits as (
         on d.code = c.code
         and d.bar_seq > c.entry_seq
         and d.bar_seq <= c.entry_seq + {{ var('max_hold_days') }}
-    where d.close <= c.stop_loss
-        or d.close >= c.take_profit
+    where d.close_adj <= c.stop_loss * c.entry_adj_factor
+        or d.close_adj >= c.take_profit * c.entry_adj_factor
         or d.score_exit
         or d.bar_seq = c.entry_seq + {{ var('max_hold_days') }}
 ),
