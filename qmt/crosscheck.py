@@ -56,6 +56,8 @@ CAUSES = {
     "cash_shrink": "not enough cash: aquant buys fewer lots, RQAlpha rejects the order "
                    "(partial_fill_on_insufficient_cash: false)",
     "bonus_rounding": "bonus shares: aquant floors, RQAlpha rounds half up",
+    "volume_cap_rounding": "volume cap: aquant floors share x volume, RQAlpha rounds it (half to even) "
+                           "before the lot step",
 }
 
 
@@ -329,8 +331,9 @@ def _affordable(r: Any, rq_cash: float | None, costs: CostModel, adj_before: flo
 
 
 def explain(orders: pd.DataFrame, daily: pd.DataFrame, m: Market, sessions: pd.DatetimeIndex) -> None:
-    """Give each difference its cause (in place). Order of tests matters: the first day that
-    differs names the cause; everything after it inherits `after_divergence`."""
+    """Give each difference its cause (in place). The first day that differs names the day's
+    cause and later days inherit `after_divergence`; an order is named by its own rule when its
+    reasons show one (cash cut, volume cap, limit), else `after_divergence` once days differ."""
     sess = set(sessions)
     dv = m.dividends.copy()
     dv["ex_date"] = pd.to_datetime(dv["ex_date"])
@@ -357,12 +360,14 @@ def explain(orders: pd.DataFrame, daily: pd.DataFrame, m: Market, sessions: pd.D
     for i, row in orders.iterrows():
         if row["ok"]:
             continue
-        if first_bad is not None and row["trade_date"] > first_bad:
-            orders.at[i, "cause"] = "after_divergence"
-        elif row["requested"] > row["qty"] or "not enough money" in str(row["rq_why"]):
+        if row["requested"] > row["qty"] or "not enough money" in str(row["rq_why"]):
             orders.at[i, "cause"] = "cash_shrink"
+        elif "volume cap" in row["our_why"] or "volume limit" in str(row["rq_why"]):
+            orders.at[i, "cause"] = "volume_cap_rounding"
         elif "limit" in row["our_why"] or "limit" in str(row["rq_why"]):
             orders.at[i, "cause"] = "limit_price"
+        elif first_bad is not None and row["trade_date"] > first_bad:
+            orders.at[i, "cause"] = "after_divergence"
         else:
             orders.at[i, "cause"] = "unexplained"
 
