@@ -360,14 +360,14 @@ def explain(orders: pd.DataFrame, daily: pd.DataFrame, m: Market, sessions: pd.D
     for i, row in orders.iterrows():
         if row["ok"]:
             continue
-        if row["requested"] > row["qty"] or "not enough money" in str(row["rq_why"]):
-            orders.at[i, "cause"] = "cash_shrink"
-        elif "volume cap" in row["our_why"] or "volume limit" in str(row["rq_why"]):
+        if "volume cap" in row["our_why"] or "volume limit" in str(row["rq_why"]):
             orders.at[i, "cause"] = "volume_cap_rounding"
         elif "limit" in row["our_why"] or "limit" in str(row["rq_why"]):
             orders.at[i, "cause"] = "limit_price"
         elif first_bad is not None and row["trade_date"] > first_bad:
-            orders.at[i, "cause"] = "after_divergence"
+            orders.at[i, "cause"] = "after_divergence"  # the two cash ledgers already differ
+        elif row["requested"] > row["qty"] or "not enough money" in str(row["rq_why"]):
+            orders.at[i, "cause"] = "cash_shrink"
         else:
             orders.at[i, "cause"] = "unexplained"
 
@@ -450,8 +450,10 @@ def table(cc: CrossCheck, limit: int = 40) -> str:
         b["rq_why"] = b["rq_why"].astype(str).str[:60]
         out.append(tabulate(b, headers="keys", showindex=False))
     if len(cc.limits):
+        lim = cc.limits.head(limit).copy()
+        lim["trade_date"] = lim["trade_date"].dt.date
         out.append("limit prices that differ from the exact half-up price:\n"
-                   + tabulate(cc.limits.head(limit), headers="keys", showindex=False))
+                   + tabulate(lim, headers="keys", showindex=False))
     if len(days):
         dd = days[["trade_date", "our_equity", "rq_equity_adj", "equity_rdiff", "cause"]].copy()
         dd["trade_date"] = dd["trade_date"].dt.date
