@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from types import SimpleNamespace
 from datetime import date
 from importlib import metadata
 from pathlib import Path
@@ -195,7 +196,10 @@ def export_inputs(out: Path, m: Market, it: pd.DataFrame, p: StrategyParams, rul
     (out / "config.json").write_text(json.dumps({
         "initial_cash": p.initial_cash, "commission_rate": p.commission_rate, "commission_min": p.commission_min,
         "volume_share": p.volume_share,
-        "transfer": [[r.effective_from.isoformat(), r.rate] for r in rules.transfer], "start": days[0].strftime("%Y-%m-%d"), "end": days[-1].strftime("%Y-%m-%d")}))
+        "transfer": [[r.effective_from.isoformat(), float(r.rate)] for r in rules.transfer],
+        # RQAlpha's dividend tax by holding period (withheld at the sale); off while aquant has none
+        # (issue 13 defect 9): set True here once SimBroker withholds it
+        "dividend_tax": False, "start": days[0].strftime("%Y-%m-%d"), "end": days[-1].strftime("%Y-%m-%d")}))
 
 
 def run_rqalpha(in_dir: Path, timeout: float = 600) -> dict:
@@ -239,7 +243,10 @@ def compare(it: pd.DataFrame, rq: dict, res: BacktestResult, m: Market, costs: C
     for r in it.itertuples(index=False):
         t = ro.get(r.intent_id, {"status": "missing", "filled_qty": 0, "price": None, "commission": 0.0, "tax": 0.0,
                                  "transfer": 0.0, "message": ""})
-        ours = costs.fee(r.side, r.our_price, r.our_filled, r.trade_date) if r.our_filled else None
+        fee = costs.fee(r.side, r.our_price, r.our_filled, r.trade_date) if r.our_filled else None
+        # floats whatever type the cost model returns (Decimal is welcome there)
+        ours = None if fee is None else SimpleNamespace(commission=float(fee.commission), stamp=float(fee.stamp),
+                                                        transfer=float(fee.transfer), total=float(fee.total))
         comm_d = (ours.commission - t["commission"]) if ours else -t["commission"]
         stamp_d = (ours.stamp - t["tax"]) if ours else -t["tax"]
         transfer_d = (ours.transfer - t["transfer"]) if ours else -t["transfer"]

@@ -304,7 +304,8 @@ def main(in_dir: str, out_json: str) -> None:
             "sys_transaction_cost": {"stock_commission_multiplier": cfg["commission_rate"] / 0.0008,
                                      "stock_min_commission": cfg["commission_min"], "pit_tax": True},
             # a buy the cash does not cover becomes a buy of what the cash covers, as in SimBroker
-            "sys_accounts": {"stock_t1": True, "auto_switch_order_value": True},
+            "sys_accounts": {"stock_t1": True, "auto_switch_order_value": True,
+                             "dividend_tax_enabled": bool(cfg.get("dividend_tax", False))},
             "sys_analyser": {"enabled": False}, "sys_progress": {"enabled": False},
         },
     }
