@@ -256,10 +256,9 @@ def compare(it: pd.DataFrame, rq: dict, res: BacktestResult, m: Market, costs: C
         fee_ok = abs(comm_d) <= FEE_TOL and abs(stamp_d) <= FEE_TOL and abs(transfer_d) <= FEE_TOL and (
             ours is None or abs(ours.total - r.our_fee) <= 1e-9)
         ok = bool(same_qty and same_px and fee_ok)
-        cut_ok = True
+        affordable = _affordable(r, t.get("cash_before"), costs, fee_adj_so_far)
         if r.side == "buy" and r.requested > r.qty:  # replayed at our cut quantity: was the cut right?
-            cut_ok = _affordable(r, t.get("cash_before"), costs, fee_adj_so_far) == r.our_filled
-        ok = ok and cut_ok
+            ok = ok and affordable == r.our_filled
         # cash the two engines differ by, by construction: our transfer fee and cent rounding
         adj = (r.our_fee - t["commission"] - t["tax"] - t["transfer"]) if same_qty and same_px else 0.0
         fee_adj_by_day[r.trade_date] = fee_adj_by_day.get(r.trade_date, 0.0) + adj
@@ -267,7 +266,7 @@ def compare(it: pd.DataFrame, rq: dict, res: BacktestResult, m: Market, costs: C
         rows.append({**r._asdict(), "rq_status": t["status"], "rq_filled": t["filled_qty"], "rq_price": t["price"],
                      "rq_commission": t["commission"], "rq_tax": t["tax"],
                      "rq_transfer": t["transfer"], "rq_cash_before": t.get("cash_before"),
-                     "affordable": _affordable(r, t.get("cash_before"), costs, adj_before=fee_adj_so_far), "rq_why": t["message"],
+                     "affordable": affordable, "rq_why": t["message"],
                      "our_commission": ours.commission if ours else 0.0, "our_stamp": ours.stamp if ours else 0.0,
                      "our_transfer": ours.transfer if ours else 0.0, "fee_diff": max(abs(comm_d), abs(stamp_d), abs(transfer_d)),
                      "ok": ok, "cause": ""})

@@ -35,7 +35,6 @@ import csv
 import json
 import sys
 from collections import defaultdict
-from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -238,7 +237,7 @@ def main(in_dir: str, out_json: str) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     from rqalpha import run_func
     from rqalpha.apis import LimitOrder, order_shares
-    from rqalpha.const import INSTRUMENT_TYPE, SIDE
+    from rqalpha.const import INSTRUMENT_TYPE
     from rqalpha.core.events import EVENT
     from rqalpha.environment import Environment
 
