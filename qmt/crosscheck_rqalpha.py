@@ -61,8 +61,9 @@ def rq_code(code: str) -> str:
 def limit_prices(pre_close: str, pct: str) -> tuple[float, float]:
     """(limit-down, limit-up): pre_close x (1 -/+ width), half up to the cent, in exact decimals.
 
-    Rule: SSE/SZSE trading rules (2020 revision, art. 3.4.13/3.4.14 style): limit price =
-    previous close x (1 +/- width), rounded to the price tick (0.01) half up."""
+    Rule: the SSE/SZSE trading rules compute the limit price as previous close x (1 +/- width),
+    rounded half up to the price tick 0.01 (as issue 13 defect 1 states; the article number was
+    not verified here)."""
     if not pct or not pre_close:
         return float("nan"), float("nan")
     pc, w = Decimal(pre_close), Decimal(pct)
