@@ -12,6 +12,9 @@ if [ ! -x "$PY" ]; then
 fi
 "$PY" -m pip install -q --upgrade pip
 "$PY" -m pip install -q -e ".[dev]"
+# RQAlpha for the engine cross-check (tests/test_crosscheck_engine.py), in its own venv
+# .crosscheck-venv: it pins numpy<2 on Python <= 3.11 (about 1-3 min the first time).
+"$PY" -m aquant.qmt.crosscheck --setup >/dev/null
 
 # Debian's Chromium for the browser test (a test tool's own browser download cannot work here).
 if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
