@@ -121,6 +121,7 @@ def intents(log: pd.DataFrame, quotes: pd.DataFrame) -> pd.DataFrame:
     lg = log[log["order_id"].astype(str) != ""].copy()
     lg["base_reason"] = lg["reason"].astype(str).str.split(":").str[0]
     low = quotes.set_index(["trade_date", "code"])["low"]
+    opens = quotes.set_index(["trade_date", "code"])["open"]
     rows = []
     for oid, g in lg.groupby("order_id", sort=False):
         f = g[g["status"] == "filled"]
@@ -136,10 +137,18 @@ def intents(log: pd.DataFrame, quotes: pd.DataFrame) -> pd.DataFrame:
         cut = first["side"] == "buy" and "insufficient cash" in why
         rows.append({"intent_id": oid, "seq": int(first["seq"]), "trade_date": day, "code": code,
                      "side": first["side"], "requested": int(g["qty"].sum()),
-                     "qty": int(f["qty"].sum()) if cut and len(f) else int(g["qty"].sum()), "phase": phase,
+                     # a buy we refused outright for cash is replayed as 0 shares (RQAlpha refuses to
+                     # create it): RQAlpha does not withhold our dividend tax, so its ledger could
+                     # pay where ours rightly could not; `compare` checks the refusal on our cash
+                     "qty": int(f["qty"].sum()) if cut else int(g["qty"].sum()), "phase": phase,
+                     "bar_open": float(opens.get((day, code), np.nan)),
                      "price": price if phase == "intraday" else None, "reason": first["base_reason"],
                      "our_filled": int(f["qty"].sum()), "our_price": float(f["price"].iloc[0]) if len(f) else None,
-                     "our_fee": float(f["fee"].sum()),
+                     # trading costs only: the dividend tax SimBroker withholds at a sale is in that
+                     # fill's fee (contract: all costs of the fill) but is not compared here (the
+                     # RQAlpha side runs with its dividend tax off; tests/test_qmt_dividend_tax*.py)
+                     "our_fee": float(f["fee"].sum() - (f["dividend_tax"].sum() if "dividend_tax" in f else 0.0)),
+                     "our_div_tax": float(f["dividend_tax"].sum()) if "dividend_tax" in f else 0.0,
                      "our_why": why})
     return pd.DataFrame(rows).sort_values("seq", kind="stable").reset_index(drop=True)
 
@@ -197,8 +206,8 @@ def export_inputs(out: Path, m: Market, it: pd.DataFrame, p: StrategyParams, rul
         "initial_cash": p.initial_cash, "commission_rate": p.commission_rate, "commission_min": p.commission_min,
         "volume_share": p.volume_share,
         "transfer": [[r.effective_from.isoformat(), float(r.rate)] for r in rules.transfer],
-        # RQAlpha's dividend tax by holding period (withheld at the sale); off while aquant has none
-        # (issue 13 defect 9): set True here once SimBroker withholds it
+        # RQAlpha's dividend tax stays off: SimBroker's (withheld at the sale by holding period) is
+        # taken out of the compared fees (intents) and out of the daily cash by the fee adjustment
         "dividend_tax": False, "start": days[0].strftime("%Y-%m-%d"), "end": days[-1].strftime("%Y-%m-%d")}))
 
 
@@ -239,11 +248,12 @@ def compare(it: pd.DataFrame, rq: dict, res: BacktestResult, m: Market, costs: C
     sessions = pd.DatetimeIndex(sorted(m.quotes["trade_date"].unique()))
     rows = []
     fee_adj_by_day: dict[pd.Timestamp, float] = {}
+    tax_by_day: dict[pd.Timestamp, float] = {}
     fee_adj_so_far = 0.0
     for r in it.itertuples(index=False):
         t = ro.get(r.intent_id, {"status": "missing", "filled_qty": 0, "price": None, "commission": 0.0, "tax": 0.0,
                                  "transfer": 0.0, "message": ""})
-        fee = costs.fee(r.side, r.our_price, r.our_filled, r.trade_date) if r.our_filled else None
+        fee = costs.fee(r.side, r.our_price, r.our_filled, r.trade_date, r.code) if r.our_filled else None
         # floats whatever type the cost model returns (Decimal is welcome there)
         ours = None if fee is None else SimpleNamespace(commission=float(fee.commission), stamp=float(fee.stamp),
                                                         transfer=float(fee.transfer), total=float(fee.total))
@@ -259,10 +269,13 @@ def compare(it: pd.DataFrame, rq: dict, res: BacktestResult, m: Market, costs: C
         affordable = _affordable(r, t.get("cash_before"), costs, fee_adj_so_far)
         if r.side == "buy" and r.requested > r.qty:  # replayed at our cut quantity: was the cut right?
             ok = ok and affordable == r.our_filled
-        # cash the two engines differ by, by construction: our transfer fee and cent rounding
+        # cash the two engines differ by, by construction: our transfer fee, cent rounding and the
+        # dividend tax we withhold at the sale (RQAlpha's is switched off)
         adj = (r.our_fee - t["commission"] - t["tax"] - t["transfer"]) if same_qty and same_px else 0.0
+        tax = r.our_div_tax if same_qty and same_px else 0.0
         fee_adj_by_day[r.trade_date] = fee_adj_by_day.get(r.trade_date, 0.0) + adj
-        fee_adj_so_far += adj
+        tax_by_day[r.trade_date] = tax_by_day.get(r.trade_date, 0.0) + tax
+        fee_adj_so_far += adj + tax
         rows.append({**r._asdict(), "rq_status": t["status"], "rq_filled": t["filled_qty"], "rq_price": t["price"],
                      "rq_commission": t["commission"], "rq_tax": t["tax"],
                      "rq_transfer": t["transfer"], "rq_cash_before": t.get("cash_before"),
@@ -273,16 +286,17 @@ def compare(it: pd.DataFrame, rq: dict, res: BacktestResult, m: Market, costs: C
     orders = pd.DataFrame(rows)
     eq = res.equity.set_index("trade_date")
     rqd = {pd.Timestamp(x["trade_date"]): x for x in rq["daily"]}
-    adj, drow = 0.0, []
+    adj, tax, drow = 0.0, 0.0, []
     for d in sessions:
         adj += fee_adj_by_day.get(d, 0.0)
+        tax += tax_by_day.get(d, 0.0)
         x = rqd.get(d)
         our_eq, our_cash = float(eq.at[d, "equity"]), float(eq.at[d, "cash"])
-        rq_eq = x["total_value"] - adj if x else float("nan")
-        rq_cash = x["cash"] - adj if x else float("nan")
+        rq_eq = x["total_value"] - adj - tax if x else float("nan")
+        rq_cash = x["cash"] - adj - tax if x else float("nan")
         ed, cd = (our_eq - rq_eq) / our_eq, (our_cash - rq_cash) / our_eq
         drow.append({"trade_date": d, "our_cash": our_cash, "rq_cash_adj": rq_cash, "our_equity": our_eq,
-                     "rq_equity_adj": rq_eq, "fee_adj": adj, "equity_rdiff": ed, "cash_rdiff": cd,
+                     "rq_equity_adj": rq_eq, "fee_adj": adj, "dividend_tax_adj": tax, "equity_rdiff": ed, "cash_rdiff": cd,
                      "ok": bool(abs(ed) <= EQUITY_RTOL and abs(cd) <= EQUITY_RTOL), "cause": ""})
     daily = pd.DataFrame(drow)
     explain(orders, daily, m, sessions)
@@ -314,14 +328,15 @@ def _affordable(r: Any, rq_cash: float | None, costs: CostModel, adj_before: flo
 
     Our cash just before the order is RQAlpha's (an independent ledger) less the fee differences
     so far (cent rounding; both charge the transfer fee). Lots from our RuleBook."""
-    if r.side != "buy" or rq_cash is None or r.our_price is None or pd.isna(r.our_price):
+    price = r.our_price if r.our_price is not None and not pd.isna(r.our_price) else r.bar_open
+    if r.side != "buy" or rq_cash is None or price is None or pd.isna(price):
         return None
-    cash, px = rq_cash - adj_before, float(r.our_price)
+    cash, px = rq_cash - adj_before, float(price)
     board = board_of(r.code)
     lot = costs.rules.lot(board, r.trade_date)
     best, q = 0, costs.rules.buy_qty(r.requested, board, r.trade_date)
     lo, hi = 0, q
-    ok = lambda n: n * px + costs.fee("buy", px, n, r.trade_date).total <= cash + 1e-9  # noqa: E731
+    ok = lambda n: n * px + float(costs.fee("buy", px, n, r.trade_date, r.code).total) <= cash + 1e-9  # noqa: E731
     # quantities are min_qty + k*step: binary search on k (cost rises with n)
     if q < lot.min_qty or not ok(lot.min_qty):
         return 0

@@ -401,6 +401,33 @@ class SimBroker:
                                  order.order_id, order.signal_id, tax_c / 100))
         res.status = "filled"
 
+    def _buy_cost_c(self, px: float, q: int, code: str) -> int:
+        """Cash a buy of q shares at px takes, fees included, in cents."""
+        return q * to_cents(px) + to_cents(self.costs.fee("buy", px, q, self.day, code).total)
+
+    def _affordable_qty(self, px: float, want: int, board: str, code: str) -> int:
+        """Largest valid buy quantity (board lot rules) not above `want` that cash pays for.
+
+        Cost rises with quantity, so a binary search over the valid quantities (min_qty + k x step)
+        finds it exactly; the old shortcut (cash / (price x 1.001)) bought up to a lot less than
+        the cash paid for (found by the RQAlpha cross-check, docs/qmt.md).
+        """
+        lot = self.rules.lot(board, self.day)
+        px_c = to_cents(px)
+        if px_c <= 0:
+            return 0
+        top = self.rules.buy_qty(min(want, self._cash_c // px_c), board, self.day)
+        if top < lot.min_qty or self._buy_cost_c(px, lot.min_qty, code) > self._cash_c:
+            return 0
+        lo, hi = 0, (top - lot.min_qty) // lot.step
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self._buy_cost_c(px, lot.min_qty + mid * lot.step, code) <= self._cash_c:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lot.min_qty + lo * lot.step
+
     def submit(self, order: OrderRequest) -> OrderResult:
         """Execute against today's bar; the result and the log say what filled and why not."""
         if self.day is None:
@@ -450,11 +477,9 @@ class SimBroker:
             if q2 < q:
                 why = why or "lot size: buys in board lots only"
             q = q2
-            # shrink to what cash pays for, fees included (exact, in cents)
-            while q > 0 and q * to_cents(px) + to_cents(self.costs.fee("buy", px, q, self.day, order.code).total) > self._cash_c:
-                lot = self.rules.lot(board, self.day)
-                afford = int(self._cash / (px * 1.001)) if px > 0 else 0
-                q = self.rules.buy_qty(min(q - lot.step, afford), board, self.day)
+            # shrink to the largest valid quantity cash pays for, fees included (exact, in cents)
+            if q > 0 and self._buy_cost_c(px, q, order.code) > self._cash_c:
+                q = self._affordable_qty(px, q, board, order.code)
                 why = "insufficient cash"
         if q <= 0:
             return self._reject(order, res, want, why or "nothing to trade")
