@@ -89,7 +89,7 @@ def test_backtest_applies_saturday_and_holiday_events_on_the_next_session():
 
 
 def _calendar(monkeypatch, days):
-    nxt = lambda d: next(x for x in days if x > pd.Timestamp(d)).date()  # noqa: E731
+    nxt = lambda d, db=None: next(x for x in days if x > pd.Timestamp(d)).date()  # noqa: E731
     monkeypatch.setattr(paper, "next_session", nxt)
     monkeypatch.setattr(recon_mod, "next_session", nxt)
 

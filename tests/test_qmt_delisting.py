@@ -87,7 +87,7 @@ def test_unknown_delisting_rule_is_refused():
 
 def test_paper_closes_a_delisted_holding_once_and_reconciles(duck, monkeypatch):
     m, days, delist, last_close = _delisted_market()
-    nxt = lambda d: next(x for x in days if x > pd.Timestamp(d)).date()  # noqa: E731
+    nxt = lambda d, db=None: next(x for x in days if x > pd.Timestamp(d)).date()  # noqa: E731
     monkeypatch.setattr(paper, "next_session", nxt)
     monkeypatch.setattr(recon_mod, "next_session", nxt)
     with Database(duck) as db:
