@@ -41,7 +41,8 @@ def _why_not_traded(code: str, day: date, quotes: pd.DataFrame, info: dict[str, 
     if q.empty or not (q["volume"].iloc[0] > 0):
         return "next session: suspended (no bar)"
     r = q.iloc[0]
-    _, up = RuleBook().limit_prices(r.pre_close, board_of(code), info.get(code, False), day)
+    _, up = RuleBook().limit_prices(r.pre_close, board_of(code), info.get(code, False), day,
+                                    exchange=code.rpartition(".")[2].upper())
     return f"next session: opened at limit up {up:.2f}" if r.open >= up else "next session: tradeable at the open"
 
 

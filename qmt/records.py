@@ -4,7 +4,7 @@ already written (and its status) and never sends it twice.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable
 
 import pandas as pd
@@ -146,9 +146,33 @@ def reconcile_on_start(db: Database, broker: Any, account: str) -> list[str]:
     new = record_fills(db, broker.fills(), account, type(broker).__name__)
     if new:
         notes.append(f"{new} fill(s) from the broker added to ops.trades")
-    held = dict(db.query("select code, sum(case when side = 'buy' then qty else -qty end) from ops.trades "
-                         "where account = ? group by code", [account]))
+    held = implied_holdings(db, account)
     for code, pos in broker.positions().items():
         if int(held.get(code) or 0) != pos.qty:
-            notes.append(f"{code}: broker holds {pos.qty}, ops.trades imply {int(held.get(code) or 0)}")
+            notes.append(f"{code}: broker holds {pos.qty}, ops.trades and bonus issues imply {int(held.get(code) or 0)}")
     return notes
+
+
+def implied_holdings(db: Database, account: str, today: date | None = None) -> dict[str, int]:
+    """Shares per code the account's fills imply, with every bonus/transfer issue since its first
+    fill added on the session it applies on (qmt/corporate_actions.schedule), as the broker books
+    them; without that every bonus issue would read as a position mismatch."""
+    from aquant import trading_calendar  # noqa: PLC0415 - reconcile imports this module
+    from . import data  # noqa: PLC0415
+    from .reconcile import implied_positions  # noqa: PLC0415
+
+    trades = db.query_df("select code, side, qty, traded_at from ops.trades where account = ?", [account])
+    if trades.empty:
+        return {}
+    first = pd.to_datetime(trades["traded_at"]).min().date()
+    today = today or pd.Timestamp.now(tz="Asia/Shanghai").date()
+    sessions, d = [], first
+    while d <= today:
+        try:
+            if trading_calendar.is_session(db, d):
+                sessions.append(pd.Timestamp(d))
+        except trading_calendar.CalendarGap:
+            break
+        d += timedelta(days=1)
+    events = data.load_dividends(db, first, today)
+    return implied_positions(trades, events, sessions)

@@ -24,7 +24,7 @@ import pandas as pd
 
 from .broker import OrderRequest, Position
 from .knobs import dbt_var
-from .rules import RuleBook, board_of
+from .rules import RuleBook, board_of, round_price
 
 
 def _dbt(name: str, cast: type) -> Any:
@@ -318,9 +318,9 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
         if left <= 0 or not m:
             continue
         if m.stop_loss:
-            out.standing.append(OrderRequest(code, "sell", left, "stop", round(m.stop_loss, 2), "stop", m.signal_id))
+            out.standing.append(OrderRequest(code, "sell", left, "stop", round_price(m.stop_loss), "stop", m.signal_id))
         if m.take_profit:
-            out.standing.append(OrderRequest(code, "sell", left, "target", round(m.take_profit, 2), "target",
+            out.standing.append(OrderRequest(code, "sell", left, "target", round_price(m.take_profit), "target",
                                              m.signal_id))
     # sells before buys: sale cash is usable the same day
     out.orders.sort(key=lambda o: o.side != "sell")

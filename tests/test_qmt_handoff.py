@@ -240,3 +240,21 @@ def test_cli_commands_print_summaries_and_clear_errors(duck, monkeypatch, tmp_pa
     assert r.exit_code == 0 and "new intent" in r.output, r.output
     r = CliRunner().invoke(cmds["reconcile"], ["--date", "2024-01-04"])
     assert r.exit_code == 0 and "reconcile 2024-01-04" in r.output, r.output
+
+
+def test_live_reconcile_counts_bonus_shares_of_a_weekend_ex_date(duck):
+    """A 10-for-3 bonus issue with its ex-date on a Saturday: the broker books 1,300 shares on the
+    next session; reconcile_on_start must imply the same, not report a mismatch (issue 13, item 3)."""
+    from aquant.qmt.records import implied_holdings
+    from aquant.qmt.tables import TRADES
+
+    with Database(duck) as db:
+        row = {c: None for c in TRADES.columns}
+        row.update(trade_id="t1", order_id="live:s1:buy", account="live", code="600000.SH", side="buy",
+                   price=7.0, qty=1000, fee=5.0, traded_at=pd.Timestamp("2024-06-03 02:00"))
+        db.append(TRADES, pd.DataFrame([row]))
+        db.execute("create schema if not exists staging")
+        db.execute("create table staging.stg_dividend as select '600000.SH' as code, date '2024-06-15' as ex_date, "
+                   "0.0 as cash_div_per_share, 0.3 as bonus_ratio")  # a Saturday
+        assert implied_holdings(db, "live", pd.Timestamp("2024-06-14").date()) == {"600000.SH": 1000}
+        assert implied_holdings(db, "live", pd.Timestamp("2024-06-17").date()) == {"600000.SH": 1300}
