@@ -27,7 +27,9 @@ WAN = 10_000.0  # 万
 # later. Periods this far before an announcement window are still asked for.
 REPORT_LOOKBACK_DAYS = 400
 FINA_ROW_CAP = 100  # fina_indicator: 每次请求最多返回100条记录 (tushare doc_id=79)
-FINA_SLICE_YEARS = 5  # <= 20 periods x a few versions per call, well under the cap
+FINA_SLICE_YEARS = 5
+DAILY_ROW_CAP = 6000  # daily: 每次调用最多 6000 条 (tushare doc_id=27); adj_factor / daily_basic answer less
+DAILY_SLICE_YEARS = 10  # <= ~2,450 sessions per call  # <= 20 periods x a few versions per call, well under the cap
 
 BOARDS = {"主板": "main", "中小板": "main", "创业板": "chinext", "科创板": "star", "北交所": "bse"}
 
@@ -94,17 +96,33 @@ class TushareExtractor:
     def _window(self, code: str, ctx: Context) -> dict[str, str]:
         return {"ts_code": code, "start_date": ymd(ctx.start), "end_date": ymd(ctx.end)}
 
+    def _paged(self, fn: Any, code: str, ctx: Context, cols: list[str], origin: str) -> pd.DataFrame:
+        """One per-stock date-range API over [ctx.start, ctx.end] in windows of DAILY_SLICE_YEARS:
+        daily/adj_factor/daily_basic answer at most DAILY_ROW_CAP rows per call (tushare docs:
+        daily 每次调用最多 6000 条), so a long history in one call would be cut silently. A window
+        that comes back at the cap fails the unit instead."""
+        parts, lo = [], ctx.start
+        while lo <= ctx.end:
+            hi = min(ctx.end, date(lo.year + DAILY_SLICE_YEARS, lo.month, 1) - timedelta(days=1))
+            part = require(fn(ts_code=code, start_date=ymd(lo), end_date=ymd(hi)), cols, origin)
+            if len(part) >= DAILY_ROW_CAP:
+                raise ValueError(f"{code}: {origin} returned {len(part)} rows for {lo}..{hi}, its per-call cap; "
+                                 f"rows may be cut off (lower DAILY_SLICE_YEARS)")
+            if len(part):
+                parts.append(part)
+            lo = hi + timedelta(days=1)
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
+
     def daily_quote(self, code: str, ctx: Context) -> list[Frame]:
         """daily (lots, thousand yuan) + adj_factor + daily_basic (%, 10k yuan)."""
         origin = "tushare.daily"
-        w = self._window(code, ctx)
-        d = require(self.pro.daily(**w), ["ts_code", "trade_date", "open", "high", "low", "close", "pre_close", "vol",
-                                          "amount"], origin)
+        d = self._paged(self.pro.daily, code, ctx, ["ts_code", "trade_date", "open", "high", "low", "close",
+                                                    "pre_close", "vol", "amount"], origin)
         if d.empty:
             return [Frame("daily_quote", pd.DataFrame(columns=["code", "trade_date"]), SOURCE, origin)]
-        a = require(self.pro.adj_factor(**w), ["trade_date", "adj_factor"], "tushare.adj_factor")
-        b = require(self.pro.daily_basic(**w), ["trade_date", "turnover_rate", "pe_ttm", "pb", "total_mv", "circ_mv"],
-                    "tushare.daily_basic")
+        a = self._paged(self.pro.adj_factor, code, ctx, ["trade_date", "adj_factor"], "tushare.adj_factor")
+        b = self._paged(self.pro.daily_basic, code, ctx, ["trade_date", "turnover_rate", "pe_ttm", "pb", "total_mv",
+                                                          "circ_mv"], "tushare.daily_basic")
         df = pd.DataFrame({"code": code, "trade_date": to_date(d["trade_date"]), "open": num(d["open"]),
                            "high": num(d["high"]), "low": num(d["low"]), "close": num(d["close"]),
                            "pre_close": num(d["pre_close"]), "volume": num(d["vol"]) * LOT,

@@ -236,3 +236,23 @@ def test_cli_ingest_from_tushare_then_dbt_build_is_green(any_db, tmp_path, monke
                          "and '2021-08-31'") == 0  # the ex-dates are clean: pre_close is the reference
     # real 2021-05-14 ex-date (10派1.8): close 23.07 the day before, exchange reference 22.89
     assert list(q["close"])[0] == 23.07 and list(q["pre_close"])[1] == 22.89
+
+
+class _CappedDaily(FakeTusharePro):
+    """The recorded fake, but `daily` answers at most 6,000 rows per call as tushare's does
+    (doc_id=27: 每次调用最多 6000 条), over a long synthetic history (8,000 weekdays from 1991)."""
+
+    DAYS = pd.bdate_range("1991-04-03", periods=8000)
+
+    def daily(self, ts_code="", trade_date="", start_date="", end_date="", **_):
+        days = [d for d in self.DAYS if start_date <= d.strftime("%Y%m%d") <= end_date][:6000]
+        return pd.DataFrame({"ts_code": ts_code, "trade_date": [d.strftime("%Y%m%d") for d in days], "open": 10.0,
+                             "high": 10.5, "low": 9.5, "close": 10.0, "pre_close": 10.0, "vol": 100.0,
+                             "amount": 100.0})
+
+
+def test_long_daily_history_is_asked_in_slices_not_cut_at_the_cap(duck):
+    with Database(duck) as db:
+        ingest(db, _CappedDaily(), ["daily_quote"], codes=("000001.SZ",), start=D(1991, 4, 3), end=D(2021, 12, 31))
+        n = db.scalar("select count(*) from raw.daily_quote where code = '000001.SZ'")
+    assert n == sum(1 for d in _CappedDaily.DAYS if d <= pd.Timestamp("2021-12-31"))
