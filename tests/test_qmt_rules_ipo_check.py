@@ -34,22 +34,33 @@ CASES = [
     ("603998.SH", date(2022, 6, 1), 2, True),
     ("830999.BJ", date(2021, 11, 15), 1, False),  # BSE: listing day only
     ("830999.BJ", date(2021, 11, 15), 2, True),
-    ("600999.SH", None, 1, True),                 # no list_date: no exemption
+    # no list_date upstream: stg_stock_info takes the first stored bar as the listing day (issue 12
+    # item 6), so that bar gets the main board's listing-day exemption and the next one does not
+    ("600999.SH", None, 1, False),
+    ("600999.SH", None, 2, True),
 ]
 
 
 def _session(list_day: date | None, n: int) -> pd.Timestamp:
     if list_day is None:
-        return SESSIONS[400]
+        return SESSIONS[400 + n - 1]
     return SESSIONS[SESSIONS.searchsorted(pd.Timestamp(list_day)) + n - 1]
 
 
 def test_new_listing_sessions_are_not_quarantined_for_large_moves(any_db, tmp_path):
     info = pd.DataFrame([{"code": c, "name": c, "exchange": c[-2:], "board": None, "list_date": ld,
                           "is_st": False} for c, ld in {(c, ld) for c, ld, _, _ in CASES}])
-    bars = pd.DataFrame([{"code": c, "trade_date": _session(ld, n).date(), "open": 15.0, "high": 15.0,
-                          "low": 15.0, "close": 15.0, "pre_close": 10.0, "volume": 1000.0,
-                          "amount": 15000.0, "adj_factor": 1.0} for c, ld, n, _ in CASES])
+    # every bar closes 50 % above its pre_close, and each pre_close continues the stock's previous
+    # bar (as the exchanges publish it), so only the move check can object
+    rows, last = [], {}
+    for c, ld, n, _ in sorted(CASES, key=lambda k: (k[0], _session(k[1], k[2]))):
+        pre = last.get(c, 10.0)
+        close = round(pre * 1.5, 2)
+        rows.append({"code": c, "trade_date": _session(ld, n).date(), "open": close, "high": close, "low": close,
+                     "close": close, "pre_close": pre, "volume": 1000.0, "amount": 1000.0 * close,
+                     "adj_factor": 1.0})
+        last[c] = close
+    bars = pd.DataFrame(rows)
     cal = pd.DataFrame({"trade_date": SESSIONS.date, "is_open": True})
     with Database(any_db) as db:
         ensure_raw(db)

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from aquant.db import Database
 from aquant.dbt_runner import run_dbt
@@ -38,10 +39,17 @@ def _bars(path: Path) -> pd.DataFrame:
     return df
 
 
-def test_foreign_bar_and_intraday_snapshot_are_quarantined(duck, tmp_path):
-    bars = pd.concat([_bars(INTRADAY), _bars(FOREIGN)], ignore_index=True)
+CASES = [  # fixture, the bar staging must quarantine and its reason, neighbours that must stay
+    (FOREIGN, date(2026, 3, 20), "breaks price continuity", [date(2026, 3, 19), date(2026, 3, 23)]),
+    (INTRADAY, date(2025, 12, 31), "loaded before the day was final", [date(2025, 12, 30)]),
+]
+
+
+@pytest.mark.parametrize("fixture,bad,reason,kept_days", CASES, ids=["foreign_bar", "intraday_snapshot"])
+def test_real_defects_are_quarantined_and_their_neighbours_kept(duck, tmp_path, fixture, bad, reason, kept_days):
+    bars = _bars(fixture)
     cal = _xshg()
-    days = pd.date_range("2025-12-01", "2026-03-31").date
+    days = pd.date_range(bars.trade_date.min(), bars.trade_date.max()).date
     with Database(duck) as db:
         ensure_raw(db)
         load_frame(db, "trade_calendar", pd.DataFrame({"trade_date": days,
@@ -58,10 +66,10 @@ def test_foreign_bar_and_intraday_snapshot_are_quarantined(duck, tmp_path):
     assert res.returncode == 0
     with Database(duck) as db:
         q = db.query_df("select * from staging.quarantine")
-        kept = {d.date() if hasattr(d, "date") else d
-                for d in db.query_df("select trade_date from staging.stg_daily_quote_base").trade_date}
-    reasons = {pd.Timestamp(r["row_date"]).date(): r["reason"] for _, r in q.iterrows() if r["source_table"] == "daily_quote"}
-    assert reasons.get(date(2026, 3, 20), "").startswith("breaks price continuity"), reasons
-    assert reasons.get(date(2025, 12, 31), "").startswith("loaded before the day was final"), reasons
-    assert set(reasons) == {date(2026, 3, 20), date(2025, 12, 31)}  # the neighbours stay
-    assert date(2026, 3, 23) in kept and date(2026, 3, 19) in kept and date(2025, 12, 30) in kept
+        kept = {pd.Timestamp(d).date() for d in db.query_df("select trade_date from staging.stg_daily_quote_base")
+                .trade_date}
+    reasons = {pd.Timestamp(r["row_date"]).date(): r["reason"] for _, r in q.iterrows()
+               if r["source_table"] == "daily_quote"}
+    assert set(reasons) == {bad}, reasons  # fails before: nothing was quarantined
+    assert reasons[bad].startswith(reason)
+    assert set(kept_days) <= kept and bad not in kept

@@ -12,12 +12,11 @@
 -- * a bar loaded before the day's data was final (loaded_at earlier than quote_final_utc_minutes
 --   after midnight UTC of its trade date: 15:30 Asia/Shanghai, after the STAR/ChiNext
 --   after-hours fixed-price session) is an intraday snapshot with partial volume;
--- * a bar that breaks back-adjusted price continuity on BOTH sides (its pre_close does not follow
---   the previous bar's close, and the next bar's pre_close does not follow its close, beyond
---   quote_continuity_tolerance) belongs to another stock (Eastmoney once served 000001.SZ a bar
---   closing at 5.90 between 10.88 and 10.45). One-sided breaks are left alone: the bar after a bad
---   one breaks on its left only. On an incremental build a bar is judged when staged, so a bad
---   latest bar is caught only once its successor arrives on a full refresh.
+-- * a bar whose back-adjusted pre_close does not follow the previous bar's close (beyond
+--   quote_continuity_tolerance) while that previous bar did follow its own predecessor belongs to
+--   another stock (Eastmoney once served 000001.SZ a bar closing at 5.90 between 10.88 and 10.45).
+--   The bar after such a bad one breaks too, but its predecessor was already broken, so it stays.
+--   Only earlier bars are read (lags), so a bar's verdict never depends on a later day.
 with quotes as (
     select
         q.*,
@@ -30,17 +29,25 @@ calendar as (
     select trade_date, day_seq from {{ ref('stg_trade_calendar') }}
 ),
 
--- Back-adjusted continuity of the latest copy of each bar with its neighbours.
-continuity as (
+-- Back-adjusted continuity of the latest copy of each bar with the bar before it, and the same
+-- for the bar before (lags only: a bar is judged on what was known on its own day).
+gaps as (
     select
         code,
         trade_date,
         pre_close * adj_factor
-        / nullif(lag(close * adj_factor) over (partition by code order by trade_date), 0) - 1 as left_gap,
-        lead(pre_close * adj_factor) over (partition by code order by trade_date)
-        / nullif(close * adj_factor, 0) - 1 as right_gap
+        / nullif(lag(close * adj_factor) over (partition by code order by trade_date), 0) - 1 as left_gap
     from quotes
     where key_rank = 1 and close > 0 and pre_close > 0 and adj_factor > 0
+),
+
+continuity as (
+    select
+        code,
+        trade_date,
+        left_gap,
+        lag(left_gap) over (partition by code order by trade_date) as prev_left_gap
+    from gaps
 ),
 
 -- First session on or after the listing date, and how many sessions are exempt. The board is
@@ -85,8 +92,8 @@ select
                                                'cast(quotes.trade_date as timestamp)') }}
             then 'loaded before the day was final (intraday snapshot)'
         when abs(continuity.left_gap) > {{ var('quote_continuity_tolerance') }}
-            and abs(continuity.right_gap) > {{ var('quote_continuity_tolerance') }}
-            then 'breaks price continuity on both sides (a bar of another stock?)'
+            and coalesce(abs(continuity.prev_left_gap), 0) <= {{ var('quote_continuity_tolerance') }}
+            then 'breaks price continuity (a bar of another stock?)'
         when quotes.pre_close > 0
             and abs(quotes.close / quotes.pre_close - 1) > {{ var('quote_max_abs_return') }}
             and not coalesce(
