@@ -109,9 +109,10 @@ class _Run:
     """State of one ingest run (kept out of run_ingest to keep each step small)."""
 
     def __init__(self, db: Database, source: str, extractor: Any, summary: IngestSummary, codes: list[str] | None,
-                 primary: str | None, progress: bool):
+                 primary: str | None, progress: bool, replace_other_sources: bool = False):
         self.db, self.source, self.ex, self.summary = db, source, extractor, summary
         self.codes, self.primary, self.progress = codes, primary, progress
+        self.replace_other_sources = replace_other_sources
 
     # -- reading what is already loaded -------------------------------------------------
     def read(self, sql: str, params: list[Any]) -> pd.DataFrame:
@@ -192,6 +193,17 @@ class _Run:
                     merged = reconcile_sources(prim, df, key, self.primary, frame.source)
                     df = _norm(merged.iloc[len(prim):], key)
                     old = old[old["source"] != self.primary]
+            if protect and len(old) and not self.replace_other_sources:
+                # a row another real source delivered is never replaced silently: only the primary
+                # source may (configured), or an explicit --replace-other-sources
+                theirs = old[(old["source"] != frame.source) & ~old["source"].astype(str).str.startswith("derived:")]
+                if len(theirs):
+                    taken = df.merge(theirs[key], on=key, how="left", indicator=True)["_merge"] == "both"
+                    if taken.any():
+                        log.warning("%s: kept %d %s row(s) delivered by %s; pass --replace-other-sources to "
+                                    "overwrite them", frame.table, int(taken.sum()), frame.source,
+                                    ", ".join(sorted(set(theirs["source"].astype(str)))))
+                        df = df[~taken.to_numpy()]
             if frame.columns is not None and len(old) and len(df):
                 keep = [c for c in t.value_cols if c not in frame.columns]
                 df = df.drop(columns=[c for c in keep if c in df.columns])
@@ -270,14 +282,15 @@ def run_ingest(db: Database, source: str, tables: list[str] | None = None, codes
                start: date | None = None, end: date | None = None, full_refresh: bool = False, client: Any = None,
                progress: bool = True, *, primary_source: str | None = None, min_interval: float | None = None,
                retries: int = 3, backoff: float = 1.0, timeout: float | None = 30.0,
-               sleep: Callable[[float], None] = time.sleep) -> IngestSummary:
+               sleep: Callable[[float], None] = time.sleep, replace_other_sources: bool = False) -> IngestSummary:
     """Ingest `tables` (default: all the source offers except minute bars) for `codes` (default:
     every stock in raw.stock_info) over [start, end] from a network source.
 
     Incremental: per stock, only days after its watermark are fetched. `full_refresh` forgets
     the watermarks of the selected tables first. `client` replaces the upstream module (tests).
     The primary source (`primary_source`, else $AQUANT_PRIMARY_SOURCE, else 'tushare') keeps
-    its rows when another source delivers the same key; differences are logged.
+    its rows when another source delivers the same key; differences are logged. A row delivered
+    by any other real source is kept too (logged), unless `replace_other_sources`.
     """
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
@@ -293,7 +306,7 @@ def run_ingest(db: Database, source: str, tables: list[str] | None = None, codes
     primary = primary_source or os.environ.get("AQUANT_PRIMARY_SOURCE", "tushare")
     summary = IngestSummary(source, start, end)
     norm_codes = [to_ts_code(c) for c in codes] if codes else None
-    run = _Run(db, source, extractor, summary, norm_codes, primary, progress)
+    run = _Run(db, source, extractor, summary, norm_codes, primary, progress, replace_other_sources)
     t0 = time.monotonic()
     ensure_raw(db)
     if full_refresh:

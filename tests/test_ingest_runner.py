@@ -215,3 +215,19 @@ def test_period_units_settle_then_are_skipped(duck):
         ingest(db, fake, ["finance_data"], start=date(2023, 1, 1), end=date(2023, 12, 31))
         # fetched long after each period settled -> no refetch
         assert not [c for c in fake.calls if c[0] == "stock_yjbb_em"]
+
+
+def test_rows_of_another_real_source_are_kept_unless_replacement_is_asked(duck, caplog):
+    """issue 19: the loader never replaces a row from another real source without an explicit flag
+    (the configured primary source, tushare by default, is the one standing exception)."""
+    with Database(duck) as db:
+        ingest(db, FakeAkshare(), codes=["000001"])
+        db.execute("update raw.daily_quote set source = 'xtdata', close = close + 1 where trade_date = ?", [DAYS[0]])
+        theirs = db.query("select close from raw.daily_quote where trade_date = ?", [DAYS[0]])
+        with caplog.at_level(logging.WARNING, logger="aquant.extract.runner"):
+            ingest(db, FakeAkshare(), codes=["000001"], full_refresh=True)
+        assert db.query("select source, close from raw.daily_quote where trade_date = ?", [DAYS[0]]) == \
+            [("xtdata", theirs[0][0])]
+        assert "kept 1 akshare row(s) delivered by xtdata" in caplog.text
+        ingest(db, FakeAkshare(), codes=["000001"], full_refresh=True, replace_other_sources=True)
+        assert db.scalar("select source from raw.daily_quote where trade_date = ?", [DAYS[0]]) == "akshare"

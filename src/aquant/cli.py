@@ -60,14 +60,18 @@ SOURCES = ["sample", "akshare", "tushare", "xtdata"]
 @click.option("--stocks", type=int, default=None, help="Sample source: number of stocks (default 60).")
 @click.option("--seed", type=int, default=None, help="Sample source: random seed (default 7).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def ingest(source: str, start, end, codes, tables, full_refresh: bool, stocks, seed, quiet: bool) -> None:
+@click.option("--replace-other-sources", is_flag=True,
+              help="Let this source overwrite rows another real source delivered (kept otherwise).")
+def ingest(source: str, start, end, codes, tables, full_refresh: bool, stocks, seed, quiet: bool,
+           replace_other_sources: bool) -> None:
     """Load raw data from a source into the raw schema (idempotent, resumable)."""
     from .ingest import IngestFailed, run
 
     with _open_db() as db:
         try:
             summary = run(db, source=source, start=start, end=end, codes=codes, tables=tables,
-                          full_refresh=full_refresh, stocks=stocks, seed=seed, progress=not quiet)
+                          full_refresh=full_refresh, stocks=stocks, seed=seed, progress=not quiet,
+                          replace_other_sources=replace_other_sources)
         except (ValueError, IngestFailed) as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(summary)

@@ -12,7 +12,8 @@ from .db import Database
 
 def run(db: Database, source: str = "sample", start: date | None = None, end: date | None = None,
         codes: list[str] | None = None, tables: list[str] | None = None, full_refresh: bool = False,
-        stocks: int | None = None, seed: int | None = None, progress: bool = True) -> str:
+        stocks: int | None = None, seed: int | None = None, progress: bool = True,
+        replace_other_sources: bool = False) -> str:
     """Ingest from `source`; returns a printable summary. Raises ValueError on bad arguments, and
     MixedMarketError (a ValueError) before any work when the database holds the other kind of
     market (sample vs real)."""
@@ -42,7 +43,7 @@ def run(db: Database, source: str = "sample", start: date | None = None, end: da
     from .extract.runner import run_ingest
 
     summary = run_ingest(db, source, tables=tables, codes=codes, start=start, end=end,
-                         full_refresh=full_refresh, progress=progress)
+                         full_refresh=full_refresh, progress=progress, replace_other_sources=replace_other_sources)
     if summary.status == "failed":
         raise IngestFailed(str(summary))
     return str(summary)
