@@ -44,6 +44,7 @@ def execute_day(broker: SimBroker, state: StrategyState, day: pd.Timestamp, bars
                 actions: pd.DataFrame | None, plan: Decision) -> None:
     """One session: ex-date actions, yesterday's plan at the open (sells, then buys), then the
     standing stops/targets against the bar. Shared by the backtest and paper trading."""
+    broker.set_info(data.day_state(bars))  # that day's board / ST flag (point in time)
     broker.start_day(day, bars)
     for a in broker.apply_corporate_actions(actions):
         state.on_corporate_action(a.code, a.cash_per_share, a.bonus_ratio)
@@ -91,7 +92,8 @@ def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, ta
     industries: dict[str, str] = {}
     if info is not None and not info.empty:
         industries.update({c: i for c, i in zip(info["code"], info["industry_l1"]) if isinstance(i, str)})
-    if not signals.empty and "industry_l1" in signals:
+    day_industry = "industry_l1" in quotes.columns  # point-in-time industry per bar (data.load_quotes)
+    if not day_industry and not signals.empty and "industry_l1" in signals:
         industries.update({c: i for c, i in zip(signals["code"], signals["industry_l1"]) if isinstance(i, str)})
 
     broker, state, plan = make_broker(p, info), StrategyState(), Decision()
@@ -102,6 +104,8 @@ def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, ta
         execute_day(broker, state, d, bars, div_by.get(d), plan)
         eq = broker.end_day()
         rows.append((d, eq, broker.cash()))
+        if day_industry:  # industry caps use each stock's industry of the day
+            industries.update({c: i for c, i in zip(bars["code"], bars["industry_l1"]) if isinstance(i, str)})
         sigs = sig_by.get(d, empty)
         held = broker.positions()
         codes = set(held) | set(sigs.get("code", [])) | set(tgt_by.get(d, empty).get("code", []))
