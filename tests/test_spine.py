@@ -60,7 +60,14 @@ def test_sample_uses_the_sse_calendar_and_board_limits():
     # 2024-02-09 (Friday before Spring Festival) and 2024-10-01 (National Day) are weekdays, not sessions.
     assert pd.Timestamp("2024-02-09") not in days and pd.Timestamp("2024-10-01") not in days
     info = m.stock_info().set_index("code")
-    dq = dq.join(info[["board", "is_st"]], on="code")
+    dq = dq.join(info[["board"]], on="code")
+    # the limit width follows the ST flag of the day (name history), not today's flag
+    hist = m.stock_name_history()[["code", "start_date", "is_st"]]
+    hist["start_date"] = pd.to_datetime(hist["start_date"])
+    dq["trade_date"] = pd.to_datetime(dq["trade_date"])
+    dq = pd.merge_asof(dq.sort_values("trade_date"), hist.sort_values("start_date"), left_on="trade_date",
+                       right_on="start_date", by="code")
+    dq["is_st"] = dq["is_st"].astype(bool)
     ret = (dq.close / dq.pre_close - 1).abs()
     limit = dq.board.map({"main": 0.10, "chinext": 0.20, "star": 0.20, "bse": 0.30}).where(~dq.is_st, 0.05)
     assert (ret <= limit + 0.01).all()
