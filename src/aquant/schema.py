@@ -82,10 +82,11 @@ RAW_TABLES: dict[str, Table] = {
             "is_st": "BOOLEAN", "ann_date": "DATE", "change_reason": "VARCHAR", **_LOAD},
             ("code", "start_date"),
             doc="Name and ST periods (tushare `namechange` shape: ts_code, name, start_date, end_date, "
-                "ann_date, change_reason). A row is valid from start_date to end_date inclusive; end_date "
-                "null = still valid (a later start_date ends it the day before). is_st is true for names "
-                "beginning ST / *ST / S*ST / SST (the exchanges' risk-warning prefixes); a loader may set "
-                "it from tushare `stock_st` instead. raw.stock_info.name/is_st stay the current values."),
+                "ann_date, change_reason). A row is valid from start_date to the day before the stock's "
+                "next start_date (the latest stays valid); end_date is kept as published (inclusive). "
+                "is_st is true for names beginning ST / *ST / S*ST / SST (the exchanges' risk-warning "
+                "prefixes); null lets staging derive it from the name; a loader may set it from tushare "
+                "`stock_st`. raw.stock_info.name/is_st stay the current values."),
         Table("raw", "stock_industry_history", {
             "code": "VARCHAR", "taxonomy": "VARCHAR", "start_date": "DATE", "end_date": "DATE",
             "industry_l1": "VARCHAR", "industry_l2": "VARCHAR", "industry_code": "VARCHAR", **_LOAD},
@@ -93,8 +94,8 @@ RAW_TABLES: dict[str, Table] = {
             doc="Industry classification history (akshare `stock_industry_clf_hist_sw`: symbol, start_date, "
                 "industry_code; tushare `index_member_all`: ts_code, l1_name, l2_name, in_date, out_date). "
                 "taxonomy 'sw2021' (Shenwan 2021) is the one the models read; industry_l1/l2 are names "
-                "(Shenwan level-1/2), industry_code the source's code. Valid from start_date to end_date "
-                "inclusive; end_date null = until the next start_date of the same code and taxonomy. "
+                "(Shenwan level-1/2), industry_code the source's code. Valid from start_date to the day "
+                "before the next start_date of the same code and taxonomy; end_date kept as published. "
                 "raw.stock_info.industry_l1/l2 stay the current values."),
         Table("raw", "trade_calendar", {"trade_date": "DATE", "is_open": "BOOLEAN", **_LOAD}, ("trade_date",),
               doc="SSE calendar: every day with is_open."),
