@@ -196,6 +196,9 @@ def test_the_limit_width_of_a_day_follows_that_days_st_flag(pair):
             width = 0.05 if label == "inside" else 0.10
             assert up == pytest.approx(round(pre * (1 + width) + 1e-9, 2), abs=0.0051), (label, day, pre, up)
             seen.add(label)
+            # a replay of that day (reconcile, paper) reads the same state
+            as_of = data.load_stock_info(db, as_of=day.date()).set_index("code")
+            assert bool(as_of.loc[code, "is_st"]) == (label == "inside")
     assert seen == {"before", "inside", "after"}
 
 
