@@ -234,6 +234,8 @@ class SampleMarket:
         st_later_day, st_from, st_to, reclass_day = (
             pd.Timestamp(sessions_after(first, np.array([d]))[0])
             for d in (ST_LATER_DAYS, ST_FROM_DAYS, ST_TO_DAYS, RECLASS_DAYS))
+        if st_to <= st_from:  # both clamped to the calendar's last session: no room for a period
+            self.st_period = None
         list_dates = pd.to_datetime(self.info.list_date)
         names, ind_rows = [], []
         cur_name = list(base_names)
