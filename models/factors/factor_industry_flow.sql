@@ -83,14 +83,21 @@ industry_days as (
         trade_date,
         net_inflow,
         amount,
-        sum(net_inflow) over w_cur as net_inflow_n,
-        sum(amount) over w_cur as amount_n,
+        -- window sums in integer cents too: exact, whatever order the engine adds them in
+        cast(sum(net_inflow_cents) over w_cur as {{ type_double() }}) / 100 as net_inflow_n,
+        cast(sum(amount_cents) over w_cur as {{ type_double() }}) / 100 as amount_n,
         count(*) over w_cur as days_n,
-        sum(net_inflow) over (
+        cast(sum(net_inflow_cents) over (
             partition by industry_l1 order by trade_date
             rows between {{ 2 * n - 1 }} preceding and {{ n }} preceding
-        ) as net_inflow_prev_n
-    from industry_flows
+        ) as {{ type_double() }}) / 100 as net_inflow_prev_n
+    from (
+        select
+            *,
+            cast(round(net_inflow * 100) as bigint) as net_inflow_cents,
+            cast(round(amount * 100) as bigint) as amount_cents
+        from industry_flows
+    ) as f
     window w_cur as (
         partition by industry_l1 order by trade_date
         rows between {{ n - 1 }} preceding and current row
