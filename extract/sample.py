@@ -4,8 +4,13 @@ Every raw table is filled with data shaped like the real market: SSE trading day
 (exchange_calendars XSHG), Shenwan level-1/2 industries, boards with their own price limits
 (main ±10 %, ChiNext/STAR ±20 %, BSE ±30 %, ST ±5 %), market and industry co-movement,
 limit-up/limit-down days (some sealed all day), suspensions, IPOs and a delisting, ST stocks,
-cash dividends and bonus shares reflected in `adj_factor`, cumulative quarterly reports announced
-weeks after period end (a few restated later), and fund flows correlated with returns.
+cash dividends and bonus shares reflected in `adj_factor` (ex-dates may fall on non-trading days:
+the price steps on the next session), cumulative quarterly reports announced weeks after period
+end (a few restated later), and fund flows correlated with returns.
+
+The hazards of real reference data are in it too (see SampleMarket._hazards): name/ST history with
+an ST period that starts and ends and a stock that turns *ST later, an industry reclassification,
+raw.stock_info holding today's values only, missing list dates, and ETF rows in the margin data.
 
 Same config -> same frames, byte for byte. Random draws are made per calendar year from a seed
 derived from (seed, year), so extending `end` appends days without changing history: a daily

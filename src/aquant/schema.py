@@ -71,7 +71,10 @@ RAW_TABLES: dict[str, Table] = {
                 "main-force net inflow (CNY)."),
         Table("raw", "industry_flow", {
             "industry_l1": "VARCHAR", "trade_date": "DATE", "net_inflow": "DOUBLE", "amount": "DOUBLE", **_LOAD},
-            ("industry_l1", "trade_date"), doc="Main-force net inflow and turnover per Shenwan level-1 industry (CNY)."),
+            ("industry_l1", "trade_date"),
+            doc="Optional source-level main-force net inflow and turnover per industry board (CNY), in the "
+                "source's own taxonomy (akshare: Eastmoney boards). No model joins it on Shenwan names: "
+                "factor_industry_flow sums stock-level flows over point-in-time SW2021 members."),
         Table("raw", "chip_distribution", {
             "code": "VARCHAR", "trade_date": "DATE", "profit_ratio": "DOUBLE", "avg_cost": "DOUBLE",
             "cost_90_low": "DOUBLE", "cost_90_high": "DOUBLE", "concentration_90": "DOUBLE",
