@@ -104,8 +104,9 @@ def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, ta
         execute_day(broker, state, d, bars, div_by.get(d), plan)
         eq = broker.end_day()
         rows.append((d, eq, broker.cash()))
-        if day_industry:  # industry caps use each stock's industry of the day
-            industries.update({c: i for c, i in zip(bars["code"], bars["industry_l1"]) if isinstance(i, str)})
+        if day_industry:  # industry caps use each stock's industry of the day (rows that changed)
+            chg = data.day_state(bars)
+            industries.update({c: i for c, i in zip(chg["code"], chg["industry_l1"]) if isinstance(i, str)})
         sigs = sig_by.get(d, empty)
         held = broker.positions()
         codes = set(held) | set(sigs.get("code", [])) | set(tgt_by.get(d, empty).get("code", []))

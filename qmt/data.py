@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from aquant.db import Database
@@ -95,17 +96,37 @@ def _with_state(db: Database, quotes: pd.DataFrame, start: date, end: date, src:
     q = quotes.reset_index().sort_values(["trade_date", "code"], kind="stable")
     m = pd.merge_asof(q, per.drop(columns="valid_to").rename(columns={"valid_from": "trade_date_from"}),
                       left_on="trade_date", right_on="trade_date_from", by="code", direction="backward")
+    m["is_st"] = m["is_st"].astype("boolean").fillna(False).astype(bool)
+    # state_changed: the first bar of a code in this load, or its state differs from its previous
+    # bar. The backtest's hot path hands only these rows to the broker and the caps (a few per day
+    # instead of every stock: 25 ms a day at 5,000 stocks otherwise).
+    m = m.sort_values(["code", "trade_date"], kind="stable")
+    prev = m.groupby("code", sort=False)[STATE_COLS].shift(1)
+    same = pd.Series(True, index=m.index)
+    for c in STATE_COLS:
+        same &= (m[c] == prev[c]) | (m[c].isna() & prev[c].isna())
+    m["state_changed"] = ~same | m["code"].ne(m["code"].shift(1))
     m = m.sort_values("index").set_index("index")
     m.index.name = None
-    m["is_st"] = m["is_st"].astype("boolean").fillna(False).astype(bool)
     return m.drop(columns="trade_date_from")
 
 
 def day_state(bars: pd.DataFrame) -> pd.DataFrame:
-    """The rows of a day's bars that carry a point-in-time state (for SimBroker.set_info)."""
+    """The rows of a day's bars whose point-in-time state is new (for SimBroker.set_info and the
+    industry caps): all rows when the bars do not say which changed."""
     if "is_st" not in bars.columns:
-        return bars.iloc[0:0]
-    return bars[["code", "board", "is_st"]]
+        return _NO_STATE
+    cols = ["code", "board", "is_st", "industry_l1"] if "industry_l1" in bars.columns else ["code", "board", "is_st"]
+    if "state_changed" not in bars.columns:
+        return bars[cols]
+    mask = bars["state_changed"].to_numpy()
+    if not mask.any():
+        return _NO_STATE
+    idx = np.flatnonzero(mask)  # take the few changed rows, column by column: cheaper than .loc here
+    return pd.DataFrame({c: bars[c].take(idx).to_numpy() for c in cols})
+
+
+_NO_STATE = pd.DataFrame({"code": [], "board": [], "is_st": [], "industry_l1": []})
 
 
 def load_stock_info(db: Database, src: Sources = Sources(), as_of: date | None = None) -> pd.DataFrame:
