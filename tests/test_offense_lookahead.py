@@ -269,9 +269,12 @@ def test_ex_dates_on_non_trading_days_reach_the_broker_on_the_next_session(pair)
 
     div = read(pair[0], "select ex_date, ex_trade_date from staging.stg_dividend")
     cal = set(pd.to_datetime(read(pair[0], "select trade_date from staging.stg_trade_calendar").trade_date))
-    off = div[~pd.to_datetime(div.ex_date).isin(cal) & (pd.to_datetime(div.ex_date) <= pd.Timestamp(CFG.end))]
+    inside = pd.to_datetime(div.ex_date).between(pd.Timestamp(CFG.start), pd.Timestamp(CFG.end) - pd.Timedelta(days=10))
+    off = div[~pd.to_datetime(div.ex_date).isin(cal) & inside]
     assert len(off) > 5, "the sample has ex-dates on non-trading days"
     assert pd.to_datetime(off.ex_trade_date).isin(cal).all()
+    assert (pd.to_datetime(off.ex_trade_date) > pd.to_datetime(off.ex_date)).all()
+    assert (pd.to_datetime(off.ex_trade_date) - pd.to_datetime(off.ex_date)).max() < pd.Timedelta(days=15)
     with Database(pair[0]) as db:
         acts = data.load_dividends(db, CFG.start, CFG.end)
     assert len(acts) == ((pd.to_datetime(div.ex_trade_date) >= pd.Timestamp(CFG.start))
