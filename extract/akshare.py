@@ -74,7 +74,6 @@ class AkshareExtractor:
             Job("dividend", "dividend", "period", self.dividend, settle_days=300),
             Job("funds_flow", "funds_flow", "stock", self.funds_flow),
             Job("funds_flow:margin", "funds_flow", "date", self.margin, settle_days=3),
-            Job("industry_flow", "industry_flow", "industry", self.industry_flow),
             Job("chip_distribution", "chip_distribution", "stock", self.chip_distribution, needs=["daily_quote"]),
         ]
 
@@ -357,18 +356,10 @@ class AkshareExtractor:
         return [Frame("funds_flow", df, SOURCE, origin + "+stock_margin_detail_szse",
                       columns=["margin_balance", "short_balance"])]
 
-    # -- industry_flow --------------------------------------------------------------------
-    def industry_flow(self, industry: str, ctx: Context) -> list[Frame]:
-        """Eastmoney industry main-force flow; turnover recovered as net / net share."""
-        origin = f"akshare.stock_sector_fund_flow_hist(symbol={industry})"
-        raw = require(self.ak.stock_sector_fund_flow_hist(symbol=industry), ["日期", "主力净流入-净额", "主力净流入-净占比"],
-                      origin)
-        net = num(raw["主力净流入-净额"])
-        share = num(raw["主力净流入-净占比"]) / 100
-        df = pd.DataFrame({"industry_l1": industry, "trade_date": to_date(raw["日期"]), "net_inflow": net,
-                           "amount": (net / share.where(share != 0)).abs().round(0)})
-        df = df[(df.trade_date >= ctx.start) & (df.trade_date <= ctx.end)]
-        return [Frame("industry_flow", df, SOURCE, origin)]
+    # -- industry_flow: not offered ----------------------------------------------------------
+    # stock_sector_fund_flow_hist takes Eastmoney's own industry boards, not Shenwan names (only
+    # 银行 coincides), and no model reads raw.industry_flow: factor_industry_flow sums the stocks'
+    # own main-force flows over each day's Shenwan members (docs/sources.md, issue 12 item 4).
 
     # -- chip_distribution ----------------------------------------------------------------
     def chip_distribution(self, code: str, ctx: Context) -> list[Frame]:

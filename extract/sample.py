@@ -4,8 +4,13 @@ Every raw table is filled with data shaped like the real market: SSE trading day
 (exchange_calendars XSHG), Shenwan level-1/2 industries, boards with their own price limits
 (main ±10 %, ChiNext/STAR ±20 %, BSE ±30 %, ST ±5 %), market and industry co-movement,
 limit-up/limit-down days (some sealed all day), suspensions, IPOs and a delisting, ST stocks,
-cash dividends and bonus shares reflected in `adj_factor`, cumulative quarterly reports announced
-weeks after period end (a few restated later), and fund flows correlated with returns.
+cash dividends and bonus shares reflected in `adj_factor` (ex-dates may fall on non-trading days:
+the price steps on the next session), cumulative quarterly reports announced weeks after period
+end (a few restated later), and fund flows correlated with returns.
+
+The hazards of real reference data are in it too (see SampleMarket._hazards): name/ST history with
+an ST period that starts and ends and a stock that turns *ST later, an industry reclassification,
+raw.stock_info holding today's values only, missing list dates, and ETF rows in the margin data.
 
 Same config -> same frames, byte for byte. Random draws are made per calendar year from a seed
 derived from (seed, year), so extending `end` appends days without changing history: a daily
@@ -53,6 +58,13 @@ BOARDS = {  # board -> (code prefixes, exchange suffix, probability, daily vol s
              "839", "430"], "BJ", 0.08, 1.5),
 }
 LIMITS = {"main": 0.10, "chinext": 0.20, "star": 0.20, "bse": 0.30, "st": 0.05}
+# Point-in-time hazards (see SampleMarket._hazards): calendar days after `start`.
+ST_LATER_DAYS = 500      # a stock becomes *ST for good
+ST_FROM_DAYS = 300       # a stock is ST from here ...
+ST_TO_DAYS = 650         # ... to here, then gets its old name back (撤销ST)
+RECLASS_DAYS = 450       # a stock moves to another Shenwan L1 industry
+NO_LIST_DATE_EVERY = 10  # every 10th stock has no list_date in stock_info
+MARGIN_ETFS = ("510050.SH", "159915.SZ")  # ETFs the exchanges' margin lists carry
 
 
 @dataclass(frozen=True)
@@ -189,12 +201,105 @@ class SampleMarket:
         self.ind_idx = ind_idx
         self.beta = r.uniform(0.6, 1.4, n)
         self.vol_scale = np.array([BOARDS[b][3] for b in boards])
-        self.limit = np.where(is_st, LIMITS["st"], [LIMITS[b] for b in boards])
+        self.board_limit = np.array([LIMITS[b] for b in boards])
+        self._hazards(names, is_st, listed_before, delist)
         self.growth = np.clip(r.normal(0.08, 0.22, n), -0.6, 0.8)  # yearly profit growth
         self.loss_maker = r.random(n) < 0.06
         self.payout = np.where(r.random(n) < 0.2, r.uniform(0.0, 0.08, n), r.uniform(0.15, 0.6, n))
         self.north = r.random(n) < 0.6
         self.margin = r.random(n) < 0.7
+
+    # -- point-in-time reference hazards ---------------------------------------------------
+    def _hazards(self, base_names: list[str], always_st: np.ndarray, listed_before: np.ndarray,
+                 delist: np.ndarray) -> None:
+        """Name/ST and industry history with changes inside the window, plus missing list dates.
+
+        Everything is placed at calendar offsets from `start` (moved to the next session), never
+        at fractions of the range, and the history does not depend on `end` (it is "what a load
+        today knows"), so the sample stays prefix-stable. raw.stock_info holds the state after
+        the last change (today's values): applying it to history is exactly the look-ahead the
+        models must not make.
+          - ST_LATER: a main-board stock becomes *ST `ST_LATER_DAYS` days after start, for good
+            (stock_info says ST: it must not be excluded before that day);
+          - ST_PERIOD: one is ST from `ST_FROM_DAYS` to `ST_TO_DAYS` and then gets its name back
+            (stock_info says not ST: its limit is 5 % inside the period only);
+          - RECLASS: one stock moves Shenwan L1 industry `RECLASS_DAYS` days after start;
+          - NO_LIST_DATE: some stocks have no list_date in stock_info (akshare leaves it empty).
+        """
+        cfg, n = self.cfg, self.cfg.n_stocks
+        first = self.days[0]
+        codes = self.info.code.to_numpy()
+        boards = self.info.board.to_numpy()
+        plain = [i for i in range(n) if boards[i] == "main" and not always_st[i] and listed_before[i]
+                 and pd.isna(delist[i])]
+        self.st_later = plain[0] if len(plain) > 0 else None
+        self.st_period = plain[1] if len(plain) > 1 else None
+        others = [i for i in range(n) if i not in plain[:2] and listed_before[i] and pd.isna(delist[i])]
+        self.reclass = others[0] if others and self.n_ind > 1 else None
+        st_later_day, st_from, st_to, reclass_day = (
+            pd.Timestamp(sessions_after(first, np.array([d]))[0])
+            for d in (ST_LATER_DAYS, ST_FROM_DAYS, ST_TO_DAYS, RECLASS_DAYS))
+        if st_to <= st_from:  # both clamped to the calendar's last session: no room for a period
+            self.st_period = None
+        list_dates = pd.to_datetime(self.info.list_date)
+        names, ind_rows = [], []
+        cur_name = list(base_names)
+        cur_st = always_st.copy()
+        for i in range(n):
+            ld = list_dates.iloc[i].date()
+            base = base_names[i]
+            plain_name = base[3:] if base.startswith("*ST") else base[2:] if base.startswith("ST") else base
+            if always_st[i]:
+                names.append((codes[i], ld, None, plain_name, False, ld, "新股上市"))
+                st_day = max(list_dates.iloc[i], first - pd.Timedelta(days=400)).date()
+                if st_day > ld:
+                    names[-1] = (codes[i], ld, st_day - timedelta(days=1), plain_name, False, ld, "新股上市")
+                names.append((codes[i], st_day, None, base, True, st_day, "*ST" if base.startswith("*") else "ST"))
+            elif i == self.st_later:
+                names.append((codes[i], ld, st_later_day.date() - timedelta(days=1), base, False, ld, "新股上市"))
+                names.append((codes[i], st_later_day.date(), None, "*ST" + base, True, st_later_day.date(), "*ST"))
+                cur_name[i], cur_st[i] = "*ST" + base, True
+            elif i == self.st_period:
+                names.append((codes[i], ld, st_from.date() - timedelta(days=1), base, False, ld, "新股上市"))
+                names.append((codes[i], st_from.date(), st_to.date() - timedelta(days=1), "ST" + base, True,
+                              st_from.date(), "ST"))
+                names.append((codes[i], st_to.date(), None, base, False, st_to.date(), "撤销ST"))
+            else:
+                names.append((codes[i], ld, None, base, bool(always_st[i]), ld, "新股上市"))
+            k = self.ind_idx[i]
+            l1, l2s = SW_INDUSTRIES[k]
+            l2 = self.info.industry_l2.iloc[i]
+            if i == self.reclass:
+                k2 = (k + 1) % self.n_ind
+                new_l1, new_l2s = SW_INDUSTRIES[k2]
+                ind_rows.append((codes[i], "sw2021", ld, reclass_day.date() - timedelta(days=1), l1, l2, None))
+                ind_rows.append((codes[i], "sw2021", reclass_day.date(), None, new_l1, new_l2s[0], None))
+                self.info.loc[i, ["industry_l1", "industry_l2"]] = [new_l1, new_l2s[0]]
+            else:
+                ind_rows.append((codes[i], "sw2021", ld, None, l1, l2, None))
+        self.name_history = pd.DataFrame(names, columns=["code", "start_date", "end_date", "name", "is_st",
+                                                         "ann_date", "change_reason"])
+        self.industry_history = pd.DataFrame(ind_rows, columns=["code", "taxonomy", "start_date", "end_date",
+                                                                "industry_l1", "industry_l2", "industry_code"])
+        self.info["name"] = cur_name
+        self.info["is_st"] = cur_st
+        # Per-day state for the price path (limit width, industry co-movement).
+        dvals = self.days.to_numpy()
+        self.st_mat = np.repeat(always_st[None, :], len(self.days), axis=0)
+        if self.st_later is not None:
+            self.st_mat[:, self.st_later] = dvals >= st_later_day.to_datetime64()
+        if self.st_period is not None:
+            self.st_mat[:, self.st_period] = (dvals >= st_from.to_datetime64()) & (dvals < st_to.to_datetime64())
+        self.ind_mat = np.repeat(self.ind_idx[None, :], len(self.days), axis=0)
+        if self.reclass is not None:
+            moved = dvals >= reclass_day.to_datetime64()
+            self.ind_mat[moved, self.reclass] = (self.ind_idx[self.reclass] + 1) % self.n_ind
+        # Missing list dates (a source that does not know them): every NO_LIST_DATE_EVERY-th stock.
+        if n >= NO_LIST_DATE_EVERY:
+            self.stock_info_list_date = self.info.list_date.copy()
+            self.stock_info_list_date.iloc[NO_LIST_DATE_EVERY - 1::NO_LIST_DATE_EVERY] = None
+        else:
+            self.stock_info_list_date = self.info.list_date.copy()
 
     # -- fundamentals ----------------------------------------------------------------------
     def _fundamentals(self) -> None:
@@ -317,8 +422,9 @@ class SampleMarket:
                 suspended_left = np.where(start_sus, sus_len[j], suspended_left)
                 trading = live & (suspended_left == 0)
                 suspended_left = np.maximum(suspended_left - live, 0)
-                ret = self.beta * m[j] + ind[j, self.ind_idx] + idio[j] + drift
-                lim = self.limit
+                # the day's industry and ST state (point in time): limit ±5 % while ST (main board)
+                ret = self.beta * m[j] + ind[j, self.ind_mat[t]] + idio[j] + drift
+                lim = np.where(self.st_mat[t], LIMITS["st"], self.board_limit)
                 up, dn = _round2(pre * (1 + lim)), _round2(pre * (1 - lim))
                 close = np.clip(_round2(pre * np.exp(ret)), dn, up)
                 sigma = 0.013 * self.vol_scale
@@ -391,7 +497,16 @@ class SampleMarket:
         return pd.DataFrame({"trade_date": all_days.date, "is_open": all_days.isin(self.days)})
 
     def stock_info(self) -> pd.DataFrame:
-        return self.info.copy()
+        """Today's values (state after the last change); some list dates missing (see _hazards)."""
+        out = self.info.copy()
+        out["list_date"] = self.stock_info_list_date
+        return out
+
+    def stock_name_history(self) -> pd.DataFrame:
+        return self.name_history.copy()
+
+    def stock_industry_history(self) -> pd.DataFrame:
+        return self.industry_history.copy()
 
     def daily_quote(self) -> pd.DataFrame:
         if "daily_quote" in self._cache:
@@ -440,10 +555,26 @@ class SampleMarket:
             "short_balance": np.where(self.margin[s_idx], short_bal[t_idx, s_idx], np.nan),
             "main_net_inflow": np.round(main[t_idx, s_idx], 2),
         })
+        # The exchanges' margin lists include ETFs (510050, 159915 ...): the sample's margin data
+        # does too, so the staging path must meet them and drop them (quarantine, with a count).
+        days_all = self.days.date
+        etf_rows = []
+        for k, etf in enumerate(MARGIN_ETFS):
+            bal = np.round(5e9 * (1 + 0.1 * k) * np.exp(np.cumsum(0.01 * noise[2][:, k % n])), 2)
+            etf_rows.append(pd.DataFrame({"code": etf, "trade_date": days_all, "north_hold_shares": np.nan,
+                                          "margin_balance": bal, "short_balance": np.round(bal * 0.01, 2),
+                                          "main_net_inflow": np.nan}))
+        df = pd.concat([df, *etf_rows], ignore_index=True)
         return df.sort_values(["code", "trade_date"]).reset_index(drop=True)
 
     def industry_flow(self) -> pd.DataFrame:
-        ff = self.funds_flow().merge(self.info[["code", "industry_l1"]], on="code")
+        """Source-level industry flow (optional table): members of each day's SW L1 industry."""
+        ff = self.funds_flow()
+        ff = ff[ff.code.isin(self.info.code)]
+        state = pd.DataFrame({"code": np.repeat(self.info.code.to_numpy()[None, :], len(self.days), axis=0).ravel(),
+                              "trade_date": np.repeat(self.days.date, self.cfg.n_stocks),
+                              "industry_l1": [SW_INDUSTRIES[k][0] for k in self.ind_mat.ravel()]})
+        ff = ff.merge(state, on=["code", "trade_date"])
         ff = ff.merge(self.daily_quote()[["code", "trade_date", "amount"]], on=["code", "trade_date"])
         g = ff.groupby(["industry_l1", "trade_date"], as_index=False).agg(
             net_inflow=("main_net_inflow", "sum"), amount=("amount", "sum"))
@@ -478,6 +609,8 @@ class SampleMarket:
         out = {
             "trade_calendar": self.trade_calendar(), "stock_info": self.stock_info(),
             "daily_quote": self.daily_quote(), "finance_data": self.finance, "dividend": self.dividend,
+            "stock_name_history": self.stock_name_history(),
+            "stock_industry_history": self.stock_industry_history(),
             "funds_flow": self.funds_flow(), "industry_flow": self.industry_flow(),
             "minute_quote": self.minute_quote(),
         }

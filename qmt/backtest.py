@@ -86,6 +86,7 @@ def execute_day(broker: SimBroker, state: StrategyState, day: pd.Timestamp, bars
     """One session: delisted holdings closed, corporate actions that apply on this session (see
     corporate_actions.schedule), yesterday's plan at the open (sells, then buys), then the
     standing stops/targets against the bar. Shared by the backtest and paper trading."""
+    broker.set_info(data.day_state(bars))  # that day's board / ST flag (point in time)
     broker.start_day(day, bars)
     for code in broker.delisted:
         state.on_position_closed(code)
@@ -143,7 +144,8 @@ def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, ta
     industries: dict[str, str] = {}
     if info is not None and not info.empty:
         industries.update({c: i for c, i in zip(info["code"], info["industry_l1"]) if isinstance(i, str)})
-    if not signals.empty and "industry_l1" in signals:
+    day_industry = "industry_l1" in quotes.columns  # point-in-time industry per bar (data.load_quotes)
+    if not day_industry and not signals.empty and "industry_l1" in signals:
         industries.update({c: i for c, i in zip(signals["code"], signals["industry_l1"]) if isinstance(i, str)})
 
     broker, state, plan = book.apply(make_broker(p, info)), StrategyState(), Decision()
@@ -158,6 +160,9 @@ def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, ta
             applied.append((d, a.code, ex.get(a.code), a.cash, a.withheld, a.bonus_shares))
         eq = broker.end_day()
         rows.append((d, eq, broker.cash()))
+        if day_industry:  # industry caps use each stock's industry of the day (rows that changed)
+            chg = data.day_state(bars)
+            industries.update({c: i for c, i in zip(chg["code"], chg["industry_l1"]) if isinstance(i, str)})
         sigs = sig_by.get(d, empty)
         held = broker.positions()
         codes = set(held) | set(sigs.get("code", [])) | set(tgt_by.get(d, empty).get("code", []))

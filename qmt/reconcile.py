@@ -111,7 +111,7 @@ def reconcile(db: Database, day: date | str, account: str | None = None,
                          f"where cast(traded_at as date) = ?{acct}", [nxt, *args])
     quotes = data.load_quotes(db, nxt, nxt, src)
     try:
-        info = dict(zip(*[data.load_stock_info(db, src)[c] for c in ("code", "is_st")]))
+        info = dict(zip(*[data.load_stock_info(db, src, as_of=nxt)[c] for c in ("code", "is_st")]))
     except data.MissingRelation:
         info = {}
     diffs: list[Diff] = []

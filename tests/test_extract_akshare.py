@@ -180,12 +180,13 @@ def test_cli_ingest_akshare_then_build_is_green(any_db, wire, monkeypatch):
     out = CliRunner().invoke(main, ["ingest", "--source", "akshare", "--start", "2016-04-01", "--end", "2016-06-30",
                                     "--codes", "000001.SZ,600000.SH,000002.SZ", "--quiet"])
     assert out.exit_code == 0, out.output
-    # the only failures: Eastmoney boards that are not Shenwan names (issue 12 item 4, another change)
+    # no failures: the Eastmoney-board industry flow is not fetched any more (issue 12 item 4: the
+    # industry flow is summed from stock flows over Shenwan members in dbt)
     import json
 
     with Database(any_db) as db:
         detail = json.loads(db.scalar("select detail from ops.audit_log where action = 'ingest'"))
-    assert sorted(detail["failed_units"]) == ["industry_flow:房地产", "industry_flow:综合"], out.output
+    assert detail["failed_units"] == [] and detail["status"] == "ok", out.output
     with Database(any_db) as db:
         recorded = sum(r["日期"].startswith("2016-0") for c in ("000001", "600000")
                        for r in _rows(f"eastmoney_kline_raw_{c}.csv"))

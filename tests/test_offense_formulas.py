@@ -301,26 +301,43 @@ def _cross_rank(x: pd.Series, by: pd.Series) -> pd.Series:
     return ((r - 1) / (n - 1)).where(x.notna() & (n >= 2), 0.5)
 
 
+def _cents_sum(x: pd.Series) -> float:
+    """Exact sum in integer cents (what macros/exact_sum.sql computes); NaN when all missing."""
+    x = x.dropna()
+    return float(np.round(x * 100).astype("int64").sum()) / 100 if len(x) else np.nan
+
+
 def _expected_industry_flow(settings) -> pd.DataFrame:
-    f = read(settings, "select industry_l1, trade_date, net_inflow, amount from raw.industry_flow") \
-        .sort_values(["industry_l1", "trade_date"])
-    g = f.groupby("industry_l1")
-    n = VARS["flow_window"]
-    f["net_inflow_n"] = g["net_inflow"].transform(lambda s: s.rolling(n, min_periods=1).sum())
-    amount_n = g["amount"].transform(lambda s: s.rolling(n, min_periods=1).sum())
-    days = g["amount"].transform(lambda s: s.rolling(n, min_periods=1).count())
-    prev = g["net_inflow"].transform(lambda s: s.shift(n).rolling(n, min_periods=1).sum())
-    f["inflow_ratio"] = (f["net_inflow_n"] / amount_n).where((days == n) & (amount_n > 0))
-    f["inflow_change"] = ((f["net_inflow_n"] - prev) / prev.abs()).where(prev.notna() & (prev != 0))
-    ff = read(settings, "select code, trade_date, north_hold_shares, margin_balance from raw.funds_flow")
-    q = read(settings, "select code, trade_date, close, circ_mv from raw.daily_quote")
+    # Industry flow = the members' stock-level main-force inflow and turnover (members with a flow
+    # that day), one taxonomy with the stocks' industry; raw.industry_flow is not read
+    # (docs/sources.md). Margin and northbound values enter one session later (availability).
+    ff = read(settings, "select code, trade_date, north_hold_shares, margin_balance, main_net_inflow "
+                        "from raw.funds_flow")
+    q = read(settings, "select code, trade_date, close, circ_mv, amount from raw.daily_quote")
     info = read(settings, "select code, industry_l1 from raw.stock_info")
     s = ff.merge(q, on=["code", "trade_date"]).merge(info, on="code").sort_values(["code", "trade_date"])
+    s["flow_amount"] = s["amount"].where(s["main_net_inflow"].notna())
+    f = s.groupby(["industry_l1", "trade_date"]).agg(
+        net_inflow=("main_net_inflow", _cents_sum), amount=("flow_amount", _cents_sum)).reset_index()
+    f = f[f["net_inflow"].notna()].sort_values(["industry_l1", "trade_date"]).reset_index(drop=True)
+    # window sums in integer cents, as the model takes them
+    f["net_c"], f["amt_c"] = np.round(f["net_inflow"] * 100).astype("int64"), np.round(f["amount"] * 100).astype("int64")
+    g = f.groupby("industry_l1")
+    n = VARS["flow_window"]
+    f["net_inflow_n"] = g["net_c"].transform(lambda s: s.rolling(n, min_periods=1).sum()) / 100
+    amount_n = g["amt_c"].transform(lambda s: s.rolling(n, min_periods=1).sum()) / 100
+    days = g["amt_c"].transform(lambda s: s.rolling(n, min_periods=1).count())
+    prev = g["net_c"].transform(lambda s: s.shift(n).rolling(n, min_periods=1).sum()) / 100
+    f["inflow_ratio"] = (f["net_inflow_n"] / amount_n).where((days == n) & (amount_n > 0))
+    f["inflow_change"] = ((f["net_inflow_n"] - prev) / prev.abs()).where(prev.notna() & (prev != 0))
     gs = s.groupby("code")
-    s["margin_prev"] = gs["margin_balance"].shift(n)
-    s["north_change"] = (s["north_hold_shares"] - gs["north_hold_shares"].shift(n)) * s["close"]
+    s["margin_avail"] = gs["margin_balance"].shift(1)     # D's margin is out the next morning
+    s["north_avail"] = gs["north_hold_shares"].shift(1)
+    gs = s.groupby("code")
+    s["margin_prev"] = gs["margin_avail"].shift(n)
+    s["north_change"] = (s["north_avail"] - gs["north_avail"].shift(n)) * s["close"]
     ok = s["margin_prev"] > 0
-    s["m_now"], s["m_prev"] = s["margin_balance"].where(ok), s["margin_prev"].where(ok)
+    s["m_now"], s["m_prev"] = s["margin_avail"].where(ok), s["margin_prev"].where(ok)
     agg = s.groupby(["industry_l1", "trade_date"]).agg(
         nc=("north_change", lambda x: x.sum(min_count=1)), mv=("circ_mv", "sum"),
         mn=("m_now", lambda x: x.sum(min_count=1)), mp=("m_prev", lambda x: x.sum(min_count=1))).reset_index()
@@ -342,10 +359,14 @@ def test_industry_flow_scores_ranks_and_inflow_change(built):
     cols = ["industry_l1", "trade_date", "net_inflow_n", "inflow_ratio", "inflow_change", "north_ratio",
             "margin_change", "industry_score", "industry_rank"]
     assert_frames_close(got[cols], want[cols], ["industry_l1", "trade_date"], 1e-9, "factor_industry_flow")
-    # 环比 stated from the rule: 银行 flows 1e7 a day, 3e7 from bar 50; on bar 54 the last five days
-    # sum to 1.5e8 against 5e7 in the five before: +200 %.
+    # Taxonomy stated by hand: 银行's flow on bar 54 is the sum of its three members' own main-force
+    # inflow that day (BRK, NOBRK; SUSP trades again), never raw.industry_flow (which says 3e7).
+    ff = read(built, "select code, trade_date, main_net_inflow from raw.funds_flow where trade_date = ?",
+              [DAYS[54].date()]).set_index("code")["main_net_inflow"]
     row = got[(got.industry_l1 == "银行") & (got.trade_date == pd.Timestamp(DAYS[54]))].iloc[0]
-    assert row.inflow_change == pytest.approx(2.0)
+    assert row.net_inflow == pytest.approx(ff[BRK] + ff[NOBRK] + ff[SUSP], abs=0.005)
+    assert row.net_inflow != pytest.approx(3e7)
+    assert "计算机" not in set(got.industry_l1)   # raw.industry_flow has it; no stock belongs to it
     # ordering: on each day rank 1 carries the highest score
     for d, g in got.groupby("trade_date"):
         assert list(g.sort_values("industry_rank")["industry_score"]) == sorted(g["industry_score"], reverse=True)
@@ -355,8 +376,12 @@ def test_short_pressure_penalty(built):
     ind = _expected_industry_flow(built)[["industry_l1", "trade_date", "industry_score"]]
     q = read(built, "select code, trade_date, circ_mv from raw.daily_quote")
     ff = read(built, "select code, trade_date, short_balance from raw.funds_flow")
+    # D's short balance is published the next morning: D uses the previous session's
+    prev_session = dict(zip(DAYS[1:], DAYS[:-1]))
+    q["avail_date"] = q["trade_date"].map(prev_session)
+    ff = ff.rename(columns={"trade_date": "avail_date"})
     info = read(built, "select code, industry_l1 from raw.stock_info")
-    s = q.merge(info, on="code").merge(ff, on=["code", "trade_date"], how="left")
+    s = q.merge(info, on="code").merge(ff, on=["code", "avail_date"], how="left")
     s["short_pressure"] = s["short_balance"] / s["circ_mv"]
     s["short_penalty"] = np.where(s["short_pressure"].isna(), 0.0,
                                   VARS["short_pressure_penalty"] * _cross_rank(s["short_pressure"], s["trade_date"]))

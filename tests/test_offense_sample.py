@@ -177,8 +177,16 @@ def test_technical_flags_and_score_follow_the_rules(sample_duck):
 
 def test_composite_is_the_weighted_mean_and_eligibility_follows_the_rule(sample_duck):
     s = _scores(sample_duck)
-    info = read(sample_duck, "select code, list_date, is_st from raw.stock_info")
-    s = s.merge(info, on="code", suffixes=("", "_info"))
+    # The rule uses the ST flag of each day (raw.stock_name_history), never today's raw.stock_info
+    # flag, and a list date the source left empty defaults to the first name period's start.
+    hist = read(sample_duck, "select code, start_date, is_st as is_st_info from raw.stock_name_history")
+    hist["start_date"] = pd.to_datetime(hist["start_date"])
+    info = read(sample_duck, "select code, list_date from raw.stock_info")
+    first = hist.groupby("code")["start_date"].min()
+    info["list_date"] = pd.to_datetime(info["list_date"]).fillna(info["code"].map(first))
+    s["trade_date"] = pd.to_datetime(s["trade_date"])
+    s = pd.merge_asof(s.sort_values("trade_date"), hist.sort_values("start_date"), left_on="trade_date",
+                      right_on="start_date", by="code").merge(info, on="code")
     parts = s[["industry_score", "valuation_score", "technical_score", "chip_score"]]
     np.testing.assert_allclose(s["composite_score"], parts.mean(axis=1), atol=1e-12)
     for c in ["composite_score", *parts.columns]:

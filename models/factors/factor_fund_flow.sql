@@ -9,7 +9,9 @@
     )
 }}
 -- One row per stock and trading day: the industry fund-flow score the stock inherits from its
--- Shenwan level-1 industry, less a penalty for its own short-selling pressure.
+-- Shenwan level-1 industry that day (point-in-time, stg_stock_state_periods), less a penalty for
+-- its own short-selling pressure. The short balance of day D is published the next morning: the
+-- one used on D is dated `avail_lag_margin_north` sessions earlier (stg_trade_calendar).
 --
 --   short_pressure  short balance / float market cap
 --   penalty         `short_pressure_penalty` x percent rank of short_pressure among all stocks
@@ -19,12 +21,16 @@ with stocks as (
     select
         q.code,
         q.trade_date,
-        i.industry_l1,
+        st.industry_l1,
         f.short_balance,
         case when q.circ_mv > 0 then f.short_balance / q.circ_mv end as short_pressure
     from {{ ref('stg_daily_quote_base') }} as q
-    inner join {{ ref('stg_stock_info') }} as i on q.code = i.code
-    left join {{ ref('stg_funds_flow') }} as f on q.code = f.code and q.trade_date = f.trade_date
+    inner join {{ ref('stg_stock_state_periods') }} as st
+        on q.code = st.code and q.trade_date between st.valid_from and st.valid_to
+    inner join {{ ref('stg_trade_calendar') }} as c on c.trade_date = q.trade_date
+    left join {{ ref('stg_trade_calendar') }} as avail
+        on avail.day_seq = c.day_seq - {{ var('avail_lag_margin_north') }}
+    left join {{ ref('stg_funds_flow') }} as f on q.code = f.code and f.trade_date = avail.trade_date
     {%- if is_incremental() %}
     -- incremental: every measure is of its own day, so only the new days are read
     where q.trade_date > {{ incremental_last_day() }}

@@ -11,6 +11,15 @@
 -- depends_on: {{ ref('stg_trade_calendar') }}
 -- One row per Shenwan level-1 industry and trading day: fund-flow measures, rank and score (0-10).
 --
+-- Taxonomy: the industry of a stock on a day is its point-in-time Shenwan 2021 level-1 industry
+-- (stg_stock_state_periods). The industry flow is the exact sum (in cents) of its members' stock-level
+-- main-force net inflow (stg_funds_flow.main_net_inflow) and turnover (amount of the members with a
+-- flow value that day), so the flows, the medians, the rotation and the caps share one taxonomy.
+-- raw.industry_flow (Eastmoney's own boards) is NOT read here: see docs/sources.md.
+--
+-- Availability: margin and northbound values for day D are published the next morning; the value
+-- used on D is the one `avail_lag_margin_north` sessions earlier (the stock's earlier funds_flow row).
+--
 --   net_inflow_n     main-force net inflow over the last `flow_window` days (CNY)
 --   inflow_ratio     net_inflow_n / turnover over the same days (comparable across industries)
 --   inflow_change    环比: (net_inflow_n - previous window) / |previous window|
@@ -20,48 +29,79 @@
 --                    + 0.15 r(margin_change)), r = percent rank among industries that day
 --                    (0.5 when missing or when only one industry has a value)
 {%- set n = var('flow_window') %}
+{%- set lag = var('avail_lag_margin_north') %}
 
-with industry_days as (
+with stock_flows_raw as (
+    select
+        f.code,
+        f.trade_date,
+        st.industry_l1,
+        q.close,
+        q.circ_mv,
+        q.amount,
+        f.main_net_inflow,
+        {%- if lag > 0 %}
+        lag(f.margin_balance, {{ lag }}) over w as margin_balance,
+        lag(f.north_hold_shares, {{ lag }}) over w as north_hold_shares
+        {%- else %}
+        f.margin_balance,
+        f.north_hold_shares
+        {%- endif %}
+    from {{ ref('stg_funds_flow') }} as f
+    inner join {{ ref('stg_daily_quote_base') }} as q on f.code = q.code and f.trade_date = q.trade_date
+    inner join {{ ref('stg_stock_state_periods') }} as st
+        on f.code = st.code and f.trade_date between st.valid_from and st.valid_to
+    {%- if is_incremental() %}
+    where f.trade_date >= {{ incremental_lookback_start(2 * n + lag) }}
+    {%- endif %}
+    window w as (partition by f.code order by f.trade_date)
+),
+
+stock_flows as (
+    select
+        *,
+        lag(margin_balance, {{ n }}) over w as margin_balance_prev,
+        (north_hold_shares - lag(north_hold_shares, {{ n }}) over w) * close as north_value_change
+    from stock_flows_raw
+    window w as (partition by code order by trade_date)
+),
+
+industry_flows as (
+    select
+        industry_l1,
+        trade_date,
+        {{ exact_sum('main_net_inflow') }} as net_inflow,
+        {{ exact_sum('case when main_net_inflow is not null then amount end') }} as amount
+    from stock_flows
+    group by industry_l1, trade_date
+    having count(main_net_inflow) > 0
+),
+
+industry_days as (
     select
         industry_l1,
         trade_date,
         net_inflow,
         amount,
-        sum(net_inflow) over w_cur as net_inflow_n,
-        sum(amount) over w_cur as amount_n,
+        -- window sums in integer cents too: exact, whatever order the engine adds them in
+        cast(sum(net_inflow_cents) over w_cur as {{ type_double() }}) / 100 as net_inflow_n,
+        cast(sum(amount_cents) over w_cur as {{ type_double() }}) / 100 as amount_n,
         count(*) over w_cur as days_n,
-        sum(net_inflow) over (
+        cast(sum(net_inflow_cents) over (
             partition by industry_l1 order by trade_date
             rows between {{ 2 * n - 1 }} preceding and {{ n }} preceding
-        ) as net_inflow_prev_n
-    from {{ ref('stg_industry_flow') }}
-    {%- if is_incremental() %}
-    -- incremental: re-read 2 x flow_window days for the windows, keep only the new days (see scored)
-    where trade_date >= {{ incremental_lookback_start(2 * n) }}
-    {%- endif %}
+        ) as {{ type_double() }}) / 100 as net_inflow_prev_n
+    from (
+        select
+            *,
+            cast(round(net_inflow * 100) as bigint) as net_inflow_cents,
+            cast(round(amount * 100) as bigint) as amount_cents
+        from industry_flows
+    ) as f
     window w_cur as (
         partition by industry_l1 order by trade_date
         rows between {{ n - 1 }} preceding and current row
     )
-),
-
-stock_flows as (
-    select
-        f.code,
-        f.trade_date,
-        i.industry_l1,
-        q.close,
-        q.circ_mv,
-        f.margin_balance,
-        lag(f.margin_balance, {{ n }}) over w as margin_balance_prev,
-        (f.north_hold_shares - lag(f.north_hold_shares, {{ n }}) over w) * q.close as north_value_change
-    from {{ ref('stg_funds_flow') }} as f
-    inner join {{ ref('stg_daily_quote_base') }} as q on f.code = q.code and f.trade_date = q.trade_date
-    inner join {{ ref('stg_stock_info') }} as i on f.code = i.code
-    {%- if is_incremental() %}
-    where f.trade_date >= {{ incremental_lookback_start(2 * n) }}
-    {%- endif %}
-    window w as (partition by f.code order by f.trade_date)
 ),
 
 industry_stock_agg as (

@@ -23,9 +23,12 @@
 {%- set after = incremental_last_day() if is_incremental() else none %}
 
 with quotes as (
-    select q.code, q.trade_date, q.pe_ttm, q.pb, i.industry_l1
+    -- the industry of the day (point-in-time): a reclassified stock joins its new industry's median
+    -- from its start date on
+    select q.code, q.trade_date, q.pe_ttm, q.pb, st.industry_l1
     from {{ ref('stg_daily_quote_base') }} as q
-    inner join {{ ref('stg_stock_info') }} as i on q.code = i.code
+    inner join {{ ref('stg_stock_state_periods') }} as st
+        on q.code = st.code and q.trade_date between st.valid_from and st.valid_to
 ),
 
 valid_pe as (

@@ -12,8 +12,9 @@
 --
 --   composite_score = (w_i x industry + w_v x valuation + w_t x technical + w_c x chip) / (sum of w),
 --   weights from vars weight_industry / weight_valuation / weight_technical / weight_chip.
---   buy_eligible: not ST (when exclude_st), listed at least `min_listed_days` calendar days, and at
---   least macd_slow + macd_signal bars of history so MACD has warmed up.
+--   buy_eligible: not ST that day (when exclude_st), listed at least `min_listed_days` calendar days,
+--   and at least macd_slow + macd_signal bars of history so MACD has warmed up; false (never null)
+--   when the list date is unknown (stg_stock_info defaults it to the first bar where it can).
 {%- set wi, wv, wt, wc = var('weight_industry'), var('weight_valuation'), var('weight_technical'), var('weight_chip') %}
 
 with technical as (
@@ -31,16 +32,18 @@ joined as (
         t.trade_date,
         t.bar_seq,
         t.close,
-        i.industry_l1,
-        i.board,
-        i.is_st,
-        i.list_date,
+        st.industry_l1,
+        st.board,
+        st.is_st,
+        st.list_date,
         f.industry_score,
         v.valuation_score,
         t.technical_score,
         c.chip_score
     from technical as t
-    inner join {{ ref('stg_stock_info') }} as i on t.code = i.code
+    -- the state of that day (point-in-time ST flag and industry), never today's values
+    inner join {{ ref('stg_stock_state_periods') }} as st
+        on t.code = st.code and t.trade_date between st.valid_from and st.valid_to
     left join {{ ref('factor_fund_flow') }} as f on t.code = f.code and t.trade_date = f.trade_date
     left join {{ ref('factor_valuation') }} as v on t.code = v.code and t.trade_date = v.trade_date
     left join {{ ref('factor_chip') }} as c on t.code = c.code and t.trade_date = c.trade_date
@@ -64,11 +67,10 @@ select
         + {{ wt }} * technical_score
         + {{ wc }} * coalesce(chip_score, 5)
     ) / {{ wi + wv + wt + wc }} as composite_score,
-    -- coalesce: an unknown listing date (null) makes the stock not eligible instead of a null
-    -- that would fail the not_null test and stop the build
-    coalesce((
+    coalesce(
         {%- if var('exclude_st') %} not is_st and {% endif %}
         trade_date >= {{ dbt.dateadd('day', var('min_listed_days'), 'list_date') }}
-        and bar_seq > {{ var('macd_slow') + var('macd_signal') }}
-    ), false) as buy_eligible
+        and bar_seq > {{ var('macd_slow') + var('macd_signal') }},
+        false
+    ) as buy_eligible
 from joined

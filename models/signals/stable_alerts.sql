@@ -43,8 +43,9 @@ final as (
     left join {{ ref('stg_daily_quote_base') }} as q
         on q.code = a.code
         and q.trade_date = a.trade_date
-    left join {{ ref('stg_stock_info') }} as s
+    left join {{ ref('stg_stock_state_periods') }} as s
         on s.code = a.code
+        and a.trade_date between s.valid_from and s.valid_to
 )
 
 select * from final

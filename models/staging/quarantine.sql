@@ -20,3 +20,16 @@ select
     loaded_at
 from {{ ref('chk_finance_data') }}
 where reason is not null
+
+union all
+
+-- rows of raw.funds_flow that are not A-share stocks (ETFs from the exchanges' margin lists)
+select
+    'funds_flow' as source_table,
+    code,
+    cast(trade_date as date) as row_date,
+    'not an A-share stock code (fund/ETF/B share)' as reason,
+    source,
+    loaded_at
+from {{ source('raw', 'funds_flow') }}
+where not {{ is_stock_code('code') }}

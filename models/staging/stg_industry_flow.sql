@@ -7,7 +7,8 @@
         pre_hook="{{ staging_delete_touched(source('raw', 'industry_flow'), ['industry_l1', 'trade_date']) }}"
     )
 }}
--- One row per Shenwan level-1 industry and trading day: main-force net inflow and turnover (CNY).
+-- One row per industry board and trading day: main-force net inflow and turnover (CNY), in the
+-- source's own taxonomy (akshare: Eastmoney boards). Optional; no model reads it (docs/sources.md).
 -- Incremental: only the keys loaded since the last build (loaded_at) are re-staged.
 with flows as (
     select

@@ -50,11 +50,17 @@ def _backtest(db: Database) -> str:
 
 
 def _paper(db: Database, account: str = "demo-paper") -> str:
-    """Paper-trade the last two sessions: the first records intents, the second fills them."""
+    """Paper-trade two consecutive sessions near the end: the first records intents, the second
+    fills them. The first is the latest session before the last with an offense buy signal (a
+    fresh account has nothing to sell, so a day of sells only would show no fill)."""
     from .qmt.paper import run_paper
 
+    first = db.scalar("select max(trade_date) from signals.signals where layer = 'offense' and kind = 'buy' "
+                      "and trade_date < (select max(trade_date) from signals.factor_scores)")
     days = [r[0] for r in db.query("select distinct trade_date from signals.factor_scores "
-                                   "order by trade_date desc limit 2")][::-1]
+                                   "where trade_date >= ? order by trade_date limit 2", [first])] if first else \
+        [r[0] for r in db.query("select distinct trade_date from signals.factor_scores "
+                                "order by trade_date desc limit 2")][::-1]
     lines = []
     for day in days:
         r = run_paper(db, day, None, account)
@@ -89,7 +95,7 @@ def run_demo(stocks: int | None = None, skip_backtest: bool = False) -> int:
         click.secho("3/4 backtest (rotation strategy on the signals, A-share rules)", bold=True)
         with Database(settings) as db:
             click.echo(_backtest(db))
-        click.secho("4/4 paper trading, last two sessions (order intents -> ops.orders, fills -> ops.trades)",
+        click.secho("4/4 paper trading, two sessions at the end (order intents -> ops.orders, fills -> ops.trades)",
                     bold=True)
         with Database(settings) as db:
             click.echo(_paper(db))

@@ -71,12 +71,35 @@ RAW_TABLES: dict[str, Table] = {
                 "main-force net inflow (CNY)."),
         Table("raw", "industry_flow", {
             "industry_l1": "VARCHAR", "trade_date": "DATE", "net_inflow": "DOUBLE", "amount": "DOUBLE", **_LOAD},
-            ("industry_l1", "trade_date"), doc="Main-force net inflow and turnover per Shenwan level-1 industry (CNY)."),
+            ("industry_l1", "trade_date"),
+            doc="Optional source-level main-force net inflow and turnover per industry board (CNY), in the "
+                "source's own taxonomy (akshare: Eastmoney boards). No model joins it on Shenwan names: "
+                "factor_industry_flow sums stock-level flows over point-in-time SW2021 members."),
         Table("raw", "chip_distribution", {
             "code": "VARCHAR", "trade_date": "DATE", "profit_ratio": "DOUBLE", "avg_cost": "DOUBLE",
             "cost_90_low": "DOUBLE", "cost_90_high": "DOUBLE", "concentration_90": "DOUBLE",
             "cost_70_low": "DOUBLE", "cost_70_high": "DOUBLE", "concentration_70": "DOUBLE", **_LOAD},
             ("code", "trade_date"), doc="Chip distribution (CYQ) summary; costs unadjusted CNY, ratios fractions."),
+        Table("raw", "stock_name_history", {
+            "code": "VARCHAR", "start_date": "DATE", "end_date": "DATE", "name": "VARCHAR",
+            "is_st": "BOOLEAN", "ann_date": "DATE", "change_reason": "VARCHAR", **_LOAD},
+            ("code", "start_date"),
+            doc="Name and ST periods (tushare `namechange` shape: ts_code, name, start_date, end_date, "
+                "ann_date, change_reason). A row is valid from start_date to the day before the stock's "
+                "next start_date (the latest stays valid); end_date is kept as published (inclusive). "
+                "is_st is true for names beginning ST / *ST / S*ST / SST (the exchanges' risk-warning "
+                "prefixes); null lets staging derive it from the name; a loader may set it from tushare "
+                "`stock_st`. raw.stock_info.name/is_st stay the current values."),
+        Table("raw", "stock_industry_history", {
+            "code": "VARCHAR", "taxonomy": "VARCHAR", "start_date": "DATE", "end_date": "DATE",
+            "industry_l1": "VARCHAR", "industry_l2": "VARCHAR", "industry_code": "VARCHAR", **_LOAD},
+            ("code", "taxonomy", "start_date"),
+            doc="Industry classification history (akshare `stock_industry_clf_hist_sw`: symbol, start_date, "
+                "industry_code; tushare `index_member_all`: ts_code, l1_name, l2_name, in_date, out_date). "
+                "taxonomy 'sw2021' (Shenwan 2021) is the one the models read; industry_l1/l2 are names "
+                "(Shenwan level-1/2), industry_code the source's code. Valid from start_date to the day "
+                "before the next start_date of the same code and taxonomy; end_date kept as published. "
+                "raw.stock_info.industry_l1/l2 stay the current values."),
         Table("raw", "trade_calendar", {"trade_date": "DATE", "is_open": "BOOLEAN", **_LOAD}, ("trade_date",),
               doc="SSE calendar: every day with is_open."),
     ]

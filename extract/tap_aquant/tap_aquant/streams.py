@@ -80,8 +80,8 @@ class RawTableStream(Stream):
 
 def all_streams(tap: Any) -> list[RawTableStream]:
     """Streams in load order (calendar and stocks first, as `aquant ingest` loads them)."""
-    order = ["trade_calendar", "stock_info", "daily_quote", "minute_quote", "finance_data", "dividend",
-             "funds_flow", "industry_flow", "chip_distribution"]
+    order = ["trade_calendar", "stock_info", "stock_name_history", "stock_industry_history", "daily_quote",
+             "minute_quote", "finance_data", "dividend", "funds_flow", "industry_flow", "chip_distribution"]
     streams = [RawTableStream(tap, RAW_TABLES[n]) for n in order]
     # Superseded report versions (restatements), which dbt's point-in-time models read. Full
     # table: a restatement supersedes a report whose ann_date is older than any bookmark.
