@@ -106,7 +106,7 @@ def run_paper(db: Database, day: date | str, params: StrategyParams | dict | Non
         raise ValueError(f"no quotes for {day} in {src.staging}.stg_daily_quote; expected a trading day "
                          f"with loaded data — run `aquant ingest` + `aquant build` first")
     snap, state, last_run = _load_state(db, account, day)
-    info = data.load_stock_info(db, src)
+    info = data.load_stock_info(db, src, as_of=day)  # the day's ST flag and industry, also in a replay
     broker = book.apply(make_broker(p, info))
     if snap:
         broker.restore(snap)

@@ -20,6 +20,7 @@ import pytest
 from aquant.db import Database
 from aquant.extract.ingest_sample import ingest_sample
 from aquant.extract.sample import SampleConfig
+from aquant.qmt.tables import TRADES
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +63,7 @@ def test_build_live_writer_and_app_reader_share_the_file(tmp_path):
     env = {**os.environ, "AQUANT_DB": str(db_path), "AQUANT_TARGET": "duckdb", "AQUANT_DB_WAIT": "600"}
     with Database(_settings(db_path)) as db:
         ingest_sample(db, SampleConfig(n_stocks=4, start=date(2023, 1, 3), end=date(2023, 12, 29)), progress=False)
-        db.execute("create schema if not exists ops")
+        db.ensure_table(TRADES)  # the books exist before trading starts (as after `aquant demo`)
     exe = Path(sys.executable).parent / "aquant"
     procs = {
         "build": subprocess.Popen([str(exe), "build"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
