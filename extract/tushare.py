@@ -29,7 +29,8 @@ REPORT_LOOKBACK_DAYS = 400
 FINA_ROW_CAP = 100  # fina_indicator: 每次请求最多返回100条记录 (tushare doc_id=79)
 FINA_SLICE_YEARS = 5
 DAILY_ROW_CAP = 6000  # daily: 每次调用最多 6000 条 (tushare doc_id=27); adj_factor / daily_basic answer less
-DAILY_SLICE_YEARS = 10  # <= ~2,450 sessions per call  # <= 20 periods x a few versions per call, well under the cap
+DAILY_SLICE_YEARS = 10  # <= ~2,450 sessions per call
+  # <= 20 periods x a few versions per call, well under the cap
 
 BOARDS = {"主板": "main", "中小板": "main", "创业板": "chinext", "科创板": "star", "北交所": "bse"}
 
@@ -96,18 +97,19 @@ class TushareExtractor:
     def _window(self, code: str, ctx: Context) -> dict[str, str]:
         return {"ts_code": code, "start_date": ymd(ctx.start), "end_date": ymd(ctx.end)}
 
-    def _paged(self, fn: Any, code: str, ctx: Context, cols: list[str], origin: str) -> pd.DataFrame:
-        """One per-stock date-range API over [ctx.start, ctx.end] in windows of DAILY_SLICE_YEARS:
-        daily/adj_factor/daily_basic answer at most DAILY_ROW_CAP rows per call (tushare docs:
-        daily 每次调用最多 6000 条), so a long history in one call would be cut silently. A window
-        that comes back at the cap fails the unit instead."""
-        parts, lo = [], ctx.start
-        while lo <= ctx.end:
-            hi = min(ctx.end, date(lo.year + DAILY_SLICE_YEARS, lo.month, 1) - timedelta(days=1))
+    def _paged(self, fn: Any, code: str, first: date, last: date, cols: list[str], origin: str,
+               years: int = DAILY_SLICE_YEARS, cap: int = DAILY_ROW_CAP) -> pd.DataFrame:
+        """A per-stock date-range API over [first, last] in windows of `years`: tushare answers at
+        most `cap` rows per call (daily 每次调用最多 6000 条, doc_id=27; fina_indicator 100,
+        doc_id=79), so a long range in one call would be cut silently. A window that comes back
+        at the cap fails the unit instead."""
+        parts, lo = [], first
+        while lo <= last:
+            hi = min(last, date(lo.year + years, lo.month, 1) - timedelta(days=1))
             part = require(fn(ts_code=code, start_date=ymd(lo), end_date=ymd(hi)), cols, origin)
-            if len(part) >= DAILY_ROW_CAP:
+            if len(part) >= cap:
                 raise ValueError(f"{code}: {origin} returned {len(part)} rows for {lo}..{hi}, its per-call cap; "
-                                 f"rows may be cut off (lower DAILY_SLICE_YEARS)")
+                                 f"rows may be cut off (ask in shorter windows)")
             if len(part):
                 parts.append(part)
             lo = hi + timedelta(days=1)
@@ -116,12 +118,12 @@ class TushareExtractor:
     def daily_quote(self, code: str, ctx: Context) -> list[Frame]:
         """daily (lots, thousand yuan) + adj_factor + daily_basic (%, 10k yuan)."""
         origin = "tushare.daily"
-        d = self._paged(self.pro.daily, code, ctx, ["ts_code", "trade_date", "open", "high", "low", "close",
+        d = self._paged(self.pro.daily, code, ctx.start, ctx.end, ["ts_code", "trade_date", "open", "high", "low", "close",
                                                     "pre_close", "vol", "amount"], origin)
         if d.empty:
             return [Frame("daily_quote", pd.DataFrame(columns=["code", "trade_date"]), SOURCE, origin)]
-        a = self._paged(self.pro.adj_factor, code, ctx, ["trade_date", "adj_factor"], "tushare.adj_factor")
-        b = self._paged(self.pro.daily_basic, code, ctx, ["trade_date", "turnover_rate", "pe_ttm", "pb", "total_mv",
+        a = self._paged(self.pro.adj_factor, code, ctx.start, ctx.end, ["trade_date", "adj_factor"], "tushare.adj_factor")
+        b = self._paged(self.pro.daily_basic, code, ctx.start, ctx.end, ["trade_date", "turnover_rate", "pe_ttm", "pb", "total_mv",
                                                           "circ_mv"], "tushare.daily_basic")
         df = pd.DataFrame({"code": code, "trade_date": to_date(d["trade_date"]), "open": num(d["open"]),
                            "high": num(d["high"]), "low": num(d["low"]), "close": num(d["close"]),
@@ -182,22 +184,11 @@ class TushareExtractor:
         return [Frame("finance_data", _with_income(df, inc), SOURCE, origin + "+income")]
 
     def _fina_indicator(self, code: str, first: date, last: date) -> pd.DataFrame:
-        """fina_indicator over report periods [first, last], in slices: it returns at most 100
-        rows per call (doc_id=79), and restated reports repeat a period."""
-        cols = ["ann_date", "end_date", "eps", "bps", "roe", "netprofit_yoy"]
-        parts = []
-        lo = first
-        while lo <= last:
-            hi = min(last, date(lo.year + FINA_SLICE_YEARS, lo.month, 1) - timedelta(days=1))
-            part = require(self.pro.fina_indicator(ts_code=code, start_date=ymd(lo), end_date=ymd(hi)), cols,
-                           "tushare.fina_indicator")
-            if len(part) >= FINA_ROW_CAP:
-                raise ValueError(f"{code}: tushare.fina_indicator returned {len(part)} rows for periods {lo}..{hi}, "
-                                 f"its per-call cap; some reports may be cut off (lower FINA_SLICE_YEARS)")
-            if len(part):
-                parts.append(part)
-            lo = hi + timedelta(days=1)
-        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
+        """fina_indicator over report periods [first, last], in slices under its 100-row cap
+        (restated reports repeat a period)."""
+        return self._paged(self.pro.fina_indicator, code, first, last,
+                           ["ann_date", "end_date", "eps", "bps", "roe", "netprofit_yoy"], "tushare.fina_indicator",
+                           FINA_SLICE_YEARS, FINA_ROW_CAP)
 
     def dividend(self, code: str, ctx: Context) -> list[Frame]:
         """Per report period the implemented plan (div_proc 实施) if any, else the latest stage.
