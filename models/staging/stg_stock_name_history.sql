@@ -30,7 +30,7 @@ latest as (
 select
     code,
     valid_from,
-    coalesce(cast({{ dbt.dateadd('day', -1, 'next_start') }} as date), cast('9999-12-31' as date)) as valid_to,
+    {{ valid_to('next_start') }} as valid_to,
     end_date,
     name,
     is_st,
