@@ -36,26 +36,22 @@ def known_identity() -> str | None:
     return who if who in users else None
 
 
-def require_identity() -> str:
-    """Who is acting in this session; stops the page at the login when nobody is logged in yet."""
-    if auth.oidc_configured():
-        who = _oidc_identity()
-        if not who:
-            st.title("aquant")
-            st.write("This review app needs a login.")
-            st.button("Log in", type="primary", on_click=st.login)
-            st.stop()
+def require_identity(known: str | None = None) -> str:
+    """Who is acting in this session (`known`, or known_identity()); with nobody known yet it shows
+    the login (OIDC button or password form) and stops the page."""
+    who = known if known is not None else known_identity()
+    if who:
         return who
+    st.title("aquant")
+    if auth.oidc_configured():
+        st.write("This review app needs a login.")
+        st.button("Log in", type="primary", on_click=st.login)
+        st.stop()
     try:
         users = auth.password_users()
     except auth.AuthConfigError as exc:
         st.error(f"Login is misconfigured: {exc}")
         st.stop()
-    if not users:  # 127.0.0.1 only (aquant app refuses other interfaces): the person who started it
-        return audit.actor()
-    if st.session_state.get(SESSION_KEY) in users:
-        return st.session_state[SESSION_KEY]
-    st.title("aquant")
     with st.form("login"):
         st.markdown("**Log in to the review app**")
         name = st.text_input("User", key="login_user")

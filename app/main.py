@@ -24,12 +24,13 @@ PAGES = [
 
 st.set_page_config(page_title="aquant", page_icon=":material/candlestick_chart:", layout="wide")
 # Navigation first (so a deep link like /stock survives the login), hidden until the person is known.
+known = login.known_identity()
 nav = st.navigation([st.Page(str(HERE / "views" / f), title=t, icon=i, default=(n == 0),
                              url_path=f.removesuffix(".py"))
                      for n, (f, t, i) in enumerate(PAGES)],
-                    position="sidebar" if login.known_identity() else "hidden")
+                    position="sidebar" if known else "hidden")
 # Before any page runs: with a login configured nobody sees data until they are known (app/auth.py).
-st.session_state["aquant_identity"] = login.require_identity()
+st.session_state["aquant_identity"] = login.require_identity(known)
 with st.sidebar:
     st.caption(f"Database: `{ui.location()}`")
     # Reads wait while a build or a writer holds a DuckDB file (aquant.db.connect_duckdb), so the
