@@ -35,6 +35,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from aquant.config import project_root
 from aquant.db import Database
 
 from . import data
@@ -60,10 +61,6 @@ CAUSES = {
     "volume_cap_rounding": "volume cap: aquant floors share x volume, RQAlpha rounds it (half to even) "
                            "before the lot step",
 }
-
-
-def project_root() -> Path:
-    return Path(os.environ.get("AQUANT_HOME") or HERE.parent)
 
 
 def venv_python() -> Path:
