@@ -4,7 +4,7 @@ already written (and its status) and never sends it twice.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Iterable
 
 import pandas as pd
@@ -166,13 +166,6 @@ def implied_holdings(db: Database, account: str, today: date | None = None) -> d
         return {}
     first = pd.to_datetime(trades["traded_at"]).min().date()
     today = today or pd.Timestamp.now(tz="Asia/Shanghai").date()
-    sessions, d = [], first
-    while d <= today:
-        try:
-            if trading_calendar.is_session(db, d):
-                sessions.append(pd.Timestamp(d))
-        except trading_calendar.CalendarGap:
-            break
-        d += timedelta(days=1)
+    sessions = [pd.Timestamp(d) for d in trading_calendar.sessions(db, first, today)]
     events = data.load_dividends(db, first, today)
     return implied_positions(trades, events, sessions)

@@ -70,3 +70,13 @@ def test_daily_job_stops_with_a_message_when_no_calendar_knows_the_day(duck, mon
     out = CliRunner().invoke(main, ["daily", "--date", day.isoformat(), "--stocks", "3"])
     assert out.exit_code == 1, out.output
     assert "trade_calendar" in out.output and "weekday" not in out.output
+
+
+def test_sessions_join_raw_calendar_and_package_in_one_list(duck):
+    with Database(duck) as db:
+        # raw knows 2024-01-02..03 (the 3rd closed, ad hoc); XSHG goes on from 2024-01-04
+        _calendar(db, {date(2024, 1, 2): True, date(2024, 1, 3): False})
+        assert tc.sessions(db, date(2024, 1, 1), date(2024, 1, 8)) == [date(2024, 1, 2), date(2024, 1, 4),
+                                                                      date(2024, 1, 5), date(2024, 1, 8)]
+        last = _xshg_last()
+        assert tc.sessions(db, last, date(last.year + 1, 1, 10)) == [last]  # cut where the calendars end

@@ -94,5 +94,25 @@ def next_session(db: Database | None, day: date | pd.Timestamp | str) -> date:
                       f"exchange_calendars XSHG ends {cal.last_session.date()}; {LOAD_HINT}")
 
 
+def sessions(db: Database | None, start: date | pd.Timestamp | str,
+             end: date | pd.Timestamp | str) -> list[date]:
+    """Every session in [start, end] the known calendars reach, in order: raw.trade_calendar up to
+    its last day (one query), then exchange_calendars XSHG up to its end; a range past both is cut
+    there (callers that must reach `end` check the last day or call next_session)."""
+    lo, hi = _as_date(start), _as_date(end)
+    out: list[date] = []
+    raw_end = _raw_end(db)
+    if raw_end is not None:
+        out = [_as_date(r[0]) for r in db.query("select trade_date from raw.trade_calendar where trade_date "
+                                                 "between ? and ? and is_open order by trade_date",
+                                                 [lo, min(hi, raw_end)])]
+    cal = _xshg()
+    rest_lo = pd.Timestamp(max(lo, raw_end + pd.Timedelta(days=1)) if raw_end is not None else lo)
+    rest_hi = min(pd.Timestamp(hi), cal.last_session)
+    if rest_lo <= rest_hi:
+        out += [d.date() for d in cal.sessions_in_range(max(rest_lo, cal.first_session), rest_hi)]
+    return out
+
+
 def _describe_end(end: date | None) -> str:
     return "is empty or missing" if end is None else f"ends {end}"
