@@ -18,10 +18,13 @@ from aquant.extract.loader import ensure_raw, load_frame
 from aquant.extract.market_guard import MixedMarketError
 from aquant.ingest import run as run_ingest
 
-REAL_BAR = pd.DataFrame([{  # 000001.SZ on 2024-06-14 as Eastmoney/tushare publish it (ex-date, pre_close 10.33)
-    "code": "000001.SZ", "trade_date": date(2024, 6, 14), "open": 10.41, "high": 10.49, "low": 10.30,
-    "close": 10.43, "pre_close": 10.33, "volume": 1.3e8, "amount": 1.36e9, "turnover_rate": 0.0067,
-    "adj_factor": 1.0}])
+# 000001.SZ on 2024-06-14 (an ex-date: pre_close 10.08 is the reference price), tushare `daily`
+# as recorded in tests/fixtures/tushare/daily_000001.SZ.csv (PROVENANCE.md there): vol 1,637,990.47
+# lots, amount 1,657,433.955 thousand CNY; adj_factor 125.049 from the reconstructed tushare series
+# (../shared/realdata/derived, anchored on published values). turnover_rate is not in `daily`: left out.
+REAL_BAR = pd.DataFrame([{
+    "code": "000001.SZ", "trade_date": date(2024, 6, 14), "open": 10.15, "high": 10.23, "low": 9.99,
+    "close": 10.18, "pre_close": 10.08, "volume": 163_799_047.0, "amount": 1_657_433_955.0, "adj_factor": 125.049}])
 
 
 def _real_rows(db: Database) -> pd.DataFrame:
@@ -62,7 +65,7 @@ def test_demo_stops_on_a_database_with_real_data(duck, monkeypatch):
     assert out.exit_code == 2, out.output
     assert "AQUANT_DB=" in out.output and "real market data" in out.output
     with Database(duck) as db:
-        assert _real_rows(db).close.tolist() == [10.43]
+        assert _real_rows(db).close.tolist() == [10.18]
         assert not db.table_exists("staging", "stg_daily_quote")  # stopped before the build
 
 
