@@ -39,6 +39,7 @@ def dbt_command() -> list[str]:
 
 
 LOCK_RETRIES = 5
+RETRY_NOTICE = "aquant: another process took the database file as dbt opened it; running dbt again"
 
 
 def _run_tee(cmd: list[str], cwd: Path, env: dict[str, str], quiet: bool) -> tuple[int, str]:
@@ -79,6 +80,9 @@ def run_dbt(settings: Settings, args: list[str], vars_: dict | None = None, quie
         returncode, output = _run_tee(cmd, root, env, quiet)
         if settings.is_postgres or returncode == 0 or "Could not set lock" not in output:
             break  # a lock taken between our check and dbt's own open is the only thing worth retrying
+        if attempt < LOCK_RETRIES:
+            # Said on stderr so that whoever reads the log knows the lock error above was retried.
+            sys.stderr.write(f"{RETRY_NOTICE} (attempt {attempt + 2} of {LOCK_RETRIES + 1})\n")
         time.sleep(0.5 * (attempt + 1))
     if quiet and returncode != 0:
         sys.stderr.write(output)
