@@ -1,0 +1,94 @@
+{#-
+  What the Spark target (dbt-spark, plain Parquet tables) needs beyond the SQL the models share.
+  DuckDB and PostgreSQL never reach any of this: each piece checks target.type or is a spark__
+  implementation that dispatch picks only on Spark.
+-#}
+
+{#-
+  Incremental models rebuild whole on Spark. dbt-spark on Parquet offers `append` and
+  `insert_overwrite` (of whole partitions) only: no delete+insert or merge on a key (those need
+  Delta/Iceberg, whose jars come from Maven at runtime and are not installed here), and the models'
+  pre_hooks `delete from {{ this }}` are not possible on Parquet. So an incremental model is
+  materialised as a table and is_incremental() is false, which gives the full-refresh result, the
+  one the incremental runs of the other targets are tested to equal (docs/scaling.md).
+-#}
+{% materialization incremental, adapter='spark', supported_languages=['sql'] %}
+    {{ return(materialization_table_spark()) }}
+{% endmaterialization %}
+
+{% macro is_incremental() %}
+    {#- dbt-core's is_incremental (global_project/macros/materializations/models/incremental),
+        false on Spark (above). -#}
+    {% if not execute or target.type == 'spark' %}
+        {{ return(False) }}
+    {% else %}
+        {% set relation = adapter.get_relation(this.database, this.schema, this.table) %}
+        {{ return(relation is not none
+                  and relation.type == 'table'
+                  and model.config.materialized == 'incremental'
+                  and not should_full_refresh()) }}
+    {% endif %}
+{% endmacro %}
+
+{#- Seed column types: Spark has no unsized varchar; the seeds' `varchar` is its `string`. -#}
+{% macro spark_seed_type(type) -%}
+    {{ return('string' if (type | string | lower | trim) in ['varchar', 'text'] else type) }}
+{%- endmacro %}
+
+{#- dbt-spark 1.11's spark__create_csv_table (macros/materializations/seed.sql), types mapped. -#}
+{% macro spark__create_csv_table(model, agate_table) %}
+  {%- set column_override = model['config'].get('column_types', {}) -%}
+  {%- set quote_seed_column = model['config'].get('quote_columns', None) -%}
+
+  {% set sql %}
+    create table {{ this.render() }} (
+        {%- for col_name in agate_table.column_names -%}
+            {%- set inferred_type = adapter.convert_type(agate_table, loop.index0) -%}
+            {%- set type = spark_seed_type(column_override.get(col_name, inferred_type)) -%}
+            {%- set column_name = (col_name | string) -%}
+            {{ adapter.quote_seed_column(column_name, quote_seed_column) }} {{ type }} {%- if not loop.last -%}, {%- endif -%}
+        {%- endfor -%}
+    )
+    {{ file_format_clause() }}
+    {{ partition_cols(label="partitioned by") }}
+    {{ clustered_cols(label="clustered by") }}
+    {{ location_clause() }}
+    {{ comment_clause() }}
+  {% endset %}
+
+  {% call statement('_') -%}
+    {{ sql }}
+  {%- endcall %}
+
+  {{ return(sql) }}
+{% endmacro %}
+
+{#- dbt-spark 1.11's spark__load_csv_rows, types mapped. -#}
+{% macro spark__load_csv_rows(model, agate_table) %}
+  {% set batch_size = get_batch_size() %}
+  {% set column_override = model['config'].get('column_types', {}) %}
+  {% set statements = [] %}
+  {% for chunk in agate_table.rows | batch(batch_size) %}
+      {% set bindings = [] %}
+      {% for row in chunk %}
+          {% do bindings.extend(row) %}
+      {% endfor %}
+      {% set sql %}
+          insert into {{ this.render() }} values
+          {% for row in chunk -%}
+              ({%- for col_name in agate_table.column_names -%}
+                  {%- set inferred_type = adapter.convert_type(agate_table, loop.index0) -%}
+                  {%- set type = spark_seed_type(column_override.get(col_name, inferred_type)) -%}
+                    cast({{ get_binding_char() }} as {{type}})
+                  {%- if not loop.last%},{%- endif %}
+              {%- endfor -%})
+              {%- if not loop.last%},{%- endif %}
+          {%- endfor %}
+      {% endset %}
+      {% do adapter.add_query(sql, bindings=bindings, abridge_sql_log=True) %}
+      {% if loop.index0 == 0 %}
+          {% do statements.append(sql) %}
+      {% endif %}
+  {% endfor %}
+  {{ return(statements[0]) }}
+{% endmacro %}
