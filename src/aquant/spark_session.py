@@ -68,8 +68,14 @@ def get_session(root: Path | None = None):
                                f"(the embedded metastore is per JVM), asked for {root}")
         return _SESSION
     import sys
+    import warnings
 
+    # pyspark 4.3 warns on every pandas conversion that it does not "fully support" pandas 3; the
+    # conversions used here (flat frames of str/float/int/bool/date/timestamp) are covered by
+    # tests/test_spark_parity.py.
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # local mode: no lookup of the host's address
     from pyspark.sql import SparkSession
 
     root.mkdir(parents=True, exist_ok=True)
