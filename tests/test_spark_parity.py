@@ -160,7 +160,20 @@ def test_spark_build_equals_duckdb(tmp_path: Path) -> None:
             got = _spark_table(warehouse, schema, name)
             compared[f"{schema}.{name}"] = len(ref)
             errs += compare(f"{schema}.{name}", ref, got)
-    # Not vacuous: the comparison covers filled factor, score, signal and target tables.
+    print("compared (rows):", compared)
+    # Not vacuous: the comparison covers filled factor, score, signal and target tables ...
     for must in ("factors.factor_technical", "signals.factor_scores", "signals.signals", "signals.portfolio_targets"):
         assert compared.get(must, 0) > 0, (must, compared)
     assert not errs, "\n".join(errs[:40])
+    # ... and it sees a difference of 1e-8 in one number, one changed id, one missing row.
+    got = _spark_table(warehouse, "factors", "factor_technical")
+    with Database(duck) as db:
+        ref = db.query_df("select * from factors.factor_technical")
+    nudged = got.copy()
+    i = nudged["macd"].last_valid_index()
+    nudged.loc[i, "macd"] = nudged.loc[i, "macd"] + 1e-8 * max(1.0, abs(nudged.loc[i, "macd"]))
+    assert any(".macd:" in e for e in compare("t", ref, nudged))
+    renamed = got.copy()
+    renamed.loc[renamed.index[0], "code"] = "999999.SH"
+    assert any(".code:" in e for e in compare("t", ref, renamed))
+    assert compare("t", ref, got.iloc[1:]) != []

@@ -129,8 +129,15 @@ class SparkBackend:
         if not _INFO.search(sql):
             return sql
         tables, cols = [], []
+        # The callers ask about one table (`table_schema = '..' and table_name = '..'`): list only it.
+        want_schema = re.search(r"table_schema\s*=\s*'(\w+)'", sql)
+        want_name = re.search(r"table_name\s*=\s*'(\w+)'", sql)
         for db in self.spark.catalog.listDatabases():
+            if want_schema and db.name != want_schema.group(1):
+                continue
             for tb in self.spark.catalog.listTables(db.name):
+                if tb.isTemporary or (want_name and tb.name != want_name.group(1)):
+                    continue
                 kind = "VIEW" if tb.tableType == "VIEW" else "BASE TABLE"
                 tables.append((db.name, tb.name, kind))
                 if "columns" in sql.lower():
@@ -215,6 +222,8 @@ class SparkBackend:
         return bool(self.spark.catalog.tableExists(f"{schema}.{name}"))
 
     def ensure_table(self, t: Table) -> None:
+        if self.table_exists(t.schema, t.name) and (not t.versioned or self.table_exists(t.schema, f"{t.name}_versions")):
+            return  # a metastore lookup; CREATE ... IF NOT EXISTS costs a parse and a metastore round trip more
         self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {t.schema}")
         self.spark.sql(create_sql_spark(t))
         if t.versioned:

@@ -40,7 +40,7 @@ def spark_conf(root: Path) -> dict[str, str]:
         "spark.sql.sources.partitionOverwriteMode": "dynamic",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         # The sample and one machine: few, small shuffle partitions (Spark's 200 cost seconds per query).
-        "spark.sql.shuffle.partitions": os.environ.get("AQUANT_SPARK_SHUFFLE_PARTITIONS", "4"),
+        "spark.sql.shuffle.partitions": os.environ.get("AQUANT_SPARK_SHUFFLE_PARTITIONS", "2"),
         "spark.sql.adaptive.enabled": "true",
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
