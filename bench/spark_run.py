@@ -33,8 +33,11 @@ def run_target(target: str, scale: str) -> dict:
         args = ["--scale", scale, "--db", str(db), "--target", str(OUT / f"target-spark-bench-{target}"), *extra]
         r = run_step(step, args, OUT / "logs" / f"spark-bench-{scale}-{target}-{step}{'-full' if extra else ''}.log",
                      env=env)
-        out[label] = {"wall_s": r.wall_s, "peak_mib": r.max_rss_mib, **{k: v for k, v in r.result.items()
-                                                                   if k not in ("models",)}}
+        # proc_wall_s: the step's whole subprocess (interpreter, JVM start, work); the step's own
+        # figures (e.g. dbt's wall_s) are kept beside it. Peak MiB is the Python process tree that
+        # wait4 reaps: Spark's JVM (heap capped by AQUANT_SPARK_DRIVER_MEMORY) is not in it.
+        out[label] = {**{k: v for k, v in r.result.items() if k not in ("models",)},
+                      "proc_wall_s": r.wall_s, "peak_mib": r.max_rss_mib}
         print(f"{target:7s} {label:32s} {fmt_s(r.wall_s):>8s} s  peak {r.max_rss_mib:,.0f} MiB", flush=True)
     return out
 
@@ -46,12 +49,12 @@ def main() -> None:
     res = {t: run_target(t, a.scale) for t in ("duckdb", "spark")}
     (OUT / f"spark-{a.scale}.json").write_text(json.dumps(res, indent=2, default=str))
     sc = SCALES[a.scale]
-    lines = [f"Scale {sc.name}: {sc.n_stocks} stocks x {sc.years} years, wall seconds (peak MiB)", "",
+    lines = [f"Scale {sc.name}: {sc.n_stocks} stocks x {sc.years} years, wall seconds of each step's process", "",
              "| step | DuckDB | Spark local[2] | Spark / DuckDB |", "|---|---|---|---|"]
     for label, _step, _extra in STEPS:
         d, s = res["duckdb"][label], res["spark"][label]
-        lines.append(f"| {label} | {fmt_s(d['wall_s'])} ({d['peak_mib']:,.0f}) | {fmt_s(s['wall_s'])} "
-                     f"({s['peak_mib']:,.0f}) | {s['wall_s'] / d['wall_s']:.1f}x |")
+        lines.append(f"| {label} | {fmt_s(d['proc_wall_s'])} | {fmt_s(s['proc_wall_s'])} "
+                     f"| {s['proc_wall_s'] / d['proc_wall_s']:.1f}x |")
     (OUT / f"spark-{a.scale}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
