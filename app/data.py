@@ -2,8 +2,9 @@
 
 Kept apart from the pages so the logic is testable without a browser, and so every filter and
 limit happens in SQL: the daily tables hold ~12 M rows on 5,000 stocks and are never loaded whole.
-Models are found by name in any schema (the contract promises names, not schemas); a relation
-that is missing raises `NotBuilt`, which the pages turn into a friendly message.
+dbt models are found through aquant.relations (dbt's manifest); the ops tables Python writes
+through their definitions (aquant.backup.registered_tables). A relation that is missing raises
+`NotBuilt`, which the pages turn into a friendly message.
 """
 from __future__ import annotations
 
@@ -12,27 +13,15 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from aquant import relations
+from aquant.backup import registered_tables
 from aquant.db import Database
-
-# Where each relation normally lives; `locate` falls back to any schema holding that name.
-HOME = {
-    "stg_daily_quote": "staging", "stg_stock_info": "staging", "stg_finance_data": "staging",
-    "quarantine": "staging", "factor_technical": "factors", "factor_industry_flow": "factors",
-    "factor_scores": "signals", "signals": "signals", "portfolio_targets": "signals",
-    "qmt_signals": "signals", "stable_alerts": "signals", "fundamentals_pit": "factors", "backtest_run": "ops", "backtest_log": "ops", "backtest_equity": "ops",
-    "alert_decisions": "ops", "alerts_log": "ops", "audit_log": "ops", "reconcile_diff": "ops",
-}
+from aquant.relations import NotBuilt
 
 FACTOR_COLUMNS = ["industry_score", "valuation_score", "technical_score", "chip_score", "composite_score"]
 SCORE_SORTS = FACTOR_COLUMNS  # the only columns a caller may order by (they end up in SQL text)
 
-
-class NotBuilt(LookupError):
-    """A model or table the page needs does not exist yet in this database."""
-
-    def __init__(self, name: str):
-        super().__init__(f"{name} is not built yet: run `aquant demo` (or `aquant build`) on this database")
-        self.name = name
+__all__ = ["NotBuilt"]  # re-exported: the pages catch data.NotBuilt
 
 
 def _ident(name: str) -> str:
@@ -40,13 +29,13 @@ def _ident(name: str) -> str:
 
 
 def locate(db: Database, name: str) -> str:
-    """Fully qualified, quoted name of a relation (table or view), preferring its usual schema."""
-    rows = db.query("select table_schema from information_schema.tables where table_name = ?", [name])
-    schemas = [r[0] for r in rows]
-    if not schemas:
-        raise NotBuilt(name)
-    schema = HOME.get(name) if HOME.get(name) in schemas else sorted(schemas)[0]
-    return f"{_ident(schema)}.{_ident(name)}"
+    """Fully qualified, quoted name of a dbt model or an ops table; NotBuilt when it is absent."""
+    ops = registered_tables().get(name)
+    if ops is None:
+        return str(relations.locate(db, name))
+    if not db.table_exists(ops.schema, ops.name):
+        raise NotBuilt(f"{name} is not built yet: run `aquant demo` (or `aquant build`) on this database", name)
+    return f"{_ident(ops.schema)}.{_ident(ops.name)}"
 
 
 def exists(db: Database, name: str) -> bool:
@@ -59,10 +48,9 @@ def exists(db: Database, name: str) -> bool:
 
 def columns(db: Database, name: str) -> list[str]:
     """Column names of a relation, so optional columns (e.g. benchmark) are used only if present."""
-    fqn = locate(db, name)
-    schema = fqn.split(".")[0].strip('"')
+    schema, table = (p.strip('"') for p in locate(db, name).split(".", 1))
     rows = db.query("select column_name from information_schema.columns where table_schema = ? and table_name = ? "
-                    "order by ordinal_position", [schema, name])
+                    "order by ordinal_position", [schema, table])
     return [r[0] for r in rows]
 
 
@@ -211,34 +199,20 @@ def score_history(db: Database, code: str, start: date | None = None) -> pd.Data
                        f"order by trade_date", params)
 
 
-def signal_sources(db: Database) -> list[str]:
-    """`signals`, plus `stable_alerts` while the stable layer is built beside it (deduplicated by id)."""
-    rels = [locate(db, "signals")]
-    return rels + ([locate(db, "stable_alerts")] if exists(db, "stable_alerts") else [])
-
-
 def stock_signals(db: Database, code: str, start: date | None = None, limit: int = 500) -> pd.DataFrame:
     """Every signal one stock fired, both layers, newest first (markers on the chart, rows to pick)."""
     cond, params = "code = ?", [code]
     if start:
         cond += " and trade_date >= ?"
         params.append(start)
-    frames = [db.query_df(f"select signal_id, trade_date, layer, kind, rule, close, take_profit, stop_loss, "
-                          f"composite_score, priority, reason from {rel} where {cond} "
-                          f"order by trade_date desc, signal_id limit ?", [*params, limit])
-              for rel in signal_sources(db)]
-    df = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
-    return (df.drop_duplicates("signal_id").sort_values(["trade_date", "signal_id"], ascending=[False, True])
-            .head(limit).reset_index(drop=True))
+    return db.query_df(f"select signal_id, trade_date, layer, kind, rule, close, take_profit, stop_loss, "
+                       f"composite_score, priority, reason from {locate(db, 'signals')} where {cond} "
+                       f"order by trade_date desc, signal_id limit ?", [*params, limit])
 
 
 def signal_factors(db: Database, signal_id: str) -> dict[str, pd.DataFrame]:
     """The exact rows behind one signal: the signal, its day's scores, technicals and quote."""
-    sig = pd.DataFrame()
-    for rel in signal_sources(db):
-        sig = db.query_df(f"select * from {rel} where signal_id = ?", [signal_id])
-        if len(sig):
-            break
+    sig = db.query_df(f"select * from {locate(db, 'signals')} where signal_id = ?", [signal_id])
     out: dict[str, pd.DataFrame] = {"signal": sig}
     if sig.empty:
         return out

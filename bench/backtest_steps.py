@@ -39,12 +39,13 @@ def _emit(d: dict) -> None:
 
 def _load(db_path: str):
     from bench.steps import settings_for
+    from aquant import relations
     from aquant.db import Database
     from aquant.qmt import data
 
     settings = settings_for(db_path)
     with Database(settings) as db:
-        lo, hi = db.query("select min(trade_date), max(trade_date) from signals.factor_scores")[0]
+        lo, hi = db.query(f"select min(trade_date), max(trade_date) from {relations.locate(db, 'factor_scores')}")[0]
         src = data.Sources()
         t0 = time.perf_counter()
         frames = dict(quotes=data.load_quotes(db, lo, hi, src), info=data.load_stock_info(db, src),

@@ -16,6 +16,7 @@ from datetime import date
 import pandas as pd
 
 from aquant.db import Database
+from aquant.relations import NotBuilt
 
 from . import data
 from .corporate_actions import bonus_shares, schedule
@@ -112,7 +113,7 @@ def reconcile(db: Database, day: date | str, account: str | None = None,
     quotes = data.load_quotes(db, nxt, nxt, src)
     try:
         info = dict(zip(*[data.load_stock_info(db, src, as_of=nxt)[c] for c in ("code", "is_st")]))
-    except data.MissingRelation:
+    except NotBuilt:
         info = {}
     diffs: list[Diff] = []
     # 1. each buy signal became an order, or has a logged reason

@@ -360,10 +360,11 @@ def test_alerts_log_on_postgres_with_retry(pg_db, robot):
         db.execute("create table signals.signals (signal_id varchar primary key, trade_date date, code varchar, "
                    "layer varchar, kind varchar, rule varchar, composite_score double precision, "
                    "take_profit double precision, stop_loss double precision, priority integer, reason varchar, "
-                   "close double precision)")
+                   "close double precision, metric_value double precision, threshold double precision)")
         r = sig.iloc[0]
-        db.execute("insert into signals.signals values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   [r.signal_id, r.trade_date, r.code, r.layer, r.kind, r.rule, 5.0, None, None, 1, r.reason, 10.0])
+        db.execute("insert into signals.signals values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   [r.signal_id, r.trade_date, r.code, r.layer, r.kind, r.rule, 5.0, None, None, 1, r.reason, 10.0,
+                    0.04, 0.05])
         robot.mode = "errcode"
         first = run_notify(db, [WeComChannel(robot.url, timeout=5)])
         failed = log_rows(db)
