@@ -38,10 +38,10 @@ def _emit(d: dict) -> None:
 
 
 def _load(db_path: str):
-    from bench.steps import settings_for
     from aquant import relations
     from aquant.db import Database
     from aquant.qmt import data
+    from bench.steps import settings_for
 
     settings = settings_for(db_path)
     with Database(settings) as db:

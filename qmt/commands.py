@@ -13,6 +13,7 @@ import click
 
 from aquant import audit
 from aquant.config import ConfigError
+from aquant.relations import RelationError
 
 
 def _db():
@@ -47,7 +48,6 @@ def _fail(exc: Exception) -> click.ClickException:
 def backtest(start: datetime, end: datetime, params: str | None) -> None:
     """Backtest the strategy over [start, end] and record it in ops.backtest_*."""
     from .backtest import run_backtest
-    from aquant.relations import RelationError
 
     if end < start:
         raise click.UsageError(f"--end {end:%Y-%m-%d} is before --start {start:%Y-%m-%d}")
@@ -73,7 +73,6 @@ def backtest(start: datetime, end: datetime, params: str | None) -> None:
 @click.option("--capital", type=float, default=1_000_000.0, show_default=True, help="CNY for weight -> qty")
 def export_qmt(day: datetime, out: str, account: str, capital: float) -> None:
     """Write the next session's order intents as CSV for the QMT script."""
-    from aquant.relations import RelationError
     from .handoff import export_qmt as run
 
     with _db() as db:
@@ -109,7 +108,6 @@ def import_fills(path: str, account: str) -> None:
 @click.option("--account", default=None, help="only this account (default: all)")
 def reconcile(day: datetime, account: str | None) -> None:
     """Signals x orders x trades x quotes for one signal date; differences to ops.reconcile_diff."""
-    from aquant.relations import RelationError
     from .reconcile import reconcile as run
 
     with _db() as db:
@@ -129,7 +127,6 @@ def reconcile(day: datetime, account: str | None) -> None:
 @click.option("--params", default=None, help="strategy parameters as JSON")
 def paper(day: datetime, account: str, params: str | None) -> None:
     """Paper-trade one day: execute yesterday's intents at the open, decide tomorrow's."""
-    from aquant.relations import RelationError
     from .paper import run_paper
 
     p = _params(params)

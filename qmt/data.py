@@ -15,7 +15,6 @@ import pandas as pd
 
 from aquant import relations
 from aquant.db import Database
-from aquant.relations import NotBuilt
 
 QUOTE_COLS = ["code", "trade_date", "open", "high", "low", "close", "pre_close", "volume", "amount",
               "turnover_rate", "adj_factor"]
