@@ -135,7 +135,8 @@ def step_vectorbt(a: argparse.Namespace) -> None:
     exits = exits | _mask(days, codes, ld["trade_date"], ld["code"]).shift(1, fill_value=False)
     entries &= open_h.notna()
     t_prep = time.perf_counter() - t0
-    kw = dict(close=close_h, entries=entries, exits=exits, price=open_h, size=SIMPLE["buy_weight"] * SIMPLE["initial_cash"],
+    kw = dict(close=close_h, entries=entries, exits=exits, price=open_h,
+              size=SIMPLE["buy_weight"] * SIMPLE["initial_cash"],
               size_type="value", init_cash=SIMPLE["initial_cash"], cash_sharing=True, group_by=True,
               call_seq="auto", size_granularity=100, freq="1D")
     t1 = time.perf_counter()

@@ -141,7 +141,8 @@ def paper(day: datetime, account: str, params: str | None) -> None:
         click.echo(f"paper {day:%Y-%m-%d} [{account}]: already processed, nothing sent twice")
         return
     click.echo(f"paper {day:%Y-%m-%d} [{account}]: executed {r.executed} ({r.filled} filled, {r.rejected} rejected), "
-               f"{r.new_intents} new intent(s), {r.skipped} skipped signal(s); equity {r.equity:,.2f} cash {r.cash:,.2f}")
+               f"{r.new_intents} new intent(s), {r.skipped} skipped signal(s); equity {r.equity:,.2f} "
+               f"cash {r.cash:,.2f}")
 
 
 COMMANDS = [backtest, export_qmt, import_fills, reconcile, paper]

@@ -122,7 +122,8 @@ def reconcile(db: Database, day: date | str, account: str | None = None,
     for r in sig[sig["kind"] == "buy"].itertuples(index=False):
         if r.signal_id not in seen:
             diffs.append(Diff("signal_without_order", r.code, r.signal_id, None, None,
-                              "buy signal has no order and no logged reason; " + _why_not_traded(r.code, nxt, quotes, info)))
+                              "buy signal has no order and no logged reason; "
+                              + _why_not_traded(r.code, nxt, quotes, info)))
     # 2. each trade traces to an order, each signal order to a signal of that day
     known_orders = set(orders["order_id"]) | {r[0] for r in db.query(
         "select order_id from ops.orders where order_id in (select order_id from ops.trades "

@@ -264,8 +264,8 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
 
     # buy signals, best first
     bs = sig[sig["kind"] == "buy"]
-    ranked = [] if bs.empty else sorted(zip(bs["priority"], bs["composite_score"].fillna(0.0), bs["code"], bs["signal_id"],
-                        bs["stop_loss"], bs["take_profit"]),
+    ranked = [] if bs.empty else sorted(zip(bs["priority"], bs["composite_score"].fillna(0.0), bs["code"],
+                                            bs["signal_id"], bs["stop_loss"], bs["take_profit"]),
                     key=lambda t: (t[0] != t[0], t[0] if t[0] == t[0] else 0, -t[1], t[2]))  # NaN priority last
     for _prio, _score, code, sid, sl, tp in ranked:
         w = min(p.buy_weight, p.max_weight_stock)

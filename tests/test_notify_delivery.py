@@ -291,7 +291,8 @@ def test_starttls_delivers_and_verifies_the_server_certificate(small, cert):
             trusted = run_notify(db, [mail(ctl.port, tls="starttls", cafile=str(cert[0]))])
     finally:
         ctl.stop()
-    assert untrusted.channels["email"].failed == 2 and "CERTIFICATE_VERIFY_FAILED" in untrusted.channels["email"].errors[0]
+    assert untrusted.channels["email"].failed == 2
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.channels["email"].errors[0]
     assert trusted.channels["email"].delivered == 2 and len(inbox.messages) == 1
 
 

@@ -44,7 +44,8 @@ def _backtest(db: Database) -> str:
     audit.record(db, "backtest", {"run_id": run_id, "start": lo, "end": hi, "via": "demo"})
     rows = [("period", f"{lo} .. {hi}"), ("total return", f"{r.total_return:+.2%}"),
             ("annual return", f"{r.annual_return:+.2%}"), ("sharpe", f"{r.sharpe:.2f}"),
-            ("max drawdown", f"{r.max_drawdown:.2%}"), ("benchmark (equal-weight market)", f"{r.benchmark_return:+.2%}"),
+            ("max drawdown", f"{r.max_drawdown:.2%}"),
+            ("benchmark (equal-weight market)", f"{r.benchmark_return:+.2%}"),
             ("turnover (traded value / mean equity, per year)", f"{r.turnover_annual:.1f}x"),
             ("cost drag (fees / initial capital, per year)", f"{r.cost_drag:.2%}  ({r.fees:,.0f} CNY fees)")]
     return f"run {run_id}\n" + tabulate(rows, tablefmt="plain")

@@ -57,7 +57,8 @@ def describe(row: dict[str, Any]) -> str:
     levels = [f"{k} {v}" for k, v in (("close", _num(row.get("close"))), ("TP", _num(row.get("take_profit"))),
                                        ("SL", _num(row.get("stop_loss")))) if v]
     if row["kind"] == "alert" and _num(row.get("metric_value"), "{:.4g}"):
-        levels = [f"value {_num(row.get('metric_value'), '{:.4g}')} vs threshold {_num(row.get('threshold'), '{:.4g}')}"]
+        levels = [f"value {_num(row.get('metric_value'), '{:.4g}')} "
+                  f"vs threshold {_num(row.get('threshold'), '{:.4g}')}"]
     if levels:
         parts.append(", ".join(levels))
     if row.get("reason"):
