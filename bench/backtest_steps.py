@@ -38,13 +38,14 @@ def _emit(d: dict) -> None:
 
 
 def _load(db_path: str):
-    from bench.steps import settings_for
+    from aquant import relations
     from aquant.db import Database
     from aquant.qmt import data
+    from bench.steps import settings_for
 
     settings = settings_for(db_path)
     with Database(settings) as db:
-        lo, hi = db.query("select min(trade_date), max(trade_date) from signals.factor_scores")[0]
+        lo, hi = db.query(f"select min(trade_date), max(trade_date) from {relations.locate(db, 'factor_scores')}")[0]
         src = data.Sources()
         t0 = time.perf_counter()
         frames = dict(quotes=data.load_quotes(db, lo, hi, src), info=data.load_stock_info(db, src),
@@ -134,7 +135,8 @@ def step_vectorbt(a: argparse.Namespace) -> None:
     exits = exits | _mask(days, codes, ld["trade_date"], ld["code"]).shift(1, fill_value=False)
     entries &= open_h.notna()
     t_prep = time.perf_counter() - t0
-    kw = dict(close=close_h, entries=entries, exits=exits, price=open_h, size=SIMPLE["buy_weight"] * SIMPLE["initial_cash"],
+    kw = dict(close=close_h, entries=entries, exits=exits, price=open_h,
+              size=SIMPLE["buy_weight"] * SIMPLE["initial_cash"],
               size_type="value", init_cash=SIMPLE["initial_cash"], cash_sharing=True, group_by=True,
               call_seq="auto", size_granularity=100, freq="1D")
     t1 = time.perf_counter()

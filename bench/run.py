@@ -139,8 +139,10 @@ def report(a: argparse.Namespace, res: dict, seconds: float) -> str:
                     ["held back for the incremental run", f"1 trading day ({r0['held_back_day']})"]]
                    + ([["DuckDB file after ingest", f"{r0['db_mib']:.0f} MiB"]] if not a.pg else []),
                    tablefmt="github"), ""]
-    rows = [["sample market: universe, fundamentals, prices", len(ing), fmt_s(median([r.result['market_s'] for r in ing])), ""],
-            ["sample tables: quotes, flows, industry flows", len(ing), fmt_s(median([r.result['tables_s'] for r in ing])), ""],
+    rows = [["sample market: universe, fundamentals, prices", len(ing),
+             fmt_s(median([r.result['market_s'] for r in ing])), ""],
+            ["sample tables: quotes, flows, industry flows", len(ing),
+             fmt_s(median([r.result['tables_s'] for r in ing])), ""],
             ["chip distribution (extract/chips.py)", len(ing), fmt_s(median([r.result['chips_s'] for r in ing])), ""],
             ["load into raw (loader upsert)", len(ing), fmt_s(median([r.result['load_s'] for r in ing])),
              f"{median([r.result['rows_per_s'] for r in ing]):,.0f} rows/s"],
@@ -207,7 +209,8 @@ def report(a: argparse.Namespace, res: dict, seconds: float) -> str:
         rot, sim, vb = res["bt_rotation"][0], res["bt_simple"][0], res["vectorbt"][0]
         v = vb.result
         L += ["### Backtest over the whole period, full universe (1 run each)", "",
-              tabulate([["ours, rotation strategy (default params, A-share rules, costs)", fmt_s(rot.result['simulate_s']),
+              tabulate([["ours, rotation strategy (default params, A-share rules, costs)",
+                         fmt_s(rot.result['simulate_s']),
                          f"{rot.result['total_return']:+.2%}", rot.result["n_trades"], f"{rot.max_rss_mib:,.0f}"],
                         ["ours, simple rules (see bench/backtest_steps.py)", fmt_s(sim.result['simulate_s']),
                          f"{v['total_return_ours']:+.2%}", sim.result["n_trades"], f"{sim.max_rss_mib:,.0f}"],

@@ -169,7 +169,8 @@ def step_compare(a: argparse.Namespace) -> None:
                      ("factors.fundamentals_pit", "code, trade_date"),
                      ("signals.signal_offense", "signal_id")]:
         cols = [r[0] for r in con.execute(f"select column_name from information_schema.columns where "
-                                          f"table_schema = '{fqn.split('.')[0]}' and table_name = '{fqn.split('.')[1]}' "
+                                          f"table_schema = '{fqn.split('.')[0]}' "
+                                          f"and table_name = '{fqn.split('.')[1]}' "
                                           f"and table_catalog = current_database()").fetchall()]
         cols = [c for c in cols if c != "loaded_at"]  # the time each copy's new day was loaded
         # floats compared at 1e-9 relative: a recursion continued from stored state may differ in the last bit

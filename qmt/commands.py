@@ -13,6 +13,7 @@ import click
 
 from aquant import audit
 from aquant.config import ConfigError
+from aquant.relations import RelationError
 
 
 def _db():
@@ -47,7 +48,6 @@ def _fail(exc: Exception) -> click.ClickException:
 def backtest(start: datetime, end: datetime, params: str | None) -> None:
     """Backtest the strategy over [start, end] and record it in ops.backtest_*."""
     from .backtest import run_backtest
-    from .data import MissingRelation
 
     if end < start:
         raise click.UsageError(f"--end {end:%Y-%m-%d} is before --start {start:%Y-%m-%d}")
@@ -55,7 +55,7 @@ def backtest(start: datetime, end: datetime, params: str | None) -> None:
     with _db() as db:
         try:
             run_id = run_backtest(db, start.date(), end.date(), p)
-        except (ValueError, MissingRelation) as exc:
+        except (ValueError, RelationError) as exc:
             raise _fail(exc) from exc
         r = db.query_df("select * from ops.backtest_run where run_id = ?", [run_id]).iloc[0]
         audit.record(db, "backtest", {"run_id": run_id, "start": start.date(), "end": end.date(), "params": p,
@@ -73,13 +73,12 @@ def backtest(start: datetime, end: datetime, params: str | None) -> None:
 @click.option("--capital", type=float, default=1_000_000.0, show_default=True, help="CNY for weight -> qty")
 def export_qmt(day: datetime, out: str, account: str, capital: float) -> None:
     """Write the next session's order intents as CSV for the QMT script."""
-    from .data import MissingRelation
     from .handoff import export_qmt as run
 
     with _db() as db:
         try:
             path = run(db, day.date(), out, account, capital)
-        except MissingRelation as exc:
+        except RelationError as exc:
             raise _fail(exc) from exc
         audit.record(db, "export_qmt", {"date": day.date(), "path": str(path), "account": account,
                                         "capital": capital})
@@ -109,13 +108,12 @@ def import_fills(path: str, account: str) -> None:
 @click.option("--account", default=None, help="only this account (default: all)")
 def reconcile(day: datetime, account: str | None) -> None:
     """Signals x orders x trades x quotes for one signal date; differences to ops.reconcile_diff."""
-    from .data import MissingRelation
     from .reconcile import reconcile as run
 
     with _db() as db:
         try:
             diffs = run(db, day.date(), account)
-        except MissingRelation as exc:
+        except RelationError as exc:
             raise _fail(exc) from exc
         audit.record(db, "reconcile", {"date": day.date(), "account": account, "differences": len(diffs)})
     for d in diffs:
@@ -129,14 +127,13 @@ def reconcile(day: datetime, account: str | None) -> None:
 @click.option("--params", default=None, help="strategy parameters as JSON")
 def paper(day: datetime, account: str, params: str | None) -> None:
     """Paper-trade one day: execute yesterday's intents at the open, decide tomorrow's."""
-    from .data import MissingRelation
     from .paper import run_paper
 
     p = _params(params)
     with _db() as db:
         try:
             r = run_paper(db, day.date(), p, account)
-        except (ValueError, MissingRelation) as exc:
+        except (ValueError, RelationError) as exc:
             raise _fail(exc) from exc
         audit.record(db, "paper", {"date": day.date(), "account": account, "executed": r.executed,
                                    "new_intents": r.new_intents, "already_done": r.already_done})
@@ -144,7 +141,8 @@ def paper(day: datetime, account: str, params: str | None) -> None:
         click.echo(f"paper {day:%Y-%m-%d} [{account}]: already processed, nothing sent twice")
         return
     click.echo(f"paper {day:%Y-%m-%d} [{account}]: executed {r.executed} ({r.filled} filled, {r.rejected} rejected), "
-               f"{r.new_intents} new intent(s), {r.skipped} skipped signal(s); equity {r.equity:,.2f} cash {r.cash:,.2f}")
+               f"{r.new_intents} new intent(s), {r.skipped} skipped signal(s); equity {r.equity:,.2f} "
+               f"cash {r.cash:,.2f}")
 
 
 COMMANDS = [backtest, export_qmt, import_fills, reconcile, paper]

@@ -21,7 +21,8 @@ from .records import existing, mark_order, record_fills, record_intents
 from .rules import RuleBook, board_of
 from .tables import ORDERS, TRADES
 
-CSV_COLS = ["order_id", "signal_id", "code", "side", "qty", "price_type", "price", "target_weight", "ref_price", "reason"]
+CSV_COLS = ["order_id", "signal_id", "code", "side", "qty", "price_type", "price", "target_weight", "ref_price",
+            "reason"]
 FILL_COLS = ["trade_id", "order_id", "code", "side", "price", "qty", "fee", "traded_at"]
 
 

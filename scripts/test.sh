@@ -2,7 +2,8 @@
 # The test command of the README: installs the test extras into .venv (created by the set-up
 # command), the system browser for the end-to-end app test, and runs every test: pytest (which
 # drives real dbt builds on DuckDB and on the PostgreSQL server at 127.0.0.1:5432) and the
-# Meltano smoke run when its script is present.
+# Meltano smoke run when its script is present. Without arguments it first lints the Python with
+# ruff ([tool.ruff] in pyproject.toml); with pytest arguments (a single test) it skips the lint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,10 @@ fi
 # Debian's Chromium for the browser test (a test tool's own browser download cannot work here).
 if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null
+fi
+
+if [ "$#" = "0" ]; then
+  .venv/bin/ruff check .
 fi
 
 .venv/bin/pytest "$@"

@@ -321,7 +321,8 @@ def _expected_industry_flow(settings) -> pd.DataFrame:
         net_inflow=("main_net_inflow", _cents_sum), amount=("flow_amount", _cents_sum)).reset_index()
     f = f[f["net_inflow"].notna()].sort_values(["industry_l1", "trade_date"]).reset_index(drop=True)
     # window sums in integer cents, as the model takes them
-    f["net_c"], f["amt_c"] = np.round(f["net_inflow"] * 100).astype("int64"), np.round(f["amount"] * 100).astype("int64")
+    f["net_c"] = np.round(f["net_inflow"] * 100).astype("int64")
+    f["amt_c"] = np.round(f["amount"] * 100).astype("int64")
     g = f.groupby("industry_l1")
     n = VARS["flow_window"]
     f["net_inflow_n"] = g["net_c"].transform(lambda s: s.rolling(n, min_periods=1).sum()) / 100
@@ -345,7 +346,8 @@ def _expected_industry_flow(settings) -> pd.DataFrame:
     agg["margin_change"] = agg["mn"] / agg["mp"].where(agg["mp"] != 0) - 1
     f = f.merge(agg[["industry_l1", "trade_date", "north_ratio", "margin_change"]], on=["industry_l1", "trade_date"],
                 how="left")
-    r = {c: _cross_rank(f[c], f["trade_date"]) for c in ["inflow_ratio", "inflow_change", "north_ratio", "margin_change"]}
+    r = {c: _cross_rank(f[c], f["trade_date"])
+         for c in ["inflow_ratio", "inflow_change", "north_ratio", "margin_change"]}
     f["industry_score"] = 10 * (0.5 * r["inflow_ratio"] + 0.2 * r["inflow_change"] + 0.15 * r["north_ratio"]
                                 + 0.15 * r["margin_change"])
     f = f.sort_values(["trade_date", "industry_score", "industry_l1"], ascending=[True, False, True])
@@ -493,7 +495,8 @@ def test_atr_mode_levels(atr_built):
     sig = _signals(atr_built)
     bars = read(atr_built, "select code, trade_date, high, low, pre_close, close from raw.daily_quote") \
         .sort_values(["code", "trade_date"])
-    tr = np.maximum.reduce([bars.high - bars.low, (bars.high - bars.pre_close).abs(), (bars.low - bars.pre_close).abs()])
+    tr = np.maximum.reduce([bars.high - bars.low, (bars.high - bars.pre_close).abs(),
+                            (bars.low - bars.pre_close).abs()])
     bars["atr"] = pd.Series(tr, index=bars.index).groupby(bars["code"]).transform(
         lambda x: x.rolling(ATR_VARS["atr_window"], min_periods=1).mean())
     buys = sig[sig.kind == "buy"].merge(bars[["code", "trade_date", "atr"]], on=["code", "trade_date"])

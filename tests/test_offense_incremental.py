@@ -25,7 +25,8 @@ CFG = SampleConfig(n_stocks=12, start=date(2021, 1, 4), end=date(2023, 7, 14))
 D = date(2023, 6, 30)
 SELECT = ["+factor_scores", "signal_offense"]
 TABLES = {"factors.factor_macd": ["code", "trade_date"], "factors.factor_technical": ["code", "trade_date"],
-          "factors.factor_valuation": ["code", "trade_date"], "factors.factor_industry_flow": ["industry_l1", "trade_date"],
+          "factors.factor_valuation": ["code", "trade_date"],
+          "factors.factor_industry_flow": ["industry_l1", "trade_date"],
           "factors.factor_fund_flow": ["code", "trade_date"], "factors.factor_chip": ["code", "trade_date"],
           "signals.factor_scores": ["code", "trade_date"], "signals.signal_offense": ["signal_id"]}
 

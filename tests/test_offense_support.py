@@ -125,7 +125,8 @@ def assert_frames_close(a: pd.DataFrame, b: pd.DataFrame, key: list[str], atol: 
             xs = x.astype(object).where(x.notna(), None).tolist()
             ys = y.astype(object).where(y.notna(), None).tolist()
             bad = [i for i, (u, v) in enumerate(zip(xs, ys)) if u != v and str(u) != str(v)]
-            assert not bad, f"{what}.{c}: {len(bad)} values differ, e.g. row {a.loc[bad[0], key].to_dict()}: {xs[bad[0]]!r} vs {ys[bad[0]]!r}"
+            assert not bad, (f"{what}.{c}: {len(bad)} values differ, e.g. row {a.loc[bad[0], key].to_dict()}: "
+                             f"{xs[bad[0]]!r} vs {ys[bad[0]]!r}")
 
 
 # -- pandas references of the documented rules -------------------------------------------------
@@ -199,7 +200,8 @@ def expected_offense(scores: pd.DataFrame, quotes: pd.DataFrame, v: dict) -> pd.
     return pd.DataFrame(rows, columns=cols)
 
 
-def expected_targets(scores: pd.DataFrame, industry_flow: pd.DataFrame, calendar: pd.DataFrame, v: dict) -> pd.DataFrame:
+def expected_targets(scores: pd.DataFrame, industry_flow: pd.DataFrame, calendar: pd.DataFrame,
+                     v: dict) -> pd.DataFrame:
     """portfolio_targets restated: last trading day of each week/month, top N industries by
     industry score (ties by name), top M buy-eligible stocks with composite >= rotation_min_score
     (ties by code), equal weight min(1/picked, max_weight_stock), each industry scaled down to

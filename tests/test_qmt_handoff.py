@@ -235,7 +235,7 @@ def test_cli_commands_print_summaries_and_clear_errors(duck, monkeypatch, tmp_pa
     r = CliRunner().invoke(cmds["import-fills"], [str(tmp_path / "none.csv")])
     assert r.exit_code == 2 and "does not exist" in r.output
     r = CliRunner().invoke(cmds["export-qmt"], ["--date", "2024-01-04", "--out", str(tmp_path)])
-    assert r.exit_code == 1 and "signals.qmt_signals not found" in r.output
+    assert r.exit_code == 1 and "qmt_signals is not built yet" in r.output
     r = CliRunner().invoke(cmds["paper"], ["--date", "2024-01-04"])
     assert r.exit_code == 0 and "new intent" in r.output, r.output
     r = CliRunner().invoke(cmds["reconcile"], ["--date", "2024-01-04"])
@@ -254,7 +254,8 @@ def test_live_reconcile_counts_bonus_shares_of_a_weekend_ex_date(duck):
                    price=7.0, qty=1000, fee=5.0, traded_at=pd.Timestamp("2024-06-03 02:00"))
         db.append(TRADES, pd.DataFrame([row]))
         db.execute("create schema if not exists staging")
+        # a Saturday ex-date; ex_trade_date the Monday session, as models/staging/stg_dividend.sql maps it
         db.execute("create table staging.stg_dividend as select '600000.SH' as code, date '2024-06-15' as ex_date, "
-                   "0.0 as cash_div_per_share, 0.3 as bonus_ratio")  # a Saturday
+                   "date '2024-06-17' as ex_trade_date, 0.0 as cash_div_per_share, 0.3 as bonus_ratio")
         assert implied_holdings(db, "live", pd.Timestamp("2024-06-14").date()) == {"600000.SH": 1000}
         assert implied_holdings(db, "live", pd.Timestamp("2024-06-17").date()) == {"600000.SH": 1300}

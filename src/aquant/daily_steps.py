@@ -97,7 +97,8 @@ def step_ingest(settings: Settings, opt: DailyOptions) -> StepOutcome:
             if s.status not in ("ok", "partial"):
                 raise StepFailed(f"ingest ended {s.status}", {"status": s.status})
             status = s.status
-            extra = {"rows": {t: [r.inserted, r.updated] for t, r in s.tables.items()}, "failures": len(s.failures), "failed_units": [f"{f.job}:{f.unit}" for f in s.failures[:20]],
+            extra = {"rows": {t: [r.inserted, r.updated] for t, r in s.tables.items()}, "failures": len(s.failures),
+                     "failed_units": [f"{f.job}:{f.unit}" for f in s.failures[:20]],
                      "calls": s.calls, "ingest_event_id": s.event_id}
         after = _raw_counts(db)
         latest = db.scalar("select max(trade_date) from raw.daily_quote") if "daily_quote" in after else None
