@@ -147,4 +147,6 @@ def paper(day: datetime, account: str, params: str | None) -> None:
                f"{r.new_intents} new intent(s), {r.skipped} skipped signal(s); equity {r.equity:,.2f} cash {r.cash:,.2f}")
 
 
-COMMANDS = [backtest, export_qmt, import_fills, reconcile, paper]
+from .live.commands import live  # noqa: E402 - the live session's command lives beside its modules
+
+COMMANDS = [backtest, export_qmt, import_fills, reconcile, paper, live]
