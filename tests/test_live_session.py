@@ -193,7 +193,7 @@ def test_full_simulated_day(day, tmp_path):
     sold = tr[(tr.code == "600000.SH") & (tr.side == "sell")]
     assert int(sold.qty.sum()) == 10_000  # everything sold by the end, never more than held
     # the disconnect: fills made at the counter while the link was down are in ops.trades all the same
-    broker_trades = {f"xt-{t['traded_id']}" for t in x.st["trades"]}
+    broker_trades = {f"xt-{ACCT}-{D:%Y%m%d}-{t['traded_id']}" for t in x.st["trades"]}
     assert broker_trades == set(tr.trade_id)
     assert any("on_disconnected" in r for r in s.reconnects) and any("reconnected" in r for r in s.reconnects)
     def bj(t: dict) -> str:
@@ -237,6 +237,7 @@ def test_daily_cap_refuses_and_logs(day, tmp_path):
         s = LiveSession(db, ACCT, D, connect, xd, clk, k, "sim", exchange=x).run()
         buy = db.query_df("select status, reason from ops.orders where order_id = ?", [f"{ACCT}:s1:buy"]).iloc[0]
     assert buy.status == "skipped" and "max_order_value_per_day" in buy.reason
+    assert any("max_order_value_per_day" in r for r in s.refused)
     assert all(b["order_remark"] != f"{ACCT}:s1:buy" for b in x.st["orders"])
 
 
@@ -268,6 +269,6 @@ def test_killed_process_restarts_without_sending_twice_or_losing_a_fill(day, tmp
         o = _orders(db)
     remarks = [b["order_remark"] for b in st["orders"]]
     assert len(remarks) == len(set(remarks))            # nothing sent twice
-    assert {f"xt-{t['traded_id']}" for t in st["trades"]} == set(tr.trade_id)  # no fill lost
+    assert {f"xt-{ACCT}-{D:%Y%m%d}-{t['traded_id']}" for t in st["trades"]} == set(tr.trade_id)  # no fill lost
     assert o.order_id.is_unique and (o.code == "600000.SH").sum() >= 1
     assert st["positions"]["600000.SH"]["volume"] == 0

@@ -68,7 +68,7 @@ def live(ctx: click.Context, account: str | None, broker: str, day: datetime | N
     from aquant import audit
 
     from . import safety
-    from .clock import SimClock, WallClock
+    from .clock import WallClock
     from .session import LiveSession
 
     knobs = LiveKnobs.load()
@@ -124,19 +124,15 @@ def live(ctx: click.Context, account: str | None, broker: str, day: datetime | N
 def _codes_for(db, account: str, day) -> list[str]:
     """Stocks the simulated exchange must quote: the day's intents (recorded, or planned from the
     previous session's qmt_signals)."""
-    from .. import data
+    from .intents import previous_session, signals_for
 
     codes = set()
     if db.table_exists("ops", "orders"):
         codes |= {r[0] for r in db.query("select distinct code from ops.orders where account = ? and trade_date = ?",
                                          [account, day])}
-    q = data.load_quotes(db, pd.Timestamp(day).date() - pd.Timedelta(days=20), day)
-    prev = sorted(d for d in pd.to_datetime(q["trade_date"]).dt.date.unique() if d < pd.Timestamp(day).date())
+    prev = previous_session(db, day)
     if prev:
-        try:
-            codes |= set(data.load_qmt_signals(db, prev[-1])["code"])
-        except data.MissingRelation:
-            pass
+        codes |= set(signals_for(db, prev)["code"])
     return sorted(codes)
 
 

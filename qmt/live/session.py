@@ -23,7 +23,6 @@ from aquant.db import Database
 from aquant.notify import outbox
 from aquant.notify.events import Event
 
-from .. import data
 from ..broker import OrderRequest
 from ..knobs import dbt_var
 from ..paper import next_session
@@ -34,6 +33,7 @@ from . import safety
 from .clock import to_utc
 from .decide import Intent, decide_open, protected_price
 from .feed import XtFeed
+from .intents import previous_session, signals_for
 from .knobs import LiveKnobs
 from .tables import ALL as LIVE_TABLES, LIVE_SESSION, LIVE_STOPS, LIVE_VOLUME_RATIO
 from .volume_ratio import ratio_at, reference_curve
@@ -152,8 +152,8 @@ class LiveSession:
 
     def _load_intents(self) -> None:
         """Intents for the day recorded after the last close; planned from qmt_signals when none are."""
-        prev = self._prev_session()
-        sig = data.load_qmt_signals(self.db, prev) if prev else pd.DataFrame()
+        prev = previous_session(self.db, self.day)
+        sig = signals_for(self.db, prev) if prev else pd.DataFrame()
         have = self.db.scalar("select count(*) from ops.orders where account = ? and trade_date = ?",
                               [self.account, self.day])
         if not have and not sig.empty:
@@ -178,14 +178,6 @@ class LiveSession:
             self.intents[r.order_id] = Intent(r.order_id, r.signal_id, r.code, r.side, int(r.qty),
                                               f(getattr(s, "take_profit", None)), f(getattr(s, "stop_loss", None)),
                                               f(getattr(s, "ref_price", None)), r.reason or "signal")
-
-    def _prev_session(self) -> date | None:
-        try:
-            cal = data.load_quotes(self.db, self.day - pd.Timedelta(days=20), self.day)
-        except data.MissingRelation:
-            return None
-        days = sorted(d for d in pd.to_datetime(cal["trade_date"]).dt.date.unique() if d < self.day)
-        return days[-1] if days else None
 
     def _expire_unsent_stops(self) -> None:
         """A stop order recorded but not sent before a crash (and not found at the broker by

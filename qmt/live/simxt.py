@@ -117,6 +117,7 @@ class SimExchange:
         self.faults = faults or Faults()
         self.costs = costs or CostModel()
         self.callbacks: list[Any] = []
+        self.account_id = self.path.stem.rsplit("_", 1)[0]
         self.quote_callbacks: list[Callable[[dict], None]] = []
         self.connected = True
         self.st: dict[str, Any] = {"day": str(self.day), "now": None, "next_id": 1000, "orders": [], "trades": [],
@@ -206,7 +207,7 @@ class SimExchange:
             return
         fee = self.costs.fee("buy" if buy else "sell", px, qty, self.day, o["stock_code"]).total
         self.st["next_id"] += 1
-        t = {"stock_code": o["stock_code"], "order_type": o["order_type"], "traded_id": f"T{self.st['next_id']}",
+        t = {"account_id": o["account_id"], "stock_code": o["stock_code"], "order_type": o["order_type"], "traded_id": f"T{self.st['next_id']}",
              "traded_time": int((pd.Timestamp(ts) - pd.Timedelta(hours=8)).timestamp()), "traded_price": float(px),
              "traded_volume": int(qty), "traded_amount": round(px * qty, 2), "order_id": o["order_id"],
              "order_sysid": o["order_sysid"], "strategy_name": o["strategy_name"], "order_remark": o["order_remark"],
@@ -246,7 +247,7 @@ class SimExchange:
         self.st["next_id"] += 1
         oid = self.st["next_id"]
         pos = self.st["positions"].get(code, {"volume": 0, "can_use": 0, "cost": 0.0})
-        o = {"stock_code": code, "order_id": oid, "order_sysid": f"S{oid}", "order_time":
+        o = {"account_id": self.account_id, "stock_code": code, "order_id": oid, "order_sysid": f"S{oid}", "order_time":
              int((pd.Timestamp(self.now or datetime.combine(self.day, datetime.min.time())) -
                   pd.Timedelta(hours=8)).timestamp()),
              "order_type": side, "order_volume": int(volume), "price_type": price_type, "price": float(price),

@@ -14,7 +14,7 @@ waiting, reported, reported-cancel-pending -> sent; 55 part-filled and 52 part-f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from aquant import audit
@@ -36,11 +36,16 @@ def status_of(order_status: int) -> str:
 
 
 def xt_fill(t: Any) -> Fill:
-    """An XtTrade as our Fill: order_remark carries our order_id; traded_time is epoch seconds (UTC)."""
+    """An XtTrade as our Fill: order_remark carries our order_id; traded_time is epoch seconds (UTC).
+
+    traded_id is the counter's match number, unique within an account's day only (exchanges
+    restart their numbering daily), so the trade_id carries the account and the Beijing date."""
     side = "buy" if int(t.order_type) == xtconstant().STOCK_BUY else "sell"
     at = datetime.fromtimestamp(int(t.traded_time), tz=timezone.utc).replace(tzinfo=None)
+    bj = at + timedelta(hours=8)
+    tid = f"xt-{getattr(t, 'account_id', '') or ''}-{bj:%Y%m%d}-{t.traded_id}"
     return Fill(t.order_remark or str(t.order_id), t.stock_code, side, float(t.traded_price), int(t.traded_volume),
-                float(getattr(t, "commission", 0.0) or 0.0), at, "", f"xt-{t.traded_id}")
+                float(getattr(t, "commission", 0.0) or 0.0), at, "", tid)
 
 
 @dataclass
