@@ -188,7 +188,7 @@ def test_script_is_old_python_compatible():
             assert n.returns is None and all(a.annotation is None for a in n.args.args), n.name
         assert not isinstance(n, ast.AnnAssign)
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    assert imported <= {"csv", "io", "os", "sys", "time"}
+    assert imported <= {"csv", "decimal", "io", "os", "sys", "time"}
 
 
 def test_reconcile_traces_trades_and_explains_missing_orders(duck, monkeypatch):
