@@ -31,9 +31,12 @@ def engage(path: Path, reason: str) -> Path:
 
 
 def sent_today(db: Database, account: str, day: date) -> tuple[int, float]:
-    """(orders, value in CNY) this account sent for `day`, from ops.orders."""
+    """(orders sent, value committed in CNY) for `day`, from ops.orders: a working order counts
+    whole, an ended one by what it filled (a stop's remainder re-sent after a timeout is not
+    counted twice)."""
     marks = ", ".join("?" * len(SENT))
-    row = db.query(f"select count(*), coalesce(sum(price * qty), 0) from ops.orders where account = ? and "
+    row = db.query(f"select count(*), coalesce(sum(price * case when status in ('sent', 'partial') then qty "
+                   f"else coalesce(filled_qty, 0) end), 0) from ops.orders where account = ? and "
                    f"trade_date = ? and status in ({marks})", [account, day, *SENT])[0]
     return int(row[0]), float(row[1])
 

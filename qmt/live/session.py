@@ -69,6 +69,15 @@ class Summary:
                 f"{len(self.refused)} refused, exit {self.exit_code}")
 
 
+def _purpose_sql() -> str:
+    """A stop order's reason is its purpose, maybe followed by ': why it ended' (the order's history)."""
+    return " or ".join("reason = ? or reason like ?" for _ in STOP_REASONS)
+
+
+def _purpose_args() -> list[str]:
+    return [a for k in STOP_REASONS for a in (k, f"{k}: %")]
+
+
 class LiveSession:
     """Runs `day` for `account`. `connect()` returns a connected XtBroker (raises ConnectionError);
     `xtdata` is the xtdata module (or SimXtData); `exchange` is the SimExchange when simulating."""
@@ -183,9 +192,10 @@ class LiveSession:
         """A stop order recorded but not sent before a crash (and not found at the broker by
         reconcile) is dropped: the stop re-decides on the next quote, with a new id."""
         marks = ", ".join("?" * len(STOP_REASONS))
-        for (oid,) in self.db.query(f"select order_id from ops.orders where account = ? and trade_date = ? and "
-                                    f"status = 'pending' and reason in ({marks})", [self.account, self.day, *STOP_REASONS]):
-            mark_order(self.db, oid, "expired", reason="recorded but not sent before a restart; re-decided")
+        for oid, purpose in self.db.query(f"select order_id, reason from ops.orders where account = ? and trade_date = ? "
+                                          f"and status = 'pending' and reason in ({marks})",
+                                          [self.account, self.day, *STOP_REASONS]):
+            mark_order(self.db, oid, "expired", reason=f"{purpose}: recorded but not sent before a restart; re-decided")
 
     def _load_levels(self) -> None:
         pos = self.broker.positions()
@@ -202,8 +212,8 @@ class LiveSession:
         # stop orders already working or done today (a restart): keep the count, disarm while working
         marks = ", ".join("?" * len(STOP_REASONS))
         for oid, code, status in self.db.query(
-                f"select order_id, code, status from ops.orders where account = ? and trade_date = ? and reason in "
-                f"({marks}) order by created_at", [self.account, self.day, *STOP_REASONS]):
+                f"select order_id, code, status from ops.orders where account = ? and trade_date = ? and "
+                f"({_purpose_sql()}) order by created_at", [self.account, self.day, *_purpose_args()]):
             lv = self.levels.get(code)
             if lv is not None:
                 lv.fired += 1
@@ -263,7 +273,7 @@ class LiveSession:
                             self.k.max_open_gap_pct, self.k.price_protect_pct, self.rules)
             if d.order is None:
                 if not self.dry_run:
-                    mark_order(self.db, it.order_id, "skipped", reason=d.skip)
+                    mark_order(self.db, it.order_id, "skipped", reason=f"{it.reason}: {d.skip}")
                 self.s.skipped.append(f"{it.order_id}: {d.skip}")
                 audit.record(self.db, "live_skip", {"account": self.account, "order_id": it.order_id, "why": d.skip})
                 del self.intents[it.order_id]
@@ -274,7 +284,7 @@ class LiveSession:
             if ok or not transient:
                 del self.intents[it.order_id]
             if why and not transient and not self.dry_run:
-                mark_order(self.db, it.order_id, "skipped", reason=f"refused: {why}")
+                mark_order(self.db, it.order_id, "skipped", reason=f"{it.reason}: refused: {why}")
                 self.s.skipped.append(f"{it.order_id}: refused: {why}")
 
     def _watch(self, at: datetime) -> None:
@@ -316,7 +326,7 @@ class LiveSession:
             else:
                 lv.working = f"halted: {why}"  # kill switch or daily cap: this stop stays down today
                 if not self.dry_run:
-                    mark_order(self.db, oid, "expired", reason=f"refused: {why}")
+                    mark_order(self.db, oid, "expired", reason=f"{kind}: refused: {why}")
         for c, lv in self.levels.items():
             if highs.get(c) != lv.high_water:  # the trailing stop's anchor survives a restart
                 self.db.execute("update ops.live_stops set high_water = ?, updated_at = ? where account = ? and code = ?",
@@ -438,10 +448,11 @@ class LiveSession:
         self._flush_vr()
         if self.broker is not None:
             marks = ", ".join("?" * 2)
-            for (oid,) in self.db.query(f"select order_id from ops.orders where account = ? and trade_date = ? and "
-                                        f"status in ({marks})", [self.account, self.day, "sent", "partial"]):
-                mark_order(self.db, oid, "expired", reason=("kill switch: cancelled" if killed else
-                                                            "day ended with the order unfilled (remainder expired)"))
+            for oid, purpose in self.db.query(f"select order_id, reason from ops.orders where account = ? and "
+                                              f"trade_date = ? and status in ({marks})",
+                                              [self.account, self.day, "sent", "partial"]):
+                mark_order(self.db, oid, "expired", reason=f"{purpose}: " + (
+                    "kill switch: cancelled" if killed else "day ended with the order unfilled (remainder expired)"))
                 self.broker.cancel(oid)
         if self.exchange is not None and not killed:
             self.exchange.close_day()
@@ -454,7 +465,7 @@ class LiveSession:
             self.s.fills = int(self.db.scalar("select count(*) from ops.trades where account = ? and "
                                               "cast(traded_at as date) = ?", [self.account, self.day]))
         for oid in list(self.intents):  # never decided (no price all day)
-            mark_order(self.db, oid, "skipped", reason="no quote during the session")
+            mark_order(self.db, oid, "skipped", reason=f"{self.intents[oid].reason}: no quote during the session")
             self.s.skipped.append(f"{oid}: no quote during the session")
         diffs = [n for n in self.s.reconcile_end if "fill(s) from the broker" not in n and "marked sent" not in n]
         if killed:
