@@ -50,7 +50,8 @@ def _xt(account: str, path: str | None) -> tuple[Any, Any]:
 
 
 @click.command()
-@click.option("--account", default=None, help="broker account id (default 'sim' with --broker sim)")
+@click.option("--account", default=None, envvar="AQUANT_LIVE_ACCOUNT",
+              help="broker account id (env AQUANT_LIVE_ACCOUNT; default 'sim' with --broker sim)")
 @click.option("--broker", type=click.Choice(["xt", "sim"]), default="xt", show_default=True)
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="the session (default: today in Beijing); --broker sim replays any day of the loaded market")
@@ -92,7 +93,8 @@ def live(ctx: click.Context, account: str | None, broker: str, day: datetime | N
         from aquant import trading_calendar
 
         if not trading_calendar.is_session(db, d):
-            raise click.ClickException(f"{d} is not a trading session (raw.trade_calendar / XSHG): nothing to do")
+            click.echo(f"live {d}: not a trading session (raw.trade_calendar / XSHG), nothing to do")
+            return
         exchange = None
         if broker == "sim":
             from .simmarket import sim_parts

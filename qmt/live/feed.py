@@ -3,7 +3,8 @@
 `subscribe_whole_quote` pushes tick dicts ({code: {time, lastPrice, high, low, lastClose, ...}},
 xtquant/xtdata.py docstring); the feed keeps the latest per code. Limit prices come from
 `get_instrument_detail` (UpStopPrice / DownStopPrice), minute bars from `get_market_data_ex`
-with period '1m'.
+with period '1m' after `download_history_data(stock_code, period, start_time, end_time)` fills
+the terminal's cache (xtquant/xtdata.py; the simulator needs no download and has no such function).
 """
 from __future__ import annotations
 
@@ -77,6 +78,9 @@ class XtFeed:
 
     def minute_bars(self, code: str, start: date, end: datetime) -> pd.DataFrame:
         """1-minute bars of `code` from `start` up to `end` (Beijing): columns ts (Beijing), volume."""
+        if hasattr(self.xd, "download_history_data"):  # xtdata reads minute bars from its local cache
+            self.xd.download_history_data(code, "1m", f"{pd.Timestamp(start):%Y%m%d}000000",
+                                          f"{pd.Timestamp(end):%Y%m%d%H%M%S}")
         data = self.xd.get_market_data_ex(["time", "close", "volume"], [code], period="1m",
                                           start_time=f"{pd.Timestamp(start):%Y%m%d}000000",
                                           end_time=f"{pd.Timestamp(end):%Y%m%d%H%M%S}")

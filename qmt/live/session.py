@@ -210,7 +210,6 @@ class LiveSession:
                 sl, tp, hw, sid = p.cost * (1 - sl_pct), p.cost * (1 + tp_pct), p.cost, None
             self.levels[code] = Levels(code, sl, tp, float(hw or p.cost), self.k.trailing_stop_pct, sid)
         # stop orders already working or done today (a restart): keep the count, disarm while working
-        marks = ", ".join("?" * len(STOP_REASONS))
         for oid, code, status in self.db.query(
                 f"select order_id, code, status from ops.orders where account = ? and trade_date = ? and "
                 f"({_purpose_sql()}) order by created_at", [self.account, self.day, *_purpose_args()]):
@@ -464,7 +463,7 @@ class LiveSession:
             self._save_levels()
             self.s.fills = int(self.db.scalar("select count(*) from ops.trades where account = ? and "
                                               "cast(traded_at as date) = ?", [self.account, self.day]))
-        for oid in list(self.intents):  # never decided (no price all day)
+        for oid in list(self.intents) if not killed else []:  # never decided (no price all day); a kill leaves them pending
             mark_order(self.db, oid, "skipped", reason=f"{self.intents[oid].reason}: no quote during the session")
             self.s.skipped.append(f"{oid}: no quote during the session")
         diffs = [n for n in self.s.reconcile_end if "fill(s) from the broker" not in n and "marked sent" not in n]

@@ -5,7 +5,9 @@ quote is compared with the stop-loss, the take-profit and the trailing stop (a f
 the highest price seen while held), and a crossing fires one protected limit sell of the
 sellable shares. While that order is working the stop is disarmed; when it ends with shares
 left (partly filled then cancelled at its timeout, rejected, or expired) the stop re-arms and
-fires again for the rest at the next crossing quote.
+fires again for the rest at the next crossing quote. An order queued at limit-down is left
+working (the session does not time it out): cancelling and re-sending would only lose its place
+in the queue of a sealed board; it expires at the close if nothing trades.
 """
 from __future__ import annotations
 
