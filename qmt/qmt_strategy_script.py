@@ -213,7 +213,9 @@ def crossed(lv, last):
 
 
 def _last_price(C, code):
-    """The last price: QMT's ContextInfo.get_full_tick, or the caller's scripted prices outside QMT."""
+    """The last price: QMT's ContextInfo.get_full_tick(code_list) -> {code: {"lastPrice": ...}} (the
+    terminal's built-in API, dict.thinktrader.net ContextInfo; the tick's fields as xtdata's), or the
+    caller's scripted prices outside QMT."""
     if hasattr(C, "get_full_tick"):
         tick = C.get_full_tick([code]) or {}
         return _num((tick.get(code) or {}).get("lastPrice")) or None

@@ -1,7 +1,9 @@
 """A simulated exchange behind xtquant 250807's interfaces, so `--broker sim` and the tests run
 the same session code that talks to miniQMT.
 
-Every name below is xtquant 250807.1.2's (the wheel's own files, read for this module):
+Every name below is xtquant 250807.1.2's (the wheel's own files, read for this module; the same
+names are in the vendor's reference, https://dict.thinktrader.net/nativeApi/xttrader.html and
+.../xtdata.html, and in xtquant/doc/xttrader.md, xtdata.md shipped inside the wheel):
 - `SimXtTrader` has XtQuantTrader's methods (xtquant/xttrader.py: register_callback, start, stop,
   connect, subscribe, order_stock(account, stock_code, order_type, order_volume, price_type,
   price, strategy_name='', order_remark=''), cancel_order_stock(account, order_id),
