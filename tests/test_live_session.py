@@ -155,12 +155,20 @@ def day(duck, tmp_path):
     return duck
 
 
+@pytest.fixture
+def any_day(any_db, tmp_path):
+    with Database(any_db) as db:
+        _market(db)
+    _carry(tmp_path / "sim")
+    return any_db
+
+
 def _orders(db: Database) -> pd.DataFrame:
     return db.query_df("select * from ops.orders where account = ? order by created_at, order_id", [ACCT])
 
 
-def test_full_simulated_day(day, tmp_path):
-    with Database(day) as db:
+def test_full_simulated_day(any_day, tmp_path):
+    with Database(any_day) as db:
         s, x = _run(db, tmp_path, Faults(disconnect=[("13:10", "13:20")]))
         o = _orders(db).set_index("order_id")
         tr = db.query_df("select * from ops.trades where account = ? and traded_at >= ?", [ACCT, D])
