@@ -7,7 +7,7 @@ a minute bar is labelled by its end (09:31 is the first, as xtdata and the sampl
 from __future__ import annotations
 
 import time
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
 
@@ -66,7 +66,7 @@ class WallClock:
 
     @property
     def now(self) -> datetime:
-        return (datetime.utcnow() + BJ_OFFSET).replace(microsecond=0)
+        return (datetime.now(timezone.utc).replace(tzinfo=None) + BJ_OFFSET).replace(microsecond=0)
 
     def __iter__(self):
         for t in self.ticks:

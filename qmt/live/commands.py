@@ -88,7 +88,7 @@ def live(ctx: click.Context, account: str | None, broker: str, day: datetime | N
     account = account or ("sim" if broker == "sim" else None)
     if not account:
         raise click.UsageError("--account is required with --broker xt")
-    d = (day or datetime.utcnow() + pd.Timedelta(hours=8)).date()
+    d = (day or pd.Timestamp.now(tz="Asia/Shanghai").tz_localize(None)).date()
     with _db() as db:
         from aquant import trading_calendar
 

@@ -6,7 +6,7 @@ The caps count what ops.orders says was sent today for the account, so a restart
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from aquant.db import Database
@@ -26,7 +26,7 @@ def kill_switch(path: Path) -> str | None:
 
 def engage(path: Path, reason: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{reason} at {datetime.utcnow():%Y-%m-%d %H:%M:%S} UTC\n", encoding="utf-8")
+    path.write_text(f"{reason} at {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC\n", encoding="utf-8")
     return path
 
 

@@ -30,7 +30,7 @@ from ..records import mark_order, now, reconcile_on_start, record_intents, send_
 from ..rules import RuleBook, board_of
 from ..tables import ORDERS, TRADES
 from . import safety
-from .clock import to_utc
+from .clock import to_bj, to_utc
 from .decide import Intent, decide_open, protected_price
 from .feed import XtFeed
 from .intents import previous_session, signals_for
@@ -210,14 +210,15 @@ class LiveSession:
                 sl, tp, hw, sid = p.cost * (1 - sl_pct), p.cost * (1 + tp_pct), p.cost, None
             self.levels[code] = Levels(code, sl, tp, float(hw or p.cost), self.k.trailing_stop_pct, sid)
         # stop orders already working or done today (a restart): keep the count, disarm while working
-        for oid, code, status in self.db.query(
-                f"select order_id, code, status from ops.orders where account = ? and trade_date = ? and "
+        for oid, code, status, created in self.db.query(
+                f"select order_id, code, status, created_at from ops.orders where account = ? and trade_date = ? and "
                 f"({_purpose_sql()}) order by created_at", [self.account, self.day, *_purpose_args()]):
             lv = self.levels.get(code)
             if lv is not None:
                 lv.fired += 1
                 if status not in FINAL:
                     lv.working = oid
+                    self.sent_at[oid] = to_bj(pd.Timestamp(created).to_pydatetime())  # its timeout still runs
 
     def _save_levels(self) -> None:
         held = self.broker.positions() if self.broker is not None else {}
