@@ -365,3 +365,35 @@ def notifications(db: Database, limit: int = 100) -> pd.DataFrame:
 def default_start(days: int, end: date | None = None) -> date:
     """A calendar start date covering about `days` trading days."""
     return (end or date.today()) - timedelta(days=int(days * 1.5) + 7)
+
+
+def live_days(db: Database, limit: int = 60) -> list[date]:
+    """Days with a live session (`aquant live`), newest first."""
+    ls = locate(db, "live_session")
+    return [_date(r[0]) for r in db.query(f"select distinct trade_date from {ls} order by trade_date desc limit ?",
+                                          [limit])]
+
+
+def live_session(db: Database, trade_date: date) -> dict[str, pd.DataFrame]:
+    """One live day: its session rows (per account), orders, fills, and the stops that fired or are watched."""
+    ls, od, tr = locate(db, "live_session"), locate(db, "orders"), locate(db, "trades")
+    out = {"session": db.query_df(f"select account, broker, status, exit_code, orders_sent, fills, skipped, stops_fired, "
+                                  f"last_minute, started_at, ended_at from {ls} where trade_date = ? order by account",
+                                  [trade_date])}
+    accounts = out["session"]["account"].tolist()
+    if not accounts:
+        return {**out, "orders": pd.DataFrame(), "fills": pd.DataFrame(), "stops": pd.DataFrame(),
+                "levels": pd.DataFrame()}
+    marks, args = _in(accounts)
+    out["orders"] = db.query_df(f"select created_at, account, code, side, reason, order_type, price, qty, filled_qty, "
+                                f"status, order_id from {od} where trade_date = ? and account in {marks} "
+                                f"order by created_at, order_id", [trade_date, *args])
+    out["fills"] = db.query_df(f"select traded_at, account, code, side, price, qty, fee, order_id, trade_id from {tr} "
+                               f"where cast(traded_at as date) = ? and account in {marks} order by traded_at, trade_id",
+                               [trade_date, *args])
+    purpose = out["orders"]["reason"].fillna("").str.split(":").str[0]
+    out["stops"] = out["orders"][purpose.isin(["stop", "target", "trail"])].reset_index(drop=True)
+    out["levels"] = (db.query_df(f"select account, code, stop_loss as stop, take_profit as target, high_water as high "
+                                 f"from {locate(db, 'live_stops')} where account in {marks} order by account, code", args)
+                     if exists(db, "live_stops") else pd.DataFrame())
+    return out

@@ -145,4 +145,6 @@ def paper(day: datetime, account: str, params: str | None) -> None:
                f"cash {r.cash:,.2f}")
 
 
-COMMANDS = [backtest, export_qmt, import_fills, reconcile, paper]
+from .live.commands import live  # noqa: E402 - the live session's command lives beside its modules
+
+COMMANDS = [backtest, export_qmt, import_fills, reconcile, paper, live]

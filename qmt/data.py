@@ -167,3 +167,20 @@ def load_targets(db: Database, start: date, end: date, src: Sources = Sources())
 def load_qmt_signals(db: Database, day: date, src: Sources = Sources()) -> pd.DataFrame:
     return _read(db, "qmt_signals", QMT_SIGNAL_COLS, src,
                  "where trade_date = ? order by priority, code", [day])
+
+
+MINUTE_COLS = ["code", "ts", "open", "high", "low", "close", "volume", "amount"]
+
+
+def load_minute_bars(db: Database, codes: list[str], start: date, end: date, src: Sources = Sources()) -> pd.DataFrame:
+    """1-minute bars of `codes` on days [start, end] (optional relation), ts in UTC as stored."""
+    if not codes:
+        return pd.DataFrame(columns=MINUTE_COLS)
+    marks = ", ".join("?" * len(codes))
+    df = _read(db, src.rel("staging", "stg_minute_quote"), MINUTE_COLS,
+               f"where code in ({marks}) and ts >= ? and ts < ? order by code, ts",
+               [*codes, pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)], required=False)
+    df["ts"] = pd.to_datetime(df["ts"]).astype("datetime64[ns]")
+    for c in MINUTE_COLS[2:]:
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
+    return df
