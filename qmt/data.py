@@ -177,7 +177,7 @@ def load_minute_bars(db: Database, codes: list[str], start: date, end: date, src
     if not codes:
         return pd.DataFrame(columns=MINUTE_COLS)
     marks = ", ".join("?" * len(codes))
-    df = _read(db, src.rel("staging", "stg_minute_quote"), MINUTE_COLS,
+    df = _read(db, "stg_minute_quote", MINUTE_COLS, src,
                f"where code in ({marks}) and ts >= ? and ts < ? order by code, ts",
                [*codes, pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)], required=False)
     df["ts"] = pd.to_datetime(df["ts"]).astype("datetime64[ns]")
