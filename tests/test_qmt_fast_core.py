@@ -97,3 +97,91 @@ def test_engine_names_are_checked():
     assert broker_class("fast") is FastSimBroker
     with pytest.raises(ValueError, match="engine must be one of"):
         broker_class("turbo")
+
+
+def _rule_tests() -> list:
+    """The reference broker's rule tests that take no fixture, from the modules that build a
+    SimBroker by name: rerun below with FastSimBroker in its place."""
+    import importlib
+    import inspect
+
+    out = []
+    for name in ("test_qmt_rules", "test_qmt_rules_exact", "test_qmt_dividend_tax"):
+        mod = importlib.import_module(name)
+        out += [pytest.param(mod, t, id=f"{name}::{t}") for t, f in vars(mod).items()
+                if t.startswith("test_") and callable(f) and not inspect.signature(f).parameters]
+    return out
+
+
+@pytest.mark.parametrize("mod, test", _rule_tests())
+def test_the_reference_rule_tests_pass_on_the_fast_broker(mod, test, monkeypatch):
+    """Every hand-built rule case (limits, lots, T+1, caps, costs, dividend tax by holding
+    period...) written for SimBroker holds for FastSimBroker too. Tests that go through
+    `simulate` already run the fast engine (the default)."""
+    monkeypatch.setattr(mod, "SimBroker", FastSimBroker)
+    getattr(mod, test)()
+
+
+def test_random_orders_fill_identically_on_both_brokers():
+    """Differential check at the edges the sample market rarely hits: stops exactly at the low,
+    targets exactly at the high, cash that binds to the last lot, odd quantities, four boards,
+    across the 2015-08-01 transfer-fee change. Hand-built bars (seeded), both brokers fed alike."""
+    from aquant.qmt.broker import OrderRequest
+    from aquant.qmt.sim_broker import SimBroker
+
+    rng = np.random.default_rng(7)
+    codes = ["600000.SH", "300750.SZ", "688001.SH", "830799.BJ"]
+    info = pd.DataFrame({"code": codes, "board": ["main", "chinext", "star", "bse"], "is_st": [False, True, False, False],
+                         "list_date": [pd.Timestamp("2010-01-04")] * 3 + [pd.Timestamp("2015-07-27")]})
+    ref, fast = SimBroker(60_000, CostModel(0.0003, 5.0, 0.0007), 0.2), FastSimBroker(60_000, CostModel(0.0003, 5.0, 0.0007), 0.2)
+    for b in (ref, fast):
+        b.set_info(info)
+    close = {c: 10.0 + 7 * i for i, c in enumerate(codes)}
+    for day in pd.bdate_range("2015-07-20", periods=40):
+        rows = []
+        for c in codes:
+            pre = close[c]
+            op = round(pre * (1 + rng.normal(0, 0.04)), 2)
+            cl = round(pre * (1 + rng.normal(0, 0.04)), 2)
+            rows.append((c, op, round(max(op, cl) + rng.integers(0, 30) / 100, 2),
+                         round(min(op, cl) - rng.integers(0, 30) / 100, 2), cl, pre, float(rng.integers(0, 4) * 5000)))
+            close[c] = cl
+        bars = pd.DataFrame(rows, columns=["code", "open", "high", "low", "close", "pre_close", "volume"])
+        for b in (ref, fast):
+            b.start_day(day, bars)
+        for _ in range(12):
+            r = bars.iloc[int(rng.integers(0, len(codes)))]
+            kind = rng.choice(["buy", "sell", "stop", "target"])
+            qty = int(rng.choice([1, 99, 100, 150, 201, 300, 1000, 2500]))
+            make = {"buy": lambda: OrderRequest(r.code, "buy", qty),
+                    "sell": lambda: OrderRequest(r.code, "sell", qty),
+                    "stop": lambda: OrderRequest(r.code, "sell", qty, "stop", float(rng.choice([r.low, r.open, r.low - 0.01]))),
+                    "target": lambda: OrderRequest(r.code, "sell", qty, "target",
+                                                   float(rng.choice([r.high, r.open, r.high + 0.01])))}[kind]
+            rng_state = rng.bit_generator.state
+            a = ref.submit(make())
+            rng.bit_generator.state = rng_state  # the same order for both brokers
+            f = fast.submit(make())
+            assert (f.status, f.filled, f.rejected, f.reason) == (a.status, a.filled, a.rejected, a.reason)
+        assert fast.end_day() == ref.end_day() and fast._cash_c == ref._cash_c
+    assert [vars(e) for e in fast.log] == [vars(e) for e in ref.log]
+    statuses = {e.status for e in ref.log} | {e.reason.split(":")[0] for e in ref.log}
+    assert {"filled", "rejected"} <= statuses and len(ref.fills()) > 20
+
+
+def test_cash_needed_for_a_buy_and_the_affordable_lot_equal_the_reference():
+    """The cash check of a buy, to the cent: with cash exactly the cost of n lots both brokers buy
+    n lots, with a cent less both buy n - 1 (where the binary search of _affordable_qty turns)."""
+    from aquant.qmt.sim_broker import SimBroker
+
+    for day in (pd.Timestamp("2015-07-31"), pd.Timestamp("2024-01-02")):
+        for px, code, board in ((9.87, "600000.SH", "main"), (123.45, "688001.SH", "star"), (3.01, "000001.SZ", "main")):
+            for q in (100, 200, 300, 1700, 20_000):
+                ref, fast = SimBroker(1e6, CostModel(0.0003, 5.0)), FastSimBroker(1e6, CostModel(0.0003, 5.0))
+                for b in (ref, fast):
+                    b.day = day
+                cost = ref._buy_cost_c(px, q, code)
+                assert fast._buy_cost_c(px, q, code) == cost
+                for cash in (cost, cost - 1):
+                    ref._cash_c = fast._cash_c = cash
+                    assert fast._affordable_qty(px, q + 500, board, code) == ref._affordable_qty(px, q + 500, board, code)
