@@ -54,11 +54,12 @@ def _load(db_path: str):
 
 
 def _zero_fee_broker():
-    """make_broker with stamp duty and transfer fee at zero (bench only; the product keeps them)."""
+    """make_broker with stamp duty and transfer fee at zero (bench only; the product keeps them),
+    for either engine (the fast one gets the same zeroed rows through its cached RuleBook)."""
     from aquant.qmt import backtest
     from aquant.qmt.costs import CostModel
+    from aquant.qmt.fast_core import FastRuleBook, broker_class
     from aquant.qmt.rules import RuleBook
-    from aquant.qmt.sim_broker import SimBroker
 
     class NoTaxRules(RuleBook):
         def stamp_rate(self, day):  # noqa: ANN001, ANN201
@@ -67,9 +68,13 @@ def _zero_fee_broker():
         def transfer_rate(self, day, exchange="SH"):  # noqa: ANN001, ANN201
             return 0.0
 
-    def make(p, info=None):  # noqa: ANN001, ANN202
-        b = SimBroker(p.initial_cash, CostModel(p.commission_rate, p.commission_min, p.slippage, NoTaxRules()),
-                      p.volume_share)
+    class FastNoTaxRules(FastRuleBook, NoTaxRules):
+        pass
+
+    def make(p, info=None, engine="reference"):  # noqa: ANN001, ANN202
+        rules = FastNoTaxRules() if engine == "fast" else NoTaxRules()
+        b = broker_class(engine)(p.initial_cash, CostModel(p.commission_rate, p.commission_min, p.slippage, rules),
+                                 p.volume_share)
         if info is not None and not info.empty:
             b.set_info(info)
         return b
@@ -90,9 +95,15 @@ def step_backtest(a: argparse.Namespace) -> None:
     else:
         params = None
     t0 = time.perf_counter()
-    res = simulate(f["quotes"], f["info"], sig, f["targets"], f["dividends"], params)
+    res = simulate(f["quotes"], f["info"], sig, f["targets"], f["dividends"], params, engine="reference")
     t_sim = time.perf_counter() - t0
-    out = {"mode": a.mode, "load_s": t_load, "simulate_s": t_sim, "days": len(res.equity), "start": lo, "end": hi,
+    # the fast engine (qmt/fast_core.py) on the same frames in the same process; its result must
+    # be identical to the reference's, or its time means nothing
+    t1 = time.perf_counter()
+    fast = simulate(f["quotes"], f["info"], sig, f["targets"], f["dividends"], params, engine="fast")
+    t_fast = time.perf_counter() - t1
+    identical = fast.log.equals(res.log) and fast.equity.equals(res.equity)
+    out = {"mode": a.mode, "load_s": t_load, "simulate_s": t_sim, "simulate_fast_s": t_fast, "fast_identical": identical, "days": len(res.equity), "start": lo, "end": hi,
            "quote_rows": len(f["quotes"]), "signals": len(sig), "orders_logged": len(res.log),
            "total_return": res.summary["total_return"], "n_trades": res.summary["n_trades"]}
     if a.mode == "simple":

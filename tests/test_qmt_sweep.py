@@ -166,3 +166,27 @@ def test_app_section_shows_the_ranked_table_and_a_heatmap_with_its_period(market
     at.selectbox(key="sweep_period").set_value("out_of_sample").run()
     fig = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert f"out-of-sample {OOS}" in fig["layout"]["title"]["text"]
+
+
+def test_strategy_knob_sweep_in_processes_on_both_targets(any_db):
+    """No dbt involved: the hand-built market of test_qmt_backtest, two processes, DuckDB and
+    PostgreSQL; every run recorded with its knob; a dbt var on PostgreSQL is refused clearly."""
+    from test_qmt_backtest import load_market
+    from test_qmt_backtest import market as tiny_market
+
+    with Database(any_db) as db:
+        load_market(db, tiny_market())
+        res = run_sweep(db, {"trail_stop_position": [0.02, 0.3], "buy_weight": [0.05, 0.1]}, date(2024, 1, 2),
+                        date(2024, 2, 26), date(2024, 2, 1), {"slippage": 0.0005}, jobs=2, sweep_id="sw-tiny")
+        rows = db.query_df("select s.run_id, s.params, s.period, s.total_return, r.params as run_params, "
+                           "r.total_return as run_return from ops.backtest_sweep s join ops.backtest_run r "
+                           "using (run_id) where s.sweep_id = 'sw-tiny'")
+        if any_db.is_postgres:
+            with pytest.raises(SweepError, match="DuckDB only"):
+                run_sweep(db, {"buy_threshold": [5, 6]}, date(2024, 1, 2), date(2024, 2, 26))
+    assert len(rows) == 8 and len(res.table) == 8
+    assert (rows.total_return == rows.run_return).all()
+    for _, r in rows.iterrows():
+        knobs, run = json.loads(r.params), json.loads(r.run_params)
+        assert run["trail_stop_position"] == knobs["trail_stop_position"] and run["buy_weight"] == knobs["buy_weight"]
+    assert rows.total_return.nunique() > 1  # the knobs changed the runs
