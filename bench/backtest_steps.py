@@ -191,4 +191,39 @@ def step_vectorbt(a: argparse.Namespace) -> None:
            "max_abs_daily_return_gap": float((r_ours - r_vbt).abs().max())})
 
 
-STEPS = {"backtest": step_backtest, "vectorbt": step_vectorbt}
+def step_broker(a: argparse.Namespace) -> None:
+    """The broker alone, both engines: a day of market buys on every stock of the last day's bars,
+    then a day of untriggered stops and market sells; best of 5 CPU times, identical logs required."""
+    from aquant.qmt.backtest import make_broker
+    from aquant.qmt.broker import OrderRequest
+    from aquant.qmt.strategy import StrategyParams
+
+    f, _, _, hi = _load(a.db)
+    q = f["quotes"]
+    days = sorted(q["trade_date"].unique())[-2:]
+    bars = [q[q["trade_date"] == d].reset_index(drop=True) for d in days]
+    live = bars[0][bars[0]["volume"] > 0]["code"].tolist()
+    p = StrategyParams(initial_cash=1e11, volume_share=1.0, slippage=0.0005)
+    out, logs = {}, {}
+    for engine in ("reference", "fast"):
+        best = float("inf")
+        for _ in range(5):
+            b = make_broker(p, f["info"], engine)
+            b.start_day(days[0], bars[0])
+            t0 = time.process_time()
+            for c in live:
+                b.submit(OrderRequest(c, "buy", 300))
+            b.start_day(days[1], bars[1])
+            for c in live:
+                bar = b.bar(c)
+                if bar is not None:
+                    b.submit(OrderRequest(c, "sell", 300, "stop", round(bar["low"] * 0.9, 2) or 0.01))
+                b.submit(OrderRequest(c, "sell", 300))
+            best = min(best, time.process_time() - t0)
+        out[f"{engine}_s"], logs[engine] = best, [vars(e) for e in b.log]
+    _emit({**out, "orders": 3 * len(live), "identical": logs["fast"] == logs["reference"],
+           "us_per_order_reference": out["reference_s"] / (3 * len(live)) * 1e6,
+           "us_per_order_fast": out["fast_s"] / (3 * len(live)) * 1e6})
+
+
+STEPS = {"backtest": step_backtest, "vectorbt": step_vectorbt, "broker": step_broker}

@@ -112,6 +112,7 @@ def _bench_backtest(res: dict, sc, ref: Path) -> None:  # noqa: ANN001
     res["bt_rotation"] = _runs("backtest", ["--db", str(ref), "--mode", "rotation"], 1, f"{sc.name}_bt_rotation")
     res["bt_simple"] = _runs("backtest", ["--db", str(ref), "--mode", "simple"], 1, f"{sc.name}_bt_simple")
     res["vectorbt"] = _runs("vectorbt", ["--db", str(ref)], 1, f"{sc.name}_vectorbt")
+    res["broker"] = _runs("broker", ["--db", str(ref)], 1, f"{sc.name}_broker")
 
 
 def bench_postgres(a: argparse.Namespace, res: dict) -> None:
@@ -246,6 +247,12 @@ def report(a: argparse.Namespace, res: dict, seconds: float) -> str:
               f"{v['daily_return_corr_orders']:.4f}, largest daily gap {v['max_abs_daily_return_gap_orders']:.2e}. "
               f"{sim.result['signals']:,} signals over "
               f"{sim.result['days']} days; cash skips in ours: {sim.result.get('cash_skips')}.", ""]
+    if res.get("broker"):
+        b = res["broker"][0].result
+        L += [f"Broker alone (bench/backtest_steps.py step_broker; {b['orders']:,} orders, best of 5 CPU times): "
+              f"reference {b['us_per_order_reference']:.1f} us/order, fast {b['us_per_order_fast']:.1f} us/order "
+              f"({b['fast_s'] / b['reference_s']:.2f}x the time); logs "
+              f"{'identical' if b['identical'] else 'DIFFER'}.", ""]
     L += [f"Bench wall time: {seconds / 60:.1f} min.", ""]
     return "\n".join(L)
 

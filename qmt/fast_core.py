@@ -33,7 +33,7 @@ import pandas as pd
 from .broker import OrderRequest, OrderResult
 from .costs import CostModel, Fee
 from .rules import RuleBook, _sse_sessions, sessions_since_listing
-from .sim_broker import SimBroker
+from .sim_broker import BAR_COLS, SimBroker
 
 ENGINES = ("fast", "reference")
 DEFAULT_ENGINE = "fast"  # identical results to the reference (tests/test_qmt_fast_core.py)
@@ -164,14 +164,54 @@ class FastSimBroker(SimBroker):
         self._cal = _sse_sessions()
         self._ld_i: dict[str, int | None] = {}
         self._day_i: int | None = None
-        self._bars2d: np.ndarray | None = None
+        self._rows: dict[str, list[float]] = {}
 
     def start_day(self, day, bars: pd.DataFrame) -> None:  # noqa: ANN001
-        super().start_day(day, bars)
-        a = self._arr
-        self._o, self._h, self._l, self._v = a["open"], a["high"], a["low"], a["volume"]
+        """As SimBroker.start_day; the day's columns also kept as Python lists (indexing a list
+        is several times cheaper than a numpy scalar), delistings found without sorting the book."""
+        self.day = pd.Timestamp(day)
+        codes = bars["code"].to_numpy() if "code" in bars.columns else bars.index.to_numpy()
+        self._idx = dict(zip(codes.tolist(), range(len(codes))))
+        self._arr = {c: bars[c].to_numpy(dtype=float) for c in BAR_COLS}
+        self._rows = {c: a.tolist() for c, a in self._arr.items()}
+        self._used = {}
+        for h in self._hold.values():
+            h.sellable = h.qty
+        self.delisted = sorted(c for c in self._hold if c in self.delist and self.delist[c] <= self.day)
+        for code in self.delisted:
+            self._delist(code)
+        r = self._rows
+        self._o, self._h, self._l, self._v = r["open"], r["high"], r["low"], r["volume"]
         s, d = self._cal, np.datetime64(self.day.date(), "D")
         self._day_i = int(np.searchsorted(s, d, "right")) if s is not None and s[0] <= d <= s[-1] else None
+
+    def bar(self, code: str) -> dict[str, float] | None:
+        i = self._idx.get(code)
+        if i is None:
+            return None
+        r = self._rows
+        return {"open": r["open"][i], "high": r["high"][i], "low": r["low"][i], "close": r["close"][i],
+                "pre_close": r["pre_close"][i], "volume": r["volume"][i]}
+
+    def end_day(self) -> float:
+        close, idx = self._rows["close"], self._idx
+        for code in self._hold:
+            i = idx.get(code)
+            if i is not None:
+                self.last_close[code] = close[i]
+        return self.equity()
+
+    def marks(self, codes: set[str]) -> dict[str, float]:
+        close, idx = self._rows.get("close", []), self._idx
+        out: dict[str, float] = {}
+        for c in codes:
+            i = idx.get(c)
+            if i is not None:
+                out[c] = close[i]
+        for c, h in self._hold.items():
+            if c not in out and h.qty > 0 and c in self.last_close:
+                out[c] = self.last_close[c]
+        return out
 
     def _buy_cost_c(self, px: float, q: int, code: str) -> int:
         fee = self.costs.fee_cents("buy", px, q, self.day, code)
