@@ -166,7 +166,7 @@ def sweep(grid: str, start: datetime | None, end: datetime | None, oos_start: da
     from tqdm import tqdm
 
     from .data import MissingRelation
-    from .sweep import SweepError, parse_grid, ranked_table, run_sweep, signal_range
+    from .sweep import SweepError, parse_grid, ranked_table, run_sweep, signal_range, steps
 
     p = _params(params)
     try:
@@ -177,8 +177,8 @@ def sweep(grid: str, start: datetime | None, end: datetime | None, oos_start: da
         try:
             lo, hi = signal_range(db)
             s, e = (start.date() if start else lo), (end.date() if end else hi)
-            n = len(combos) * (2 if oos_start else 1)
-            with tqdm(total=n, desc="sweep", unit="run") as bar:
+            n = steps(grid, oos_start.date() if oos_start else None)
+            with tqdm(total=n, desc="sweep (builds + runs)", unit="step") as bar:
                 res = run_sweep(db, grid, s, e, oos_start.date() if oos_start else None, p, jobs, engine, bar.update)
         except (ValueError, MissingRelation) as exc:
             raise _fail(exc) from exc

@@ -26,7 +26,7 @@ import re
 import shutil
 import tempfile
 import uuid
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -110,6 +110,13 @@ def parse_grid(grid: str | Mapping[str, Any]) -> list[Combo]:
     return [Combo(dict(zip(names, vals))) for vals in itertools.product(*(grid[n] for n in names))]
 
 
+def steps(grid: str | Mapping[str, Any], oos_start: date | None) -> int:
+    """How many progress steps a sweep reports: one per warehouse copy built, one per run."""
+    combos = parse_grid(grid)
+    builds = len({json.dumps(c.dbt, sort_keys=True) for c in combos if c.dbt})
+    return builds + len(combos) * (2 if oos_start else 1)
+
+
 def models_reading(names: list[str], root: Path | None = None) -> list[str] | None:
     """dbt selectors (`model+`) for the models whose SQL reads one of these vars; None when a
     macro reads one (then every model is rebuilt: a macro may be used anywhere)."""
@@ -122,7 +129,9 @@ def models_reading(names: list[str], root: Path | None = None) -> list[str] | No
 
 
 def build_variant(settings: Settings, knobs: Mapping[str, Any], workdir: Path) -> Settings:
-    """A copy of the DuckDB warehouse with the models that read `knobs` rebuilt with them."""
+    """A copy of the DuckDB warehouse with the models that read `knobs` rebuilt with them.
+
+    The caller checkpoints the source first (run_sweep does), so the copy holds every write."""
     from aquant.dbt_runner import run_dbt
 
     if settings.is_postgres:
@@ -130,8 +139,6 @@ def build_variant(settings: Settings, knobs: Mapping[str, Any], workdir: Path) -
                          "for DuckDB only; on PostgreSQL sweep strategy knobs, or build with --dbt-vars")
     workdir.mkdir(parents=True, exist_ok=True)
     dest = workdir / "warehouse.duckdb"
-    with Database(settings) as db:  # everything written so far is in the main file, not its WAL
-        db.execute("checkpoint")
     shutil.copyfile(settings.duckdb_path, dest)
     copy = Settings(target="duckdb", duckdb_path=dest, pg=dict(settings.pg))
     sel = models_reading(list(knobs))
@@ -194,7 +201,8 @@ def run_sweep(db: Database, grid: str | Mapping[str, Any], start: date, end: dat
     """Backtest every combination of `grid` on each period and record it (see module doc).
 
     `db` is the warehouse (its Settings locate the file copied for dbt knobs); `base` are
-    params every run shares; `progress(n)` is called as runs finish (e.g. tqdm.update)."""
+    params every run shares; `progress(n)` is called as each warehouse copy is built and each run
+    finishes (`steps(grid, oos_start)` of them; e.g. tqdm.update)."""
     combos = parse_grid(grid)
     base = dict(base or {})
     split_params(base)  # unknown base keys fail here, before any work
@@ -203,11 +211,22 @@ def run_sweep(db: Database, grid: str | Mapping[str, Any], start: date, end: dat
     own_dir = workdir is None
     workdir = Path(workdir or tempfile.mkdtemp(prefix=f"aquant-{sweep_id}-"))
     try:
-        variants: dict[str, Settings | None] = {}
-        for c in combos:
-            key = json.dumps(c.dbt, sort_keys=True)
-            if key not in variants:
-                variants[key] = (build_variant(db.settings, c.dbt, workdir / f"v{len(variants)}") if c.dbt else None)
+        keys = list(dict.fromkeys(json.dumps(c.dbt, sort_keys=True) for c in combos))
+        jobs = max(1, jobs or os.cpu_count() or 1)
+        variants: dict[str, Settings | None] = {k: None for k in keys if k == "{}"}
+        todo = [k for k in keys if k != "{}"]
+        if todo and db.settings.is_postgres:
+            raise SweepError("sweeping dbt vars builds a copy of the warehouse per combination, which is done "
+                             "for DuckDB only; on PostgreSQL sweep strategy knobs, or build with --dbt-vars")
+        if todo:  # dbt runs are subprocesses: a thread each, `jobs` at a time
+            db.execute("checkpoint")  # everything written so far goes to the file that is copied
+            with ThreadPoolExecutor(min(jobs, len(todo))) as pool:
+                futs = {pool.submit(build_variant, db.settings, json.loads(k), workdir / f"v{i}"): k
+                        for i, k in enumerate(todo)}
+                for f in as_completed(futs):
+                    variants[futs[f]] = f.result()
+                    if progress:
+                        progress(1)
         _FRAMES.clear()
         p0, _ = split_params(base)
         for vkey, st in variants.items():
@@ -219,7 +238,7 @@ def run_sweep(db: Database, grid: str | Mapping[str, Any], start: date, end: dat
                         _FRAMES[(vkey, per.name)] = load_frames(vdb, per.start, per.end, p0)
         tasks = [(i, per, c) for i, c in enumerate(combos) for per in pers]
         results: dict[tuple[int, str], BacktestResult] = {}
-        jobs = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
+        jobs = min(jobs, len(tasks))
         if jobs == 1:
             for i, per, c in tasks:
                 results[(i, per.name)] = _simulate((json.dumps(c.dbt, sort_keys=True), per.name), c.params(base), engine)
