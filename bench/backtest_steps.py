@@ -206,7 +206,7 @@ def step_broker(a: argparse.Namespace) -> None:
     from aquant.qmt.broker import OrderRequest
     from aquant.qmt.strategy import StrategyParams
 
-    f, _, _, hi = _load(a.db)
+    f = _load(a.db)[0]
     q = f["quotes"]
     days = sorted(q["trade_date"].unique())[-2:]
     bars = [q[q["trade_date"] == d].reset_index(drop=True) for d in days]

@@ -16,18 +16,17 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
-
-from aquant.db import Database
 from aquant.extract.ingest_sample import ingest_sample
 from aquant.extract.sample import SampleConfig
 from aquant.qmt.backtest import run_backtest
 from aquant.qmt.commands import sweep as sweep_cmd
 from aquant.qmt.sweep import SweepError, models_reading, parse_grid, ranked_table, run_sweep
-
+from click.testing import CliRunner
 from conftest import duck_settings
 from test_offense_backtest_golden import PARAMS
 from test_offense_support import DEFAULTS, build, copy_duck, read
+
+from aquant.db import Database
 
 CFG = SampleConfig(n_stocks=30, start=date(2022, 1, 4), end=date(2023, 12, 29))
 OOS = date(2023, 7, 3)
@@ -48,7 +47,7 @@ def market(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def swept(market):
-    settings, tmp = market
+    settings, _ = market
     with Database(settings) as db:
         res = run_sweep(db, GRID, CFG.start, CFG.end, OOS, BASE, jobs=2, sweep_id="sw-test")
     return res
@@ -146,7 +145,7 @@ def test_app_section_shows_the_ranked_table_and_a_heatmap_with_its_period(market
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     at.selectbox(key="sweep_id").set_value("sw-test").run()
-    table = [d.value for d in at.dataframe if "oos_sharpe" in d.value.columns][0]
+    table = next(d.value for d in at.dataframe if "oos_sharpe" in d.value.columns)
     assert list(table["rank"]) == [1, 2, 3, 4] and set(table.buy_threshold) == {5, 6}
     want = ranked_table(swept)
     assert list(table.sharpe) == list(want.sharpe) and list(table.oos_sharpe) == list(want.oos_sharpe)
