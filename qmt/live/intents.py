@@ -12,6 +12,7 @@ from datetime import date
 import pandas as pd
 
 from aquant.db import Database
+from aquant.relations import NotBuilt
 
 from .. import data
 from ..knobs import dbt_var
@@ -21,13 +22,13 @@ def signals_for(db: Database, day: date) -> pd.DataFrame:
     """Order intents from the offense signals of `day` (columns of data.QMT_SIGNAL_COLS)."""
     try:
         q = data.load_qmt_signals(db, day)
-    except data.MissingRelation:
+    except NotBuilt:
         q = pd.DataFrame(columns=data.QMT_SIGNAL_COLS)
     if not q.empty:
         return q
     try:
         s = data.load_signals(db, day, day)
-    except data.MissingRelation:
+    except NotBuilt:
         return q
     s = s[s["kind"].isin(["buy", "sell"])]
     cap = float(dbt_var("max_weight_stock"))
@@ -41,7 +42,7 @@ def previous_session(db: Database, day: date) -> date | None:
     """The session before `day` that has daily bars (the signals' day)."""
     try:
         q = data.load_quotes(db, pd.Timestamp(day).date() - pd.Timedelta(days=20), day)
-    except data.MissingRelation:
+    except NotBuilt:
         return None
     days = sorted(d for d in pd.to_datetime(q["trade_date"]).dt.date.unique() if d < pd.Timestamp(day).date())
     return days[-1] if days else None

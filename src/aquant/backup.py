@@ -44,7 +44,7 @@ def registered_tables() -> dict[str, Table]:
 
     known = {t.name: t for t in OPS_TABLES.values()}
     for t in (ALERT_DECISIONS, DAILY_RUN, ALERTS_LOG, qt.BACKTEST_RUN, qt.BACKTEST_LOG, qt.BACKTEST_EQUITY,
-              qt.ORDERS, qt.TRADES, qt.PAPER_STATE, qt.RECONCILE_DIFF, *lt.ALL):
+              qt.ORDERS, qt.TRADES, qt.PAPER_STATE, qt.RECONCILE_DIFF, qt.BACKTEST_SWEEP, *lt.ALL):
         known[t.name] = t
     return known
 
