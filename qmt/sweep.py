@@ -35,6 +35,7 @@ from typing import Any, Callable, Mapping
 import pandas as pd
 
 from aquant.config import Settings, project_root
+from aquant import relations
 from aquant.db import Database
 
 from . import data
@@ -169,9 +170,10 @@ def signal_range(db: Database, p: StrategyParams | None = None) -> tuple[date, d
     """First and last day of the signals relation (the default sweep period)."""
     p = p or StrategyParams()
     src = data.Sources(p.staging_schema, p.signals_schema)
-    lo, hi = db.query(f"select min(trade_date), max(trade_date) from {src.rel('signals', 'signals')}")[0]
+    rel = relations.locate(db, "signals", ["trade_date"], src.schemas)
+    lo, hi = db.query(f"select min(trade_date), max(trade_date) from {rel}")[0]
     if lo is None:
-        raise SweepError(f"{src.rel('signals', 'signals')} is empty: run `aquant build` first, or pass --start/--end")
+        raise SweepError(f"{rel} is empty: run `aquant build` first, or pass --start/--end")
     return pd.Timestamp(lo).date(), pd.Timestamp(hi).date()
 
 
