@@ -148,7 +148,7 @@ def built(tmp_path_factory):
 def atr_built(built, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("offense_formulas_atr")
     settings = copy_duck(built, tmp / "warehouse.duckdb")
-    build_selected(settings, tmp / "target", ["signal_offense"], vars_=ATR_VARS)
+    build_selected(settings, tmp / "target", ["int_offense_signals__chained"], vars_=ATR_VARS)
     return settings
 
 
@@ -190,7 +190,7 @@ def test_breakout_needs_a_new_high_on_expanding_volume(built):
 
 def test_limit_up_days_flow_through_staging(built):
     q = read(built, "select * from staging.stg_daily_quote").set_index(["code", "trade_date"])
-    assert read(built, "select count(*) as n from staging.chk_daily_quote where reason is not null")["n"][0] == 0
+    assert read(built, "select count(*) as n from intermediate.int_daily_quote__checked where reason is not null")["n"][0] == 0
     up = q.loc[(BRK, _day(BRK, BREAK_DAY))]
     assert up.close == up.high == round(up.pre_close * 1.10, 2)
     chinext = q.loc[(LOSS, _day(LOSS, 41))]
@@ -235,7 +235,7 @@ def test_first_days_of_a_listing(built):
     want = (s["bar_seq"] > 35) & (s["trade_date"] >= listed + pd.Timedelta(days=60))
     assert (s["buy_eligible"] == want).all()
     assert not s["buy_eligible"].head(35).any() and s["buy_eligible"].iloc[-1]
-    sig = read(built, "select trade_date from signals.signal_offense where code = ? and kind = 'buy'", [NEW])
+    sig = read(built, "select trade_date from intermediate.int_offense_signals__chained where code = ? and kind = 'buy'", [NEW])
     assert (sig["trade_date"] >= listed + pd.Timedelta(days=60)).all()
 
 
@@ -427,7 +427,7 @@ def test_chip_score_and_its_fallback_without_chip_rows(built):
 # -- signals ------------------------------------------------------------------------------------
 def _signals(settings) -> pd.DataFrame:
     return read(settings, "select signal_id, trade_date, code, kind, rule, composite_score, close, take_profit, "
-                          "stop_loss, priority, entry_signal_id from signals.signal_offense")
+                          "stop_loss, priority, entry_signal_id from intermediate.int_offense_signals__chained")
 
 
 def _reference(settings, v) -> pd.DataFrame:
@@ -446,7 +446,7 @@ def test_each_sell_rule_fires_on_its_stock(built):
     sells = sig[sig.kind == "sell"].sort_values("trade_date").groupby("code")["rule"].first()
     assert sells[TP] == "take_profit" and sells[SL] == "stop_loss"
     assert sells[DECAY] == "score_decay" and sells[TIME] == "time_exit"
-    assert_frames_close(sig, _reference(built, VARS), ["signal_id"], 1e-9, "signal_offense")
+    assert_frames_close(sig, _reference(built, VARS), ["signal_id"], 1e-9, "int_offense_signals__chained")
 
 
 def test_time_exit_after_max_hold_days_bars(built):
@@ -500,4 +500,4 @@ def test_atr_mode_levels(atr_built):
     assert len(buys) >= 4
     np.testing.assert_allclose(buys["take_profit"], buys["close"] + 3 * buys["atr"], rtol=1e-12)
     np.testing.assert_allclose(buys["stop_loss"], np.maximum(buys["close"] - 2 * buys["atr"], 0.01), rtol=1e-12)
-    assert_frames_close(sig, _reference(atr_built, ATR_VARS), ["signal_id"], 1e-9, "signal_offense (atr)")
+    assert_frames_close(sig, _reference(atr_built, ATR_VARS), ["signal_id"], 1e-9, "int_offense_signals__chained (atr)")

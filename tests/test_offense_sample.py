@@ -45,7 +45,7 @@ def knob_duck(sample_duck, tmp_path_factory):
     """The same market, signal models rebuilt with a higher buy threshold and tighter caps."""
     tmp = tmp_path_factory.mktemp("offense_knobs")
     settings = copy_duck(sample_duck, tmp / "warehouse.duckdb")
-    build_selected(settings, tmp / "target", ["signal_offense+", "portfolio_targets+"], vars_=KNOBS)
+    build_selected(settings, tmp / "target", ["int_offense_signals__chained+", "portfolio_targets+"], vars_=KNOBS)
     return settings
 
 
@@ -117,7 +117,7 @@ def test_suspended_day_is_skipped_by_the_ema(sample_duck):
     the next one (one recursion step), not through a carried-forward price."""
     bars = _bars(sample_duck)
     cal = read(sample_duck, "select trade_date from raw.trade_calendar where is_open order by trade_date")["trade_date"]
-    macd = read(sample_duck, "select code, trade_date, bar_seq, ema_fast_hfq, ema_slow_hfq from factors.factor_macd")
+    macd = read(sample_duck, "select code, trade_date, bar_seq, ema_fast_hfq, ema_slow_hfq from intermediate.int_macd__recursed")
     gaps = []
     for code, g in bars.groupby("code"):
         days = cal[(cal >= g.trade_date.min()) & (cal <= g.trade_date.max())]
@@ -199,7 +199,7 @@ def test_composite_is_the_weighted_mean_and_eligibility_follows_the_rule(sample_
 
 # -- signals and rotation ---------------------------------------------------------------------
 def _offense(settings) -> pd.DataFrame:
-    return read(settings, f"select {SIGNAL_COLS} from signals.signal_offense")
+    return read(settings, f"select {SIGNAL_COLS} from intermediate.int_offense_signals__chained")
 
 
 def _quotes(settings) -> pd.DataFrame:
@@ -209,7 +209,7 @@ def _quotes(settings) -> pd.DataFrame:
 def test_offense_signals_follow_the_rules(sample_duck):
     got = _offense(sample_duck)
     want = expected_offense(_scores(sample_duck), _quotes(sample_duck), DEFAULTS)
-    assert_frames_close(got, want, ["signal_id"], 1e-9, "signal_offense")
+    assert_frames_close(got, want, ["signal_id"], 1e-9, "int_offense_signals__chained")
     assert set(got["rule"]) >= {"composite_buy", "stop_loss", "take_profit", "score_decay"}
 
 
@@ -255,7 +255,7 @@ def test_raising_buy_threshold_fires_fewer_and_higher_buys(sample_duck, knob_duc
     assert len(buys) < (base.kind == "buy").sum()
     assert (base[base.kind == "buy"]["composite_score"] < KNOBS["buy_threshold"]).any()
     want = expected_offense(_scores(knob_duck), _quotes(knob_duck), KNOBS)
-    assert_frames_close(raised, want, ["signal_id"], 1e-9, "signal_offense (buy_threshold 6)")
+    assert_frames_close(raised, want, ["signal_id"], 1e-9, "int_offense_signals__chained (buy_threshold 6)")
 
 
 def test_weight_caps_bound_portfolio_targets(sample_duck, knob_duck):

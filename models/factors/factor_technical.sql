@@ -27,7 +27,7 @@ with quotes as (
         m.dea,
         m.macd
     from {{ ref('stg_daily_quote_base') }} as q
-    inner join {{ ref('factor_macd') }} as m
+    inner join {{ ref('int_macd__recursed') }} as m
         on q.code = m.code
         and q.trade_date = m.trade_date
     {% if is_incremental() %}
@@ -96,7 +96,7 @@ scored as (
         bar_seq,
         close,
         -- Forward-adjusted close as of this day equals the day's own close; MACD below is on
-        -- that same basis (see factor_macd).
+        -- that same basis (see int_macd__recursed).
         close as close_adj,
         close_hfq,
         dif,

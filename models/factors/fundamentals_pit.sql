@@ -11,10 +11,10 @@
 -- One row per stock and trading day (days the stock has a bar): the latest financial report and
 -- dividend announced on or before that day, with TTM figures and the day's close and valuation.
 -- The state only changes on announcement days, so it is computed once per change in
--- fundamentals_pit_events and spread over the days here with an equality join (no range join).
+-- int_fundamentals__pit_events and spread over the days here with an equality join (no range join).
 --
 -- Incremental: the new days (after the latest built), and for a stock whose states as spread here
--- differ from fundamentals_pit_events now (a report or dividend loaded late, with an ann_date on
+-- differ from int_fundamentals__pit_events now (a report or dividend loaded late, with an ann_date on
 -- or before the latest built day, or a restatement), every day from its first differing state on.
 -- Old bars corrected in staging need `--full-refresh`, as for the factor models.
 {%- set state_cols = ['report_period', 'ann_date', 'fiscal_quarter', 'is_restated', 'roe', 'eps', 'revenue', 'net_profit', 'net_profit_yoy', 'bps', 'revenue_ttm', 'net_profit_ttm', 'eps_ttm', 'roe_ttm', 'roe_annualised', 'div_report_period', 'div_ann_date', 'div_ex_date', 'cash_div_per_share', 'bonus_ratio', 'payout_ratio'] %}
@@ -28,7 +28,7 @@ built_states as (
 
 current_states as (
     select code, valid_from, {{ state_cols | join(', ') }}
-    from {{ ref('fundamentals_pit_events') }}
+    from {{ ref('int_fundamentals__pit_events') }}
 ),
 
 redo as (
@@ -53,7 +53,7 @@ quotes as (
 ),
 
 events as (
-    select * from {{ ref('fundamentals_pit_events') }}
+    select * from {{ ref('int_fundamentals__pit_events') }}
 ),
 
 -- a state starts on its valid_from day; sort it before that day's bar, carry it forward

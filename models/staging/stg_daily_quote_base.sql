@@ -15,7 +15,7 @@
 -- Incremental: only the keys loaded since the last build (raw loaded_at) are re-staged; the
 -- pre_hook first removes them, so a bar whose newest copy is quarantined disappears.
 with clean as (
-    select * from {{ ref('chk_daily_quote') }} as r
+    select * from {{ ref('int_daily_quote__checked') }} as r
     where reason is null
     {%- if is_incremental() %}
       and {{ staging_key_touched(source('raw', 'daily_quote'), ['code', 'trade_date'], 'r') }}

@@ -1,7 +1,7 @@
 -- One row per stock, report period and announced version. Figures are cumulative year-to-date
 -- as reported; point-in-time readers pick the latest version with ann_date <= their day.
 with clean as (
-    select * from {{ ref('chk_finance_data') }}
+    select * from {{ ref('int_finance_data__checked') }}
     where reason is null
 )
 

@@ -4,7 +4,7 @@
 -- that day) after a day it did not.
 with states as (
     select *
-    from {{ ref('fundamentals_pit_events') }}
+    from {{ ref('int_fundamentals__pit_events') }}
     where {{ stable_watched('code') }}
 ),
 

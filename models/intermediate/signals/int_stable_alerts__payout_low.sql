@@ -3,7 +3,7 @@
 -- trading day the condition holds (as known that day) after a day it did not.
 with states as (
     select *
-    from {{ ref('fundamentals_pit_events') }}
+    from {{ ref('int_fundamentals__pit_events') }}
     where {{ stable_watched('code') }}
 ),
 
