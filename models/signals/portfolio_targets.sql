@@ -80,5 +80,7 @@ select
     industry_score,
     stock_rank,
     composite_score,
-    capped_weight * least(1.0, {{ var('max_weight_industry') }} / industry_weight) as target_weight
+    -- typed: PostgreSQL's decimal arithmetic would give numeric, DuckDB double (the contract says double)
+    cast(capped_weight * least(1.0, {{ var('max_weight_industry') }} / industry_weight) as {{ type_double() }})
+        as target_weight
 from industry_capped
