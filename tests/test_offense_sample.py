@@ -18,6 +18,7 @@ import pytest
 from aquant.db import Database
 from aquant.extract.ingest_sample import ingest_sample
 from aquant.extract.sample import SampleConfig
+from aquant.qmt.knobs import dbt_vars
 
 from conftest import create_pg_database, drop_pg_database, duck_settings, pg_settings
 from test_offense_support import (DEFAULTS, assert_frames_close, build, build_selected, copy_duck,
@@ -166,8 +167,11 @@ def test_technical_flags_and_score_follow_the_rules(sample_duck):
     assert (df["golden_cross"] == golden).all() and (df["dead_cross"] == dead).all()
     recent = golden.astype(int).groupby(df["code"]).transform(lambda s: s.rolling(3, min_periods=1).max()) == 1
     rising = df["macd"] > prev_macd
-    score = (2.0 * (df["dif"] > df["dea"]) + 2.0 * recent + 1.5 * rising + 1.5 * (df["dif"] > 0)
-             + 1.0 * (vr >= 1.2) + 1.0 * (vr >= 2.0) + 1.0 * breakout.fillna(False))
+    pts = {k.removeprefix("technical_points_"): v for k, v in dbt_vars().items() if k.startswith("technical_points_")}
+    score = (pts["dif_above_dea"] * (df["dif"] > df["dea"]) + pts["golden_cross"] * recent
+             + pts["macd_rising"] * rising + pts["dif_positive"] * (df["dif"] > 0)
+             + pts["volume_active"] * (vr >= 1.2) + pts["volume_surge"] * (vr >= 2.0)
+             + pts["breakout"] * breakout.fillna(False))
     np.testing.assert_allclose(df["technical_score"], score, atol=1e-12)
     assert df["technical_score"].between(0, 10).all()
     # close_adj: the forward-adjusted close as of its own day is the day's close

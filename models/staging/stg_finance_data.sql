@@ -10,9 +10,7 @@ select
     cast(report_period as date) as report_period,
     cast(ann_date as date) as ann_date,
     cast({{ dbt.date_trunc('year', 'report_period') }} as date) as fiscal_year_start,
-    case cast(extract(month from report_period) as integer)
-        when 3 then 1 when 6 then 2 when 9 then 3 when 12 then 4
-    end as fiscal_quarter,
+    {{ fiscal_quarter('report_period') }} as fiscal_quarter,
     roe,
     eps,
     revenue,

@@ -2,8 +2,6 @@
     config(
         materialized='incremental',
         unique_key=['industry_l1', 'trade_date'],
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
         pre_hook="{{ staging_delete_touched(source('raw', 'industry_flow'), ['industry_l1', 'trade_date']) }}"
     )
 }}

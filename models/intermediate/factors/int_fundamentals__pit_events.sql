@@ -100,9 +100,7 @@ keyed as (
     select
         states.*,
         cast(extract(year from report_period) as integer) as fiscal_year,
-        case cast(extract(month from report_period) as integer)
-            when 3 then 1 when 6 then 2 when 9 then 3 when 12 then 4
-        end as fiscal_quarter
+        {{ fiscal_quarter('report_period') }} as fiscal_quarter
     from states
 ),
 

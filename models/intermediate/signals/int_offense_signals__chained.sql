@@ -10,8 +10,6 @@
     config(
         materialized='incremental',
         unique_key=['signal_id'],
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
         pre_hook="{% if is_incremental() %}delete from {{ this }} where rule_params <> '" ~ rule_params ~ "'{% else %}select 1{% endif %}"
     )
 }}
