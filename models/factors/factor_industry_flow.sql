@@ -166,6 +166,6 @@ scored as (
 
 select
     *,
-    rank() over (partition by trade_date order by industry_score desc, industry_l1) as industry_rank,
+    rank() over (partition by trade_date order by industry_score desc, industry_l1 asc) as industry_rank,
     count(*) over (partition by trade_date) as industries_that_day
 from scored

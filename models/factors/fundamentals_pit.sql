@@ -9,7 +9,11 @@
 -- differ from int_fundamentals__pit_events now (a report or dividend loaded late, with an ann_date on
 -- or before the latest built day, or a restatement), every day from its first differing state on.
 -- Old bars corrected in staging need `--full-refresh`, as for the factor models.
-{%- set state_cols = ['report_period', 'ann_date', 'fiscal_quarter', 'is_restated', 'roe', 'eps', 'revenue', 'net_profit', 'net_profit_yoy', 'bps', 'revenue_ttm', 'net_profit_ttm', 'eps_ttm', 'roe_ttm', 'roe_annualised', 'div_report_period', 'div_ann_date', 'div_ex_date', 'cash_div_per_share', 'bonus_ratio', 'payout_ratio'] %}
+{%- set state_cols = [
+    'report_period', 'ann_date', 'fiscal_quarter', 'is_restated', 'roe', 'eps', 'revenue', 'net_profit',
+    'net_profit_yoy', 'bps', 'revenue_ttm', 'net_profit_ttm', 'eps_ttm', 'roe_ttm', 'roe_annualised',
+    'div_report_period', 'div_ann_date', 'div_ex_date', 'cash_div_per_share', 'bonus_ratio', 'payout_ratio'
+] %}
 with
 {%- if is_incremental() %}
 built_states as (

@@ -42,7 +42,7 @@ candidates as (
         i.industry_rank,
         i.industry_score,
         row_number() over (
-            partition by i.rebalance_date, s.industry_l1 order by s.composite_score desc, s.code
+            partition by i.rebalance_date, s.industry_l1 order by s.composite_score desc, s.code asc
         ) as stock_rank
     from industries as i
     inner join {{ ref('factor_scores') }} as s

@@ -14,7 +14,8 @@ with chips as (
     select
         *,
         row_number() over (partition by code, trade_date order by loaded_at desc) as rn
-    from {{ source('raw', 'chip_distribution') }} as r
+    -- the alias r is read by the incremental filter only
+    from {{ source('raw', 'chip_distribution') }} as r  -- noqa: AL05
     {%- if is_incremental() %}
     where {{ staging_key_touched(source('raw', 'chip_distribution'), ['code', 'trade_date'], 'r') }}
     {%- endif %}

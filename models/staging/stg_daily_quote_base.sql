@@ -12,7 +12,8 @@
 -- Incremental: only the keys loaded since the last build (raw loaded_at) are re-staged; the
 -- pre_hook first removes them, so a bar whose newest copy is quarantined disappears.
 with clean as (
-    select * from {{ ref('int_daily_quote__checked') }} as r
+    -- the alias r is read by the incremental filter only
+    select * from {{ ref('int_daily_quote__checked') }} as r  -- noqa: AL05
     where reason is null
     {%- if is_incremental() %}
       and {{ staging_key_touched(source('raw', 'daily_quote'), ['code', 'trade_date'], 'r') }}

@@ -14,7 +14,8 @@ with flows as (
     select
         *,
         row_number() over (partition by code, trade_date order by loaded_at desc) as rn
-    from {{ source('raw', 'funds_flow') }} as r
+    -- the alias r is read by the incremental filter only
+    from {{ source('raw', 'funds_flow') }} as r  -- noqa: AL05
     -- stocks only: margin lists carry ETFs (counted in quarantine, not staged)
     where {{ is_stock_code('r.code') }}
     {%- if is_incremental() %}

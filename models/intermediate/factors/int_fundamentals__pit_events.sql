@@ -68,7 +68,7 @@ quotes as (
 timeline as (
     select code, d, 0 as is_quote, fin_period, div_period from announcements
     union all
-    select code, trade_date as d, 1 as is_quote, cast(null as date), cast(null as date) from quotes
+    select code, trade_date as d, 1 as is_quote, cast(null as date) as fin_period, cast(null as date) as div_period from quotes
 ),
 
 running as (
