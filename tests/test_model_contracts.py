@@ -75,3 +75,20 @@ def test_internal_steps_live_in_the_intermediate_layer(manifest):
             assert node["config"]["schema"] in PUBLIC_SCHEMAS, f"{name}: schema {node['config']['schema']}"
     # the public models never sit in the intermediate layer
     assert all(Path(models[p]["original_file_path"]).parts[1] != "intermediate" for p in PUBLIC)
+
+
+def test_every_dbt_var_is_documented_with_its_default():
+    """docs/configuration.md lists every knob of dbt_project.yml with the value the file sets."""
+    import re
+
+    import yaml
+
+    from aquant.config import project_root
+    from aquant.qmt.knobs import dbt_vars
+
+    doc = (project_root() / "docs" / "configuration.md").read_text(encoding="utf-8")
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `(\w+)` \| `([^`]*)` \|", doc, re.M)}
+    missing = [k for k in dbt_vars() if k not in rows]
+    assert not missing, f"vars of dbt_project.yml not in docs/configuration.md: {missing}"
+    wrong = {k: (v, rows[k]) for k, v in dbt_vars().items() if yaml.safe_load(rows[k]) != v}
+    assert not wrong, f"docs/configuration.md default differs from dbt_project.yml (var: (file, doc)): {wrong}"
