@@ -100,7 +100,7 @@ def bench_duckdb(a: argparse.Namespace, res: dict) -> None:
     res["compare"] = _runs("compare", ["--db", str(work), "--other", str(ref)], 1, f"{sc.name}_compare")
     print(f"(3) MACD + volume ratio: SQL vs TA-Lib x{a.reps}", flush=True)
     res["sql_macd"] = _runs("build", ["--db", str(ref), "--target", tgt, "--full", "--select",
-                                      "factor_macd", "factor_technical", "--exclude", "resource_type:test"],
+                                      "int_macd__recursed", "factor_technical", "--exclude", "resource_type:test"],
                             a.reps, f"{sc.name}_sql_macd")
     res["talib"] = _runs("talib", ["--db", str(ref)], a.reps, f"{sc.name}_talib")
     _bench_backtest(res, sc, ref)
@@ -204,7 +204,7 @@ def report(a: argparse.Namespace, res: dict, seconds: float) -> str:
         s_ta = median([r.result["talib_s"] for r in ta])
         t0 = ta[-1].result
         L += ["### MACD + volume ratio on the full universe", "",
-              tabulate([["ours: factor_macd (recursive EMA) + factor_technical, full refresh, model time", len(sq),
+              tabulate([["ours: int_macd__recursed (recursive EMA) + factor_technical, full refresh, model time", len(sq),
                          fmt_s(s_sql), f"{max(r.max_rss_mib for r in sq):,.0f}"],
                         ["TA-Lib MACD per stock + pandas rolling volume ratio (data in memory)", len(ta), fmt_s(s_ta),
                          f"{max(r.max_rss_mib for r in ta):,.0f}"],

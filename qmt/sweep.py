@@ -5,7 +5,7 @@ dbt var (dbt_project.yml `vars:`, e.g. buy_threshold, the factor weights: applie
 signals are built). dbt knobs are swept EXACTLY by building into a separate file per combination:
 the DuckDB warehouse is copied and the models that read a swept var, with everything downstream
 of them, are rebuilt there with `dbt run --full-refresh --vars ...` (full refresh because
-factor_scores and signal_offense are incremental). The backtest then reads the copy. So a sweep's
+factor_scores and int_offense_signals__chained are incremental). The backtest then reads the copy. So a sweep's
 run is, by construction, the run a user would get after `aquant build` with that var; a test
 compares the two. A dbt var the strategy also reads (qmt/knobs.py: stop_loss_pct,
 take_profit_pct, max_hold_days, caps, rotation_exit) is passed to StrategyParams as well.

@@ -101,7 +101,7 @@ def read(settings: Settings, sql: str, params: list | None = None) -> pd.DataFra
 
 
 def signal_id(*parts: object) -> str:
-    """md5 of 'offense|kind|code|date[|date]', as signal_offense hashes it."""
+    """md5 of 'offense|kind|code|date[|date]', as int_offense_signals__chained hashes it."""
     return hashlib.md5("|".join(str(p) for p in parts).encode()).hexdigest()
 
 
@@ -131,7 +131,7 @@ def assert_frames_close(a: pd.DataFrame, b: pd.DataFrame, key: list[str], atol: 
 
 # -- pandas references of the documented rules -------------------------------------------------
 def expected_offense(scores: pd.DataFrame, quotes: pd.DataFrame, v: dict) -> pd.DataFrame:
-    """signal_offense restated in pandas, one stock at a time, from factor_scores and the bars.
+    """int_offense_signals__chained restated in pandas, one stock at a time, from factor_scores and the bars.
 
     Buy on the first bar a buy-eligible stock's composite reaches buy_threshold from below (or on
     its first bar), unless a trade in that stock is still open; that trade is closed on the first

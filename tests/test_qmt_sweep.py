@@ -108,7 +108,7 @@ def test_bad_grids_fail_with_a_clear_error():
     with pytest.raises(SweepError, match="JSON object"):
         parse_grid("buy_threshold=5")
     assert len(parse_grid({"buy_threshold": [5, 6, 7], "stop_loss_pct": [0.05, 0.08]})) == 6
-    assert models_reading(["buy_threshold"]) == ["signal_offense+"]
+    assert models_reading(["buy_threshold"]) == ["int_offense_signals__chained+"]
 
 
 def test_cli_sweep_prints_a_ranked_table(market, monkeypatch):

@@ -124,7 +124,7 @@ def _run_results(path: Path, since: float) -> dict[str, Any]:
 
 
 def step_build(settings: Settings, opt: DailyOptions) -> StepOutcome:
-    """`dbt build` of the whole project: incremental models (factor_macd, factor_technical) only
+    """`dbt build` of the whole project: incremental models (int_macd__recursed, factor_technical) only
     process the new days; tables are rebuilt because their input data changed, which
     `state:modified+` (a code-change selector) would not see."""
     from .config import project_root
