@@ -156,7 +156,8 @@ def step_compare(a: argparse.Namespace) -> None:
     con = duckdb.connect(a.db, read_only=True)
     con.execute(f"attach '{a.other}' as other (read_only)")
     out = {}
-    for fqn, key in [("intermediate.int_macd__recursed", "code, trade_date"), ("factors.factor_technical", "code, trade_date"),
+    for fqn, key in [("intermediate.int_macd__recursed", "code, trade_date"),
+                     ("factors.factor_technical", "code, trade_date"),
                      ("factors.factor_valuation", "code, trade_date"), ("factors.factor_chip", "code, trade_date"),
                      ("factors.factor_fund_flow", "code, trade_date"),
                      ("factors.factor_industry_flow", "industry_l1, trade_date"),

@@ -50,7 +50,8 @@ def builds(tmp_path_factory):
 def test_first_build_stopped_at_d_and_the_second_added_days(builds):
     inc, _, first = builds
     assert first["d"][0] == pd.Timestamp(D)
-    later = read(inc, "select count(distinct trade_date) as n from intermediate.int_macd__recursed where trade_date > ?", [D])
+    later = read(inc, "select count(distinct trade_date) as n from intermediate.int_macd__recursed "
+                      "where trade_date > ?", [D])
     assert later["n"][0] == 10  # 2023-07-03 .. 2023-07-14
 
 

@@ -118,7 +118,8 @@ def test_suspended_day_is_skipped_by_the_ema(sample_duck):
     the next one (one recursion step), not through a carried-forward price."""
     bars = _bars(sample_duck)
     cal = read(sample_duck, "select trade_date from raw.trade_calendar where is_open order by trade_date")["trade_date"]
-    macd = read(sample_duck, "select code, trade_date, bar_seq, ema_fast_hfq, ema_slow_hfq from intermediate.int_macd__recursed")
+    macd = read(sample_duck, "select code, trade_date, bar_seq, ema_fast_hfq, ema_slow_hfq "
+                             "from intermediate.int_macd__recursed")
     gaps = []
     for code, g in bars.groupby("code"):
         days = cal[(cal >= g.trade_date.min()) & (cal <= g.trade_date.max())]

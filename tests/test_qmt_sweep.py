@@ -62,7 +62,8 @@ def test_every_combination_and_period_is_recorded_and_ranked(market, swept):
     assert (ins.end_date < pd.Timestamp(OOS)).all() and (oos.start_date == pd.Timestamp(OOS)).all()
     # rank 1..4 by in-sample Sharpe, best first; each out-of-sample row carries its combination's rank
     assert list(ins.sort_values("rank").sharpe) == sorted(ins.sharpe, reverse=True)
-    assert sorted(ins["rank"]) == [1, 2, 3, 4] and dict(zip(oos.combo, oos["rank"])) == dict(zip(ins.combo, ins["rank"]))
+    assert (sorted(ins["rank"]) == [1, 2, 3, 4]
+            and dict(zip(oos.combo, oos["rank"])) == dict(zip(ins.combo, ins["rank"])))
     runs = read(settings, "select r.run_id, r.params, r.total_return, r.start_date from ops.backtest_run r "
                           "join ops.backtest_sweep s using (run_id) where s.sweep_id = 'sw-test'")
     assert len(runs) == 8
@@ -156,7 +157,8 @@ def test_app_section_shows_the_ranked_table_and_a_heatmap_with_its_period(market
     fig = json.loads(charts[0].proto.spec)
     assert "in-sample 2022-01-04" in fig["layout"]["title"]["text"]
     z = fig["data"][0]["z"]  # plotly ships the matrix as a typed array: {"dtype", "bdata", "shape"}
-    z = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(2, 2) if isinstance(z, dict) else np.array(z)
+    z = (np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(2, 2) if isinstance(z, dict)
+         else np.array(z))
     ins = swept.table[swept.table.period == "in_sample"]
     knobs = pd.DataFrame([json.loads(p) for p in ins.params], index=ins.index)
     want_z = knobs.assign(s=ins.sharpe).pivot(index="trail_stop_position", columns="buy_threshold", values="s")
