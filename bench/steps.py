@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.common import OUT, ROOT, SCALES
+from bench.common import OUT, SCALES
 
 DATE_COL = {"daily_quote": "trade_date", "funds_flow": "trade_date", "industry_flow": "trade_date",
             "chip_distribution": "trade_date", "finance_data": "ann_date", "dividend": "ann_date",

@@ -34,8 +34,8 @@ from typing import Any, Callable, Mapping
 
 import pandas as pd
 
-from aquant.config import Settings, project_root
 from aquant import relations
+from aquant.config import Settings, project_root
 from aquant.db import Database
 
 from . import data

@@ -6,6 +6,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from aquant.db import Database
+
 from test_live_session import ACCT, D, Faults, _carry, _market, _run
 
 MAIN = str(Path(__file__).resolve().parents[1] / "app" / "main.py")

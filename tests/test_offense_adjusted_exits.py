@@ -20,11 +20,10 @@ import pandas as pd
 import pytest
 
 from aquant.db import Database
+from aquant.extract.ingest_sample import DATE_COL
 
 from conftest import duck_settings
 from test_offense_formulas import DAYS, VARS, _steps, market
-from aquant.extract.ingest_sample import DATE_COL
-
 from test_offense_support import assert_frames_close, build_selected, expected_offense, load_tables, read
 
 FLAT, RISE = "600105.SH", "600106.SH"

@@ -19,7 +19,6 @@ valuation, fund-flow and chip factors are still built and checked against pandas
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,8 +29,16 @@ from aquant.extract.sample import sessions
 from aquant.qmt.knobs import dbt_vars
 
 from conftest import duck_settings
-from test_offense_support import (DEFAULTS, assert_frames_close, build_selected, copy_duck, expected_offense,
-                                  load_tables, read, reference_macd)
+from test_offense_support import (
+    DEFAULTS,
+    assert_frames_close,
+    build_selected,
+    copy_duck,
+    expected_offense,
+    load_tables,
+    read,
+    reference_macd,
+)
 
 DAYS = sessions(date(2023, 1, 3), date(2023, 5, 19))
 N = len(DAYS)

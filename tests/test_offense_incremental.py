@@ -18,8 +18,15 @@ from aquant.extract.ingest_sample import DATE_COL
 from aquant.extract.sample import SampleConfig, SampleMarket
 
 from conftest import duck_settings
-from test_offense_support import (DEFAULTS, assert_frames_close, build_selected, copy_duck, load_tables, read,
-                                  sample_tables)
+from test_offense_support import (
+    DEFAULTS,
+    assert_frames_close,
+    build_selected,
+    copy_duck,
+    load_tables,
+    read,
+    sample_tables,
+)
 
 CFG = SampleConfig(n_stocks=12, start=date(2021, 1, 4), end=date(2023, 7, 14))
 D = date(2023, 6, 30)

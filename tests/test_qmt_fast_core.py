@@ -17,17 +17,18 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+
+from aquant.db import Database
 from aquant.extract.ingest_sample import ingest_sample
 from aquant.extract.sample import SampleConfig
 from aquant.qmt import data
 from aquant.qmt.backtest import simulate
 from aquant.qmt.costs import CostModel
 from aquant.qmt.fast_core import FastCostModel, FastSimBroker, broker_class
+
 from conftest import duck_settings
 from test_offense_backtest_golden import PARAMS
 from test_offense_support import DEFAULTS, build
-
-from aquant.db import Database
 
 CFG = SampleConfig(n_stocks=30, start=date(2022, 1, 4), end=date(2023, 12, 29))
 KNOB_SETS = {

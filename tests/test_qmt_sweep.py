@@ -16,17 +16,18 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
+
+from aquant.db import Database
 from aquant.extract.ingest_sample import ingest_sample
 from aquant.extract.sample import SampleConfig
 from aquant.qmt.backtest import run_backtest
 from aquant.qmt.commands import sweep as sweep_cmd
 from aquant.qmt.sweep import SweepError, models_reading, parse_grid, ranked_table, run_sweep
-from click.testing import CliRunner
+
 from conftest import duck_settings
 from test_offense_backtest_golden import PARAMS
 from test_offense_support import DEFAULTS, build, copy_duck, read
-
-from aquant.db import Database
 
 CFG = SampleConfig(n_stocks=30, start=date(2022, 1, 4), end=date(2023, 12, 29))
 OOS = date(2023, 7, 3)
@@ -172,8 +173,7 @@ def test_app_section_shows_the_ranked_table_and_a_heatmap_with_its_period(market
 def test_strategy_knob_sweep_in_processes_on_both_targets(any_db):
     """No dbt involved: the hand-built market of test_qmt_backtest, two processes, DuckDB and
     PostgreSQL; every run recorded with its knob; a dbt var on PostgreSQL is refused clearly."""
-    from test_qmt_backtest import load_market
-    from test_qmt_backtest import market as tiny_market
+    from test_qmt_backtest import load_market, market as tiny_market
 
     with Database(any_db) as db:
         load_market(db, tiny_market())

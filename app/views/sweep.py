@@ -12,9 +12,9 @@ import json
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-from aquant.qmt.sweep import ranked_table
 
 from aquant.db import Database
+from aquant.qmt.sweep import ranked_table
 
 METRICS = {"sharpe": "Sharpe", "total_return": "Total return", "max_drawdown": "Max drawdown",
            "turnover_annual": "Turnover ×/yr", "cost_drag": "Cost drag /yr"}
