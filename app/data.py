@@ -377,8 +377,9 @@ def live_days(db: Database, limit: int = 60) -> list[date]:
 def live_session(db: Database, trade_date: date) -> dict[str, pd.DataFrame]:
     """One live day: its session rows (per account), orders, fills, and the stops that fired or are watched."""
     ls, od, tr = locate(db, "live_session"), locate(db, "orders"), locate(db, "trades")
-    out = {"session": db.query_df(f"select account, broker, status, exit_code, orders_sent, fills, skipped, stops_fired, "
-                                  f"last_minute, started_at, ended_at from {ls} where trade_date = ? order by account",
+    out = {"session": db.query_df(f"select account, broker, status, exit_code, orders_sent, fills, skipped, "
+                                  f"stops_fired, last_minute, started_at, ended_at from {ls} where trade_date = ? "
+                                  f"order by account",
                                   [trade_date])}
     accounts = out["session"]["account"].tolist()
     if not accounts:
@@ -394,6 +395,7 @@ def live_session(db: Database, trade_date: date) -> dict[str, pd.DataFrame]:
     purpose = out["orders"]["reason"].fillna("").str.split(":").str[0]
     out["stops"] = out["orders"][purpose.isin(["stop", "target", "trail"])].reset_index(drop=True)
     out["levels"] = (db.query_df(f"select account, code, stop_loss as stop, take_profit as target, high_water as high "
-                                 f"from {locate(db, 'live_stops')} where account in {marks} order by account, code", args)
+                                 f"from {locate(db, 'live_stops')} where account in {marks} order by account, code",
+                                 args)
                      if exists(db, "live_stops") else pd.DataFrame())
     return out

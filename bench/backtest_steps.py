@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -111,8 +110,9 @@ def step_backtest(a: argparse.Namespace) -> None:
             fast = r
     t_sim, t_fast = wall["reference"], wall["fast"]
     identical = fast.log.equals(res.log) and fast.equity.equals(res.equity)
-    out = {"mode": a.mode, "load_s": t_load, "simulate_s": t_sim, "simulate_fast_s": t_fast, "fast_identical": identical,
-           "simulate_cpu_s": cpu["reference"], "simulate_fast_cpu_s": cpu["fast"], "days": len(res.equity), "start": lo, "end": hi,
+    out = {"mode": a.mode, "load_s": t_load, "simulate_s": t_sim, "simulate_fast_s": t_fast,
+           "fast_identical": identical, "simulate_cpu_s": cpu["reference"], "simulate_fast_cpu_s": cpu["fast"],
+           "days": len(res.equity), "start": lo, "end": hi,
            "quote_rows": len(f["quotes"]), "signals": len(sig), "orders_logged": len(res.log),
            "total_return": res.summary["total_return"], "n_trades": res.summary["n_trades"]}
     if a.mode == "simple":

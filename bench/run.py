@@ -204,8 +204,8 @@ def report(a: argparse.Namespace, res: dict, seconds: float) -> str:
         s_ta = median([r.result["talib_s"] for r in ta])
         t0 = ta[-1].result
         L += ["### MACD + volume ratio on the full universe", "",
-              tabulate([["ours: int_macd__recursed (recursive EMA) + factor_technical, full refresh, model time", len(sq),
-                         fmt_s(s_sql), f"{max(r.max_rss_mib for r in sq):,.0f}"],
+              tabulate([["ours: int_macd__recursed (recursive EMA) + factor_technical, full refresh, model time",
+                         len(sq), fmt_s(s_sql), f"{max(r.max_rss_mib for r in sq):,.0f}"],
                         ["TA-Lib MACD per stock + pandas rolling volume ratio (data in memory)", len(ta), fmt_s(s_ta),
                          f"{max(r.max_rss_mib for r in ta):,.0f}"],
                         ["  reading stg_daily_quote into pandas for TA-Lib", len(ta),
@@ -238,15 +238,19 @@ def report(a: argparse.Namespace, res: dict, seconds: float) -> str:
                         ["  vectorbt input prep (pivot to days x codes)", f"{v['prep_s']:.2f}", "", "", ""],
                         ["  loading quotes/signals from DuckDB (both)", f"{rot.result['load_s']:.2f}", "", "", ""]],
                        headers=["", "seconds", "total return", "fills/orders", "peak MiB"], tablefmt="github"), "",
-              f"Fast engine / vectorbt (simple rules, warm): **{sim.result.get('simulate_fast_s', float('nan')) / v['vbt_s']:.1f}x** "
+              f"Fast engine / vectorbt (simple rules, warm): "
+              f"**{sim.result.get('simulate_fast_s', float('nan')) / v['vbt_s']:.1f}x** "
               f"(from_signals), {sim.result.get('simulate_fast_s', float('nan')) / v['orders_s']:.1f}x (from_orders); "
-              f"fast / reference engine: {sim.result.get('simulate_fast_s', float('nan')) / sim.result['simulate_s']:.2f} "
+              f"fast / reference engine: "
+              f"{sim.result.get('simulate_fast_s', float('nan')) / sim.result['simulate_s']:.2f} "
               f"(simple), {rot.result.get('simulate_fast_s', float('nan')) / rot.result['simulate_s']:.2f} (rotation); "
               f"CPU seconds reference / fast: {sim.result.get('simulate_cpu_s', float('nan')):.2f} / "
               f"{sim.result.get('simulate_fast_cpu_s', float('nan')):.2f} (simple), "
-              f"{rot.result.get('simulate_cpu_s', float('nan')):.2f} / {rot.result.get('simulate_fast_cpu_s', float('nan')):.2f} "
+              f"{rot.result.get('simulate_cpu_s', float('nan')):.2f} / "
+              f"{rot.result.get('simulate_fast_cpu_s', float('nan')):.2f} "
               f"(rotation); each the best of two alternating runs. "
-              f"Ratio reference engine / vectorbt (simple rules, warm): **{sim.result['simulate_s'] / v['vbt_s']:.0f}x** "
+              f"Ratio reference engine / vectorbt (simple rules, warm): "
+              f"**{sim.result['simulate_s'] / v['vbt_s']:.0f}x** "
               f"(from_signals), {sim.result['simulate_s'] / v['orders_s']:.0f}x (from_orders). "
               f"from_signals buys a fixed value per entry (no compounding): daily returns correlate at "
               f"{v['daily_return_corr']:.4f}, largest daily gap {v['max_abs_daily_return_gap']:.2e}. "

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.common import OUT, ROOT, SCALES
+from bench.common import OUT, SCALES
 
 DATE_COL = {"daily_quote": "trade_date", "funds_flow": "trade_date", "industry_flow": "trade_date",
             "chip_distribution": "trade_date", "finance_data": "ann_date", "dividend": "ann_date",
@@ -156,7 +156,8 @@ def step_compare(a: argparse.Namespace) -> None:
     con = duckdb.connect(a.db, read_only=True)
     con.execute(f"attach '{a.other}' as other (read_only)")
     out = {}
-    for fqn, key in [("intermediate.int_macd__recursed", "code, trade_date"), ("factors.factor_technical", "code, trade_date"),
+    for fqn, key in [("intermediate.int_macd__recursed", "code, trade_date"),
+                     ("factors.factor_technical", "code, trade_date"),
                      ("factors.factor_valuation", "code, trade_date"), ("factors.factor_chip", "code, trade_date"),
                      ("factors.factor_fund_flow", "code, trade_date"),
                      ("factors.factor_industry_flow", "industry_l1, trade_date"),

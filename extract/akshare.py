@@ -21,8 +21,21 @@ import pandas as pd
 from .chips import derive_chips
 from .jobs import Context, Frame, Job
 from .loader import SchemaError
-from .normalize import (CENT, LOT, a_share_stock_code, bare, board_of, check_bars, ex_reference_price, num,
-                        UpstreamSchemaError, require, to_date, to_decimal, ymd)
+from .normalize import (
+    CENT,
+    LOT,
+    UpstreamSchemaError,
+    a_share_stock_code,
+    bare,
+    board_of,
+    check_bars,
+    ex_reference_price,
+    num,
+    require,
+    to_date,
+    to_decimal,
+    ymd,
+)
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,6 @@ import pandas as pd
 from aquant.db import Database
 
 from . import data, metrics
-from .broker import OrderRequest
 from .corporate_actions import schedule
 from .costs import CostModel
 from .fast_core import DEFAULT_ENGINE, broker_class

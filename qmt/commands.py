@@ -149,7 +149,8 @@ def paper(day: datetime, account: str, params: str | None) -> None:
 
 @click.command()
 @click.option("--grid", required=True,
-              help='knob -> list of values as JSON, e.g. \'{"buy_threshold": [5, 6, 7], "stop_loss_pct": [0.05, 0.08]}\'')
+              help='knob -> list of values as JSON, e.g. '
+                   '\'{"buy_threshold": [5, 6, 7], "stop_loss_pct": [0.05, 0.08]}\'')
 @click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default=None, help="first day (default: first signal day)")
 @click.option("--end", type=click.DateTime(["%Y-%m-%d"]), default=None, help="last day (default: last signal day)")
 @click.option("--oos-start", type=click.DateTime(["%Y-%m-%d"]), default=None,

@@ -26,10 +26,10 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
-from types import SimpleNamespace
 from datetime import date
 from importlib import metadata
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Mapping
 
 import numpy as np

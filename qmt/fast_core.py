@@ -102,8 +102,8 @@ class FastCostModel(CostModel):
         hit = self._day_rates.get(key)
         if hit is None:
             srule = self.rules.stamp_rule(day)
-            stamp = (_ratio(self.rules.stamp_rate(day)) if srule is not None and (side == "sell" or srule.sides == "both")
-                     else None)
+            stamp = (_ratio(self.rules.stamp_rate(day))
+                     if srule is not None and (side == "sell" or srule.sides == "both") else None)
             trule = self.rules.transfer_rule(day, exchange)
             transfer = _ratio(self.rules.transfer_rate(day, exchange)) if trule is not None else None
             hit = self._day_rates[key] = (stamp, trule.basis if trule is not None else "value", transfer)

@@ -159,6 +159,7 @@ def implied_holdings(db: Database, account: str, today: date | None = None) -> d
     fill added on the session it applies on (qmt/corporate_actions.schedule), as the broker books
     them; without that every bonus issue would read as a position mismatch."""
     from aquant import trading_calendar  # noqa: PLC0415 - reconcile imports this module
+
     from . import data  # noqa: PLC0415
     from .reconcile import implied_positions  # noqa: PLC0415
 

@@ -34,8 +34,8 @@ from typing import Any, Callable, Mapping
 
 import pandas as pd
 
-from aquant.config import Settings, project_root
 from aquant import relations
+from aquant.config import Settings, project_root
 from aquant.db import Database
 
 from . import data
@@ -179,8 +179,9 @@ def signal_range(db: Database, p: StrategyParams | None = None) -> tuple[date, d
 
 def load_frames(db: Database, start: date, end: date, p: StrategyParams) -> tuple:
     src = data.Sources(p.staging_schema, p.signals_schema)
-    return (data.load_quotes(db, start, end, src), data.load_stock_info(db, src), data.load_signals(db, start, end, src),
-            data.load_targets(db, start, end, src), data.load_dividends(db, start, end, src))
+    return (data.load_quotes(db, start, end, src), data.load_stock_info(db, src),
+            data.load_signals(db, start, end, src), data.load_targets(db, start, end, src),
+            data.load_dividends(db, start, end, src))
 
 
 _FRAMES: dict[tuple, tuple] = {}  # inherited by the forked workers: no pickling of the market
@@ -243,7 +244,8 @@ def run_sweep(db: Database, grid: str | Mapping[str, Any], start: date, end: dat
         jobs = min(jobs, len(tasks))
         if jobs == 1:
             for i, per, c in tasks:
-                results[(i, per.name)] = _simulate((json.dumps(c.dbt, sort_keys=True), per.name), c.params(base), engine)
+                results[(i, per.name)] = _simulate((json.dumps(c.dbt, sort_keys=True), per.name), c.params(base),
+                                                   engine)
                 if progress:
                     progress(1)
         else:

@@ -6,6 +6,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from aquant.db import Database
+
 from test_live_session import ACCT, D, Faults, _carry, _market, _run
 
 MAIN = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
@@ -17,7 +18,8 @@ def test_today_shows_the_live_sessions_orders_fills_and_stops(duck, tmp_path, mo
         _carry(tmp_path / "sim")
         _run(db, tmp_path, Faults())
         orders = db.scalar("select count(*) from ops.orders where account = ? and trade_date = ?", [ACCT, D])
-        fills = db.scalar("select count(*) from ops.trades where account = ? and cast(traded_at as date) = ?", [ACCT, D])
+        fills = db.scalar("select count(*) from ops.trades where account = ? and cast(traded_at as date) = ?",
+                          [ACCT, D])
     monkeypatch.setenv("AQUANT_DB", str(duck.duckdb_path))
     monkeypatch.setenv("AQUANT_TARGET", "duckdb")
     at = AppTest.from_file(MAIN, default_timeout=60)

@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from aquant.db import Database
+
 from test_app_data import build_small_db
 
 MAIN = str(Path(__file__).resolve().parents[1] / "app" / "main.py")

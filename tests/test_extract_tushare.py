@@ -6,7 +6,6 @@ from datetime import date
 
 import pandas as pd
 import pytest
-from fake_upstreams import FakeTusharePro
 
 from aquant.config import ConfigError
 from aquant.db import Database
@@ -14,6 +13,8 @@ from aquant.extract.loader import SchemaError
 from aquant.extract.runner import run_ingest
 from aquant.extract.tushare import default_client
 from aquant.qmt.rules import RuleBook
+
+from fake_upstreams import FakeTusharePro
 
 D = date
 

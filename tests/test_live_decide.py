@@ -15,7 +15,8 @@ def _q(last: float) -> Quote:
 
 def test_no_buy_when_opening_more_than_the_gap_above_the_signal_close():
     it = Intent("a:s:buy", "s", "600000.SH", "buy", 1000, take_profit=12.0, stop_loss=9.0, signal_close=10.0)
-    assert decide_open(it, _q(10.31), 9.0, 11.0, 0, DAY, 0.03, 0.01).skip.startswith("skip: opens at 10.31, more than 3.0%")
+    assert decide_open(it, _q(10.31), 9.0, 11.0, 0, DAY, 0.03, 0.01).skip.startswith("skip: opens at 10.31, "
+                                                                                      "more than 3.0%")
     d = decide_open(it, _q(10.30), 9.0, 11.0, 0, DAY, 0.03, 0.01)
     assert d.order is not None and (d.order.order_type, d.order.price, d.order.qty) == ("limit", 10.40, 1000)
 

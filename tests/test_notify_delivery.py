@@ -26,6 +26,7 @@ from aquant.notify.mailer import EmailChannel
 from aquant.notify.runner import run_notify
 from aquant.notify.sms import SmsChannel
 from aquant.notify.wecom import WeComChannel
+
 from test_app_data import LAST, build_small_db
 
 # ---------------------------------------------------------------------------------- servers

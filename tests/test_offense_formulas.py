@@ -19,7 +19,6 @@ valuation, fund-flow and chip factors are still built and checked against pandas
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,8 +29,16 @@ from aquant.extract.sample import sessions
 from aquant.qmt.knobs import dbt_vars
 
 from conftest import duck_settings
-from test_offense_support import (DEFAULTS, assert_frames_close, build_selected, copy_duck, expected_offense,
-                                  load_tables, read, reference_macd)
+from test_offense_support import (
+    DEFAULTS,
+    assert_frames_close,
+    build_selected,
+    copy_duck,
+    expected_offense,
+    load_tables,
+    read,
+    reference_macd,
+)
 
 DAYS = sessions(date(2023, 1, 3), date(2023, 5, 19))
 N = len(DAYS)
@@ -196,7 +203,8 @@ def test_breakout_needs_a_new_high_on_expanding_volume(built):
 
 def test_limit_up_days_flow_through_staging(built):
     q = read(built, "select * from staging.stg_daily_quote").set_index(["code", "trade_date"])
-    assert read(built, "select count(*) as n from intermediate.int_daily_quote__checked where reason is not null")["n"][0] == 0
+    assert read(built, "select count(*) as n from intermediate.int_daily_quote__checked "
+                       "where reason is not null")["n"][0] == 0
     up = q.loc[(BRK, _day(BRK, BREAK_DAY))]
     assert up.close == up.high == round(up.pre_close * 1.10, 2)
     chinext = q.loc[(LOSS, _day(LOSS, 41))]
@@ -241,7 +249,8 @@ def test_first_days_of_a_listing(built):
     want = (s["bar_seq"] > 35) & (s["trade_date"] >= listed + pd.Timedelta(days=60))
     assert (s["buy_eligible"] == want).all()
     assert not s["buy_eligible"].head(35).any() and s["buy_eligible"].iloc[-1]
-    sig = read(built, "select trade_date from intermediate.int_offense_signals__chained where code = ? and kind = 'buy'", [NEW])
+    sig = read(built, "select trade_date from intermediate.int_offense_signals__chained "
+                      "where code = ? and kind = 'buy'", [NEW])
     assert (sig["trade_date"] >= listed + pd.Timedelta(days=60)).all()
 
 
@@ -279,7 +288,8 @@ def _valuation_want(v: pd.DataFrame, knobs: dict) -> tuple[np.ndarray, np.ndarra
     cheap = np.where(np.isnan(rel), 0.5, np.clip((np.log(2) - np.log(rel)) / np.log(4), 0, 1))
     pe_pct, pb_pct = v.pe_pct.astype(float).fillna(0.5), v.pb_pct.astype(float).fillna(0.5)
     loss = ~(v.pe_ttm > 0)
-    want = np.where(loss, np.minimum(10 * knobs["loss_valuation_pb_weight"] * (1 - pb_pct), knobs["loss_valuation_cap"]),
+    want = np.where(loss,
+                    np.minimum(10 * knobs["loss_valuation_pb_weight"] * (1 - pb_pct), knobs["loss_valuation_cap"]),
                     10 * (knobs["valuation_weight_pe"] * (1 - pe_pct) + knobs["valuation_weight_pb"] * (1 - pb_pct)
                           + knobs["valuation_weight_industry"] * cheap))
     return cheap, want

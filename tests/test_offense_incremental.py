@@ -18,8 +18,15 @@ from aquant.extract.ingest_sample import DATE_COL
 from aquant.extract.sample import SampleConfig, SampleMarket
 
 from conftest import duck_settings
-from test_offense_support import (DEFAULTS, assert_frames_close, build_selected, copy_duck, load_tables, read,
-                                  sample_tables)
+from test_offense_support import (
+    DEFAULTS,
+    assert_frames_close,
+    build_selected,
+    copy_duck,
+    load_tables,
+    read,
+    sample_tables,
+)
 
 CFG = SampleConfig(n_stocks=12, start=date(2021, 1, 4), end=date(2023, 7, 14))
 D = date(2023, 6, 30)
@@ -50,7 +57,8 @@ def builds(tmp_path_factory):
 def test_first_build_stopped_at_d_and_the_second_added_days(builds):
     inc, _, first = builds
     assert first["d"][0] == pd.Timestamp(D)
-    later = read(inc, "select count(distinct trade_date) as n from intermediate.int_macd__recursed where trade_date > ?", [D])
+    later = read(inc, "select count(distinct trade_date) as n from intermediate.int_macd__recursed "
+                      "where trade_date > ?", [D])
     assert later["n"][0] == 10  # 2023-07-03 .. 2023-07-14
 
 

@@ -9,7 +9,6 @@ real server. Every expected value is computed here (TA-Lib, pandas) or stated fr
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,8 +20,16 @@ from aquant.extract.sample import SampleConfig
 from aquant.qmt.knobs import dbt_vars
 
 from conftest import create_pg_database, drop_pg_database, duck_settings, pg_settings
-from test_offense_support import (DEFAULTS, assert_frames_close, build, build_selected, copy_duck,
-                                  expected_offense, expected_targets, read)
+from test_offense_support import (
+    DEFAULTS,
+    assert_frames_close,
+    build,
+    build_selected,
+    copy_duck,
+    expected_offense,
+    expected_targets,
+    read,
+)
 
 CFG = SampleConfig(n_stocks=12, start=date(2021, 1, 4), end=date(2023, 12, 29))
 WARMUP = 250
@@ -118,7 +125,8 @@ def test_suspended_day_is_skipped_by_the_ema(sample_duck):
     the next one (one recursion step), not through a carried-forward price."""
     bars = _bars(sample_duck)
     cal = read(sample_duck, "select trade_date from raw.trade_calendar where is_open order by trade_date")["trade_date"]
-    macd = read(sample_duck, "select code, trade_date, bar_seq, ema_fast_hfq, ema_slow_hfq from intermediate.int_macd__recursed")
+    macd = read(sample_duck, "select code, trade_date, bar_seq, ema_fast_hfq, ema_slow_hfq "
+                             "from intermediate.int_macd__recursed")
     gaps = []
     for code, g in bars.groupby("code"):
         days = cal[(cal >= g.trade_date.min()) & (cal <= g.trade_date.max())]

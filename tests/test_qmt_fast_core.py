@@ -17,17 +17,18 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+
+from aquant.db import Database
 from aquant.extract.ingest_sample import ingest_sample
 from aquant.extract.sample import SampleConfig
 from aquant.qmt import data
 from aquant.qmt.backtest import simulate
 from aquant.qmt.costs import CostModel
 from aquant.qmt.fast_core import FastCostModel, FastSimBroker, broker_class
+
 from conftest import duck_settings
 from test_offense_backtest_golden import PARAMS
 from test_offense_support import DEFAULTS, build
-
-from aquant.db import Database
 
 CFG = SampleConfig(n_stocks=30, start=date(2022, 1, 4), end=date(2023, 12, 29))
 KNOB_SETS = {
@@ -130,9 +131,11 @@ def test_random_orders_fill_identically_on_both_brokers():
 
     rng = np.random.default_rng(7)
     codes = ["600000.SH", "300750.SZ", "688001.SH", "830799.BJ"]
-    info = pd.DataFrame({"code": codes, "board": ["main", "chinext", "star", "bse"], "is_st": [False, True, False, False],
+    info = pd.DataFrame({"code": codes, "board": ["main", "chinext", "star", "bse"],
+                         "is_st": [False, True, False, False],
                          "list_date": [pd.Timestamp("2010-01-04")] * 3 + [pd.Timestamp("2015-07-27")]})
-    ref, fast = SimBroker(60_000, CostModel(0.0003, 5.0, 0.0007), 0.2), FastSimBroker(60_000, CostModel(0.0003, 5.0, 0.0007), 0.2)
+    ref, fast = (SimBroker(60_000, CostModel(0.0003, 5.0, 0.0007), 0.2),
+                 FastSimBroker(60_000, CostModel(0.0003, 5.0, 0.0007), 0.2))
     for b in (ref, fast):
         b.set_info(info)
     close = {c: 10.0 + 7 * i for i, c in enumerate(codes)}
@@ -174,7 +177,8 @@ def test_cash_needed_for_a_buy_and_the_affordable_lot_equal_the_reference():
     from aquant.qmt.sim_broker import SimBroker
 
     for day in (pd.Timestamp("2015-07-31"), pd.Timestamp("2024-01-02")):
-        for px, code, board in ((9.87, "600000.SH", "main"), (123.45, "688001.SH", "star"), (3.01, "000001.SZ", "main")):
+        for px, code, board in ((9.87, "600000.SH", "main"), (123.45, "688001.SH", "star"),
+                                (3.01, "000001.SZ", "main")):
             for q in (100, 200, 300, 1700, 20_000):
                 ref, fast = SimBroker(1e6, CostModel(0.0003, 5.0)), FastSimBroker(1e6, CostModel(0.0003, 5.0))
                 for b in (ref, fast):
@@ -183,4 +187,5 @@ def test_cash_needed_for_a_buy_and_the_affordable_lot_equal_the_reference():
                 assert fast._buy_cost_c(px, q, code) == cost
                 for cash in (cost, cost - 1):
                     ref._cash_c = fast._cash_c = cash
-                    assert fast._affordable_qty(px, q + 500, board, code) == ref._affordable_qty(px, q + 500, board, code)
+                    assert (fast._affordable_qty(px, q + 500, board, code)
+                            == ref._affordable_qty(px, q + 500, board, code))

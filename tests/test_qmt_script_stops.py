@@ -33,7 +33,8 @@ def _run(tmp_path: Path, bars: Path) -> subprocess.CompletedProcess:
 def terminal(tmp_path):
     _write(tmp_path / "orders.csv", ["order_id", "code", "side", "qty"], [])
     # held stocks and their levels, as the script keeps them between days
-    _write(tmp_path / "qmt_stops.csv", ["code", "stop_loss", "take_profit", "high_water", "trailing_pct", "protect_pct"],
+    _write(tmp_path / "qmt_stops.csv",
+           ["code", "stop_loss", "take_profit", "high_water", "trailing_pct", "protect_pct"],
            [["600000.SH", 9.5, 12.0, 10.0, 0.06, 0.01], ["601318.SH", 36.0, 44.0, 40.0, 0.0, 0.01],
             ["000001.SZ", 9.0, 20.0, 10.0, 0.06, 0.01]])
     return tmp_path

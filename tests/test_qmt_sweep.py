@@ -16,17 +16,18 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
+
+from aquant.db import Database
 from aquant.extract.ingest_sample import ingest_sample
 from aquant.extract.sample import SampleConfig
 from aquant.qmt.backtest import run_backtest
 from aquant.qmt.commands import sweep as sweep_cmd
 from aquant.qmt.sweep import SweepError, models_reading, parse_grid, ranked_table, run_sweep
-from click.testing import CliRunner
+
 from conftest import duck_settings
 from test_offense_backtest_golden import PARAMS
 from test_offense_support import DEFAULTS, build, copy_duck, read
-
-from aquant.db import Database
 
 CFG = SampleConfig(n_stocks=30, start=date(2022, 1, 4), end=date(2023, 12, 29))
 OOS = date(2023, 7, 3)
@@ -62,7 +63,8 @@ def test_every_combination_and_period_is_recorded_and_ranked(market, swept):
     assert (ins.end_date < pd.Timestamp(OOS)).all() and (oos.start_date == pd.Timestamp(OOS)).all()
     # rank 1..4 by in-sample Sharpe, best first; each out-of-sample row carries its combination's rank
     assert list(ins.sort_values("rank").sharpe) == sorted(ins.sharpe, reverse=True)
-    assert sorted(ins["rank"]) == [1, 2, 3, 4] and dict(zip(oos.combo, oos["rank"])) == dict(zip(ins.combo, ins["rank"]))
+    assert (sorted(ins["rank"]) == [1, 2, 3, 4]
+            and dict(zip(oos.combo, oos["rank"])) == dict(zip(ins.combo, ins["rank"])))
     runs = read(settings, "select r.run_id, r.params, r.total_return, r.start_date from ops.backtest_run r "
                           "join ops.backtest_sweep s using (run_id) where s.sweep_id = 'sw-test'")
     assert len(runs) == 8
@@ -156,7 +158,8 @@ def test_app_section_shows_the_ranked_table_and_a_heatmap_with_its_period(market
     fig = json.loads(charts[0].proto.spec)
     assert "in-sample 2022-01-04" in fig["layout"]["title"]["text"]
     z = fig["data"][0]["z"]  # plotly ships the matrix as a typed array: {"dtype", "bdata", "shape"}
-    z = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(2, 2) if isinstance(z, dict) else np.array(z)
+    z = (np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(2, 2) if isinstance(z, dict)
+         else np.array(z))
     ins = swept.table[swept.table.period == "in_sample"]
     knobs = pd.DataFrame([json.loads(p) for p in ins.params], index=ins.index)
     want_z = knobs.assign(s=ins.sharpe).pivot(index="trail_stop_position", columns="buy_threshold", values="s")
@@ -170,8 +173,7 @@ def test_app_section_shows_the_ranked_table_and_a_heatmap_with_its_period(market
 def test_strategy_knob_sweep_in_processes_on_both_targets(any_db):
     """No dbt involved: the hand-built market of test_qmt_backtest, two processes, DuckDB and
     PostgreSQL; every run recorded with its knob; a dbt var on PostgreSQL is refused clearly."""
-    from test_qmt_backtest import load_market
-    from test_qmt_backtest import market as tiny_market
+    from test_qmt_backtest import load_market, market as tiny_market
 
     with Database(any_db) as db:
         load_market(db, tiny_market())

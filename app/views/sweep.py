@@ -12,9 +12,9 @@ import json
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-from aquant.qmt.sweep import ranked_table
 
 from aquant.db import Database
+from aquant.qmt.sweep import ranked_table
 
 METRICS = {"sharpe": "Sharpe", "total_return": "Total return", "max_drawdown": "Max drawdown",
            "turnover_annual": "Turnover ×/yr", "cost_drag": "Cost drag /yr"}
@@ -70,7 +70,8 @@ def render(db: Database) -> None:
                "never used to rank. Each run is in ops.backtest_run under its run_id.")
     table = ranked_table(rows)
     st.dataframe(table, hide_index=True, width="stretch", key="sweep_ranked")
-    knobs = [k for k in json.loads(rows.params.iloc[0]) if pd.Series([json.loads(p)[k] for p in rows.params]).nunique() > 1]
+    knobs = [k for k in json.loads(rows.params.iloc[0])
+             if pd.Series([json.loads(p)[k] for p in rows.params]).nunique() > 1]
     if len(knobs) < 2:
         st.caption("The heatmap needs two knobs with several values each; this sweep varied "
                    f"{knobs or 'none'}.")

@@ -21,7 +21,8 @@ def live_section() -> None:
     live = ui.load("live_session", lday)
     for r in live["session"].itertuples(index=False):
         st.caption(f"{r.account} ({r.broker}): **{r.status}** (exit {r.exit_code}) at {r.last_minute} — "
-                   f"{r.orders_sent} order(s) sent, {r.fills} fill(s), {r.skipped} skipped, {r.stops_fired} stop(s) fired.")
+                   f"{r.orders_sent} order(s) sent, {r.fills} fill(s), {r.skipped} skipped, "
+                   f"{r.stops_fired} stop(s) fired.")
     money = {c: st.column_config.NumberColumn(c, format="%.2f") for c in ("price", "fee", "stop", "target", "high")}
     tabs = st.tabs([f"Orders ({len(live['orders'])})", f"Fills ({len(live['fills'])})",
                     f"Stops ({len(live['stops'])})"])

@@ -54,7 +54,8 @@ def decide_open(it: Intent, q: Quote, down: float, up: float, sellable: int, day
         if q.last >= up:
             return OpenDecision(it, None, f"skip: at limit-up {up:.2f} (current {q.last:.2f})")
         if it.take_profit and q.last >= it.take_profit:
-            return OpenDecision(it, None, f"skip: opens at {q.last:.2f}, at or above its take-profit {it.take_profit:.2f}")
+            return OpenDecision(it, None, f"skip: opens at {q.last:.2f}, at or above its take-profit "
+                                          f"{it.take_profit:.2f}")
         if it.signal_close and q.last > it.signal_close * (1 + max_gap):
             return OpenDecision(it, None, f"skip: opens at {q.last:.2f}, more than {max_gap:.1%} above the "
                                           f"signal's close {it.signal_close:.2f}")

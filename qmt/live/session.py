@@ -181,9 +181,12 @@ class LiveSession:
         rows = self.db.query_df("select order_id, signal_id, code, side, qty, reason from ops.orders where account = ? "
                                 "and trade_date = ? and status = 'pending' and order_type = 'market' order by "
                                 "side desc, order_id", [self.account, self.day])
+
+        def f(v: object) -> float | None:
+            return None if v is None or pd.isna(v) else float(v)
+
         for r in rows.itertuples(index=False):
             s = by_sig.get(r.signal_id)
-            f = (lambda v: None if v is None or pd.isna(v) else float(v))
             self.intents[r.order_id] = Intent(r.order_id, r.signal_id, r.code, r.side, int(r.qty),
                                               f(getattr(s, "take_profit", None)), f(getattr(s, "stop_loss", None)),
                                               f(getattr(s, "ref_price", None)), r.reason or "signal")
@@ -192,8 +195,8 @@ class LiveSession:
         """A stop order recorded but not sent before a crash (and not found at the broker by
         reconcile) is dropped: the stop re-decides on the next quote, with a new id."""
         marks = ", ".join("?" * len(STOP_REASONS))
-        for oid, purpose in self.db.query(f"select order_id, reason from ops.orders where account = ? and trade_date = ? "
-                                          f"and status = 'pending' and reason in ({marks})",
+        for oid, purpose in self.db.query(f"select order_id, reason from ops.orders where account = ? "
+                                          f"and trade_date = ? and status = 'pending' and reason in ({marks})",
                                           [self.account, self.day, *STOP_REASONS]):
             mark_order(self.db, oid, "expired", reason=f"{purpose}: recorded but not sent before a restart; re-decided")
 
@@ -329,8 +332,8 @@ class LiveSession:
                     mark_order(self.db, oid, "expired", reason=f"{kind}: refused: {why}")
         for c, lv in self.levels.items():
             if highs.get(c) != lv.high_water:  # the trailing stop's anchor survives a restart
-                self.db.execute("update ops.live_stops set high_water = ?, updated_at = ? where account = ? and code = ?",
-                                [lv.high_water, now(), self.account, c])
+                self.db.execute("update ops.live_stops set high_water = ?, updated_at = ? where account = ? "
+                                "and code = ?", [lv.high_water, now(), self.account, c])
 
     def _timeouts(self, at: datetime) -> None:
         """Working stop orders older than order_timeout_minutes are cancelled (the stop then re-arms)."""
@@ -464,7 +467,8 @@ class LiveSession:
             self._save_levels()
             self.s.fills = int(self.db.scalar("select count(*) from ops.trades where account = ? and "
                                               "cast(traded_at as date) = ?", [self.account, self.day]))
-        for oid in list(self.intents) if not killed else []:  # never decided (no price all day); a kill leaves them pending
+        # never decided (no price all day); a kill leaves them pending
+        for oid in list(self.intents) if not killed else []:
             mark_order(self.db, oid, "skipped", reason=f"{self.intents[oid].reason}: no quote during the session")
             self.s.skipped.append(f"{oid}: no quote during the session")
         diffs = [n for n in self.s.reconcile_end if "fill(s) from the broker" not in n and "marked sent" not in n]

@@ -29,11 +29,13 @@ def state_file(sim_dir: Path, account: str, day: date) -> Path:
 
 def carried_book(sim_dir: Path, account: str, day: date) -> tuple[dict[str, tuple[int, float]], float | None]:
     """Positions (qty, cost) and cash at the end of the latest simulated day before `day`."""
-    prev = sorted(p for p in Path(sim_dir).glob(f"{account}_*.json") if p.stem.rsplit("_", 1)[1] < f"{pd.Timestamp(day):%Y%m%d}")
+    prev = sorted(p for p in Path(sim_dir).glob(f"{account}_*.json")
+                  if p.stem.rsplit("_", 1)[1] < f"{pd.Timestamp(day):%Y%m%d}")
     if not prev:
         return {}, None
     st = json.loads(prev[-1].read_text(encoding="utf-8"))
-    return {c: (int(p["volume"]), float(p["cost"])) for c, p in st["positions"].items() if p["volume"] > 0}, float(st["cash"])
+    return ({c: (int(p["volume"]), float(p["cost"])) for c, p in st["positions"].items() if p["volume"] > 0},
+            float(st["cash"]))
 
 
 def build_exchange(db: Database, day: date, codes: list[str], sim_dir: Path, account: str, cash: float,

@@ -209,7 +209,8 @@ class SimExchange:
             return
         fee = self.costs.fee("buy" if buy else "sell", px, qty, self.day, o["stock_code"]).total
         self.st["next_id"] += 1
-        t = {"account_id": o["account_id"], "stock_code": o["stock_code"], "order_type": o["order_type"], "traded_id": f"T{self.st['next_id']}",
+        t = {"account_id": o["account_id"], "stock_code": o["stock_code"],
+             "order_type": o["order_type"], "traded_id": f"T{self.st['next_id']}",
              "traded_time": int((pd.Timestamp(ts) - pd.Timedelta(hours=8)).timestamp()), "traded_price": float(px),
              "traded_volume": int(qty), "traded_amount": round(px * qty, 2), "order_id": o["order_id"],
              "order_sysid": o["order_sysid"], "strategy_name": o["strategy_name"], "order_remark": o["order_remark"],
@@ -218,7 +219,8 @@ class SimExchange:
         done = o["traded_volume"] * o["traded_price"] + qty * px
         o["traded_volume"] += qty
         o["traded_price"] = round(done / o["traded_volume"], 4)
-        o["order_status"] = self.c.ORDER_SUCCEEDED if o["traded_volume"] >= o["order_volume"] else self.c.ORDER_PART_SUCC
+        o["order_status"] = (self.c.ORDER_SUCCEEDED if o["traded_volume"] >= o["order_volume"]
+                             else self.c.ORDER_PART_SUCC)
         pos = self.st["positions"].setdefault(o["stock_code"], {"volume": 0, "can_use": 0, "cost": 0.0})
         if buy:
             pos["cost"] = (pos["cost"] * pos["volume"] + px * qty + fee) / (pos["volume"] + qty)

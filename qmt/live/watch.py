@@ -51,5 +51,6 @@ def crossed(lv: Levels, q: Quote) -> tuple[str, str] | None:
         return "target", f"last {q.last:.2f} >= take-profit {lv.take_profit:.2f}"
     t = lv.trail_level
     if t and q.last <= t:
-        return "trail", f"last {q.last:.2f} <= trailing stop {t:.2f} ({lv.trailing_pct:.0%} below high {lv.high_water:.2f})"
+        return "trail", (f"last {q.last:.2f} <= trailing stop {t:.2f} "
+                         f"({lv.trailing_pct:.0%} below high {lv.high_water:.2f})")
     return None

@@ -94,7 +94,8 @@ class WriteBack:
             out.fills.append(f)
             have, _ = self._status(f.order_id)
             if have is not None and have not in FINAL:
-                got = int(self.db.scalar("select coalesce(sum(qty), 0) from ops.trades where order_id = ?", [f.order_id]))
+                got = int(self.db.scalar("select coalesce(sum(qty), 0) from ops.trades where order_id = ?",
+                                         [f.order_id]))
                 want = int(self.db.scalar("select qty from ops.orders where order_id = ?", [f.order_id]) or 0)
                 new = "filled" if got >= want else "partial"
                 mark_order(self.db, f.order_id, new, got)

@@ -14,12 +14,10 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from .config import Settings
 from .db import Database
-from .trading_calendar import session_status
 from .schema import RAW_TABLES
+from .trading_calendar import session_status
 
 
 @dataclass
