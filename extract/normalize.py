@@ -14,6 +14,7 @@ import pandas as pd
 
 from .loader import SchemaError
 
+
 class UpstreamSchemaError(SchemaError):
     """An upstream frame lost a column or came back empty where data is required.
 

@@ -92,3 +92,24 @@
   {% endfor %}
   {{ return(statements[0]) }}
 {% endmacro %}
+
+{#-
+  Model contracts (the public models' yml `data_type`s are written for DuckDB/PostgreSQL:
+  varchar, double precision, integer ...). dbt compares them with the types of the model's query;
+  Spark names the same types string, double, int. Both sides go through format_column, so on Spark
+  each name is mapped to Spark's spelling before the comparison; the check stays exact otherwise
+  (a varchar column that comes out double still fails). On Parquet the table is created as select,
+  so no DDL uses the yml names.
+-#}
+{% macro spark_contract_type(data_type) -%}
+    {%- set t = (data_type | string | lower | trim) -%}
+    {%- set aliases = {'varchar': 'string', 'text': 'string', 'character varying': 'string',
+                       'double precision': 'double', 'float8': 'double', 'integer': 'int', 'int4': 'int',
+                       'int8': 'bigint', 'bool': 'boolean', 'timestamp without time zone': 'timestamp'} -%}
+    {{ return(aliases.get(t, t | replace(' ', ''))) }}
+{%- endmacro %}
+
+{% macro spark__format_column(column) -%}
+    {%- set data_type = spark_contract_type(column.dtype) -%}
+    {{ return({'name': column.name, 'data_type': data_type, 'formatted': column.column.lower() ~ " " ~ data_type}) }}
+{%- endmacro %}

@@ -85,8 +85,12 @@ def build_data_source(base_config):
     """A BaseDataSource whose stores are our tables (no bundle on disk, nothing downloaded)."""
     from rqalpha.const import INSTRUMENT_TYPE, MARKET, TRADING_CALENDAR_TYPE
     from rqalpha.data.base_data_source import BaseDataSource
-    from rqalpha.data.base_data_source.storage_interface import (AbstractCalendarStore, AbstractDayBarStore,
-                                                                 AbstractDividendStore, AbstractSimpleFactorStore)
+    from rqalpha.data.base_data_source.storage_interface import (
+        AbstractCalendarStore,
+        AbstractDayBarStore,
+        AbstractDividendStore,
+        AbstractSimpleFactorStore,
+    )
     from rqalpha.model.instrument import Instrument
 
     global IN_DIR  # RQAlpha imports this file again as a mod: the folder comes through its config

@@ -149,7 +149,8 @@ def reconcile_on_start(db: Database, broker: Any, account: str) -> list[str]:
     held = implied_holdings(db, account)
     for code, pos in broker.positions().items():
         if int(held.get(code) or 0) != pos.qty:
-            notes.append(f"{code}: broker holds {pos.qty}, ops.trades and bonus issues imply {int(held.get(code) or 0)}")
+            notes.append(f"{code}: broker holds {pos.qty}, ops.trades and bonus issues imply "
+                         f"{int(held.get(code) or 0)}")
     return notes
 
 
@@ -158,6 +159,7 @@ def implied_holdings(db: Database, account: str, today: date | None = None) -> d
     fill added on the session it applies on (qmt/corporate_actions.schedule), as the broker books
     them; without that every bonus issue would read as a position mismatch."""
     from aquant import trading_calendar  # noqa: PLC0415 - reconcile imports this module
+
     from . import data  # noqa: PLC0415
     from .reconcile import implied_positions  # noqa: PLC0415
 

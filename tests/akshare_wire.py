@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
@@ -390,10 +389,9 @@ class _PlainDecoder:
 
 def install(monkeypatch: Any) -> Wire:
     """Route every requests transport call through a fresh Wire; returns it for inspection."""
-    import akshare.stock.stock_info as info
-
     import types
 
+    import akshare.stock.stock_info as info
     import akshare.tool.trade_date_hist as tdh
 
     wire = Wire()

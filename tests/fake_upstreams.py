@@ -7,7 +7,7 @@ and 600087 is delisted (listed in the delist tables, bars come back empty).
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from aquant.app import auth
 from aquant.cli import main
 from aquant.db import Database
+
 from test_app_pages import MAIN, PAGES, frame, small  # noqa: F401 - `small` is a fixture
 
 SECRET = "s3cret-pw-never-shown"

@@ -49,7 +49,8 @@ def demo_db(tmp_path_factory) -> Path:
     import duckdb
 
     con = duckdb.connect(str(path))
-    has_run = con.execute("select count(*) from information_schema.tables where table_name = 'backtest_run'").fetchone()[0]
+    has_run = con.execute("select count(*) from information_schema.tables "
+                          "where table_name = 'backtest_run'").fetchone()[0]
     first, last = con.execute("select min(trade_date), max(trade_date) from staging.stg_daily_quote").fetchone()
     con.close()
     if not has_run:
@@ -149,7 +150,8 @@ def visit(browser, url: str, name: str, title: str, shots: list[Path]):
     page.get_by_role("heading", name=title, level=1).wait_for(timeout=30_000)
     settle(page)
     assert page.get_by_text("Page not found").count() == 0
-    assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').first.inner_text()
+    exc = page.locator('[data-testid="stException"]')
+    assert exc.count() == 0, exc.first.inner_text()
     assert not errors, errors
     for d in shots:
         page.screenshot(path=str(d / f"{name}.png"), full_page=True)

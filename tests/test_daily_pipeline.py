@@ -21,6 +21,7 @@ from aquant.cli import main
 from aquant.daily import run_daily
 from aquant.daily_steps import DailyOptions
 from aquant.db import Database
+
 from conftest import duck_settings
 
 pytestmark = pytest.mark.slow

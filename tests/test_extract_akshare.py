@@ -9,7 +9,6 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-import akshare_wire
 import pandas as pd
 import pytest
 
@@ -19,6 +18,8 @@ from aquant.extract.jobs import Context
 from aquant.extract.normalize import a_share_stock_code, ex_reference_price, to_ts_code
 from aquant.extract.runner import run_ingest
 from aquant.qmt.rules import RuleBook
+
+import akshare_wire
 
 FIX = Path(__file__).parent / "fixtures" / "akshare"
 

@@ -6,7 +6,6 @@ from datetime import date
 
 import pandas as pd
 import pytest
-from fake_upstreams import FakeTusharePro
 
 from aquant.config import ConfigError
 from aquant.db import Database
@@ -14,6 +13,8 @@ from aquant.extract.loader import SchemaError
 from aquant.extract.runner import run_ingest
 from aquant.extract.tushare import default_client
 from aquant.qmt.rules import RuleBook
+
+from fake_upstreams import FakeTusharePro
 
 D = date
 
@@ -190,7 +191,8 @@ def test_renamed_column_names_function_and_expected_columns(duck):
         def daily(self, **kw):
             return super().daily(**kw).rename(columns={"vol": "volume"})
 
-    with Database(duck) as db, pytest.raises(SchemaError, match=r"tushare\.daily: expected columns .*missing \['vol'\]"):
+    with Database(duck) as db, \
+            pytest.raises(SchemaError, match=r"tushare\.daily: expected columns .*missing \['vol'\]"):
         ingest(db, Renamed(), ["daily_quote"])
 
 

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fake_upstreams import FakeXtdata
 
 from aquant.db import Database
 from aquant.extract.normalize import UpstreamSchemaError
 from aquant.extract.runner import run_ingest
 from aquant.extract.xtdata import back_adj_factor, default_client, divid_dates, ex_reference_price
+
+from fake_upstreams import FakeXtdata
 
 D = date
 TS_FIXTURES = Path(__file__).parent / "fixtures" / "tushare"

@@ -9,13 +9,14 @@ from datetime import date
 import pandas as pd
 import pytest
 import requests
-from fake_upstreams import DAYS, FakeAkshare
 
 from aquant.db import Database
 from aquant.extract.calls import CallPolicy, is_transient
 from aquant.extract.loader import get_watermark, load_frame
 from aquant.extract.reconcile import reconcile_sources, source_differences
 from aquant.extract.runner import run_ingest
+
+from fake_upstreams import DAYS, FakeAkshare
 
 CODES = ["000001", "600000", "430047"]
 EXPECTED_BARS = 3 * len(DAYS) - 1  # 600000 suspended one day

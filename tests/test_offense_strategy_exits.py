@@ -22,7 +22,7 @@ from aquant.qmt import metrics
 from aquant.qmt.backtest import simulate, write_result
 from aquant.qmt.broker import Position
 from aquant.qmt.knobs import dbt_vars
-from aquant.qmt.strategy import PositionMeta, StrategyParams, StrategyState, decide
+from aquant.qmt.strategy import StrategyParams, StrategyState, decide
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = pd.Timestamp("2024-01-05")            # a Friday: the rotation's rebalance day in these tests
@@ -182,6 +182,7 @@ def test_backtest_summary_reports_turnover_and_cost_drag_from_its_fills():
 
 def test_backtest_page_shows_turnover_and_cost_drag(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
+
     from test_app_data import build_small_db
 
     settings = build_small_db(tmp_path / "app.duckdb")   # its backtest_run predates the new columns

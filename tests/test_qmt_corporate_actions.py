@@ -13,8 +13,7 @@ import pandas as pd
 import pytest
 
 from aquant.db import Database
-from aquant.qmt import paper
-from aquant.qmt import reconcile as recon_mod
+from aquant.qmt import paper, reconcile as recon_mod
 from aquant.qmt.backtest import simulate
 from aquant.qmt.corporate_actions import bonus_shares, schedule
 from aquant.qmt.paper import run_paper
@@ -192,8 +191,9 @@ def test_schedule_matches_real_record_dates_on_the_exchange_calendar():
     """Real Eastmoney 分红送配 rows (tests/fixtures, provenance in the file): on real data every
     ex-date is a session and the record date is the session before it, which is what schedule
     derives. The sample market, by contrast, draws ex-dates on calendar days."""
-    import exchange_calendars as xc
     from pathlib import Path
+
+    import exchange_calendars as xc
 
     real = pd.read_csv(Path(__file__).parent / "fixtures" / "fhps_em_record_ex_dates.csv", comment="#",
                        dtype={"代码": str}, parse_dates=["股权登记日", "除权除息日"])

@@ -13,8 +13,7 @@ import pandas as pd
 import pytest
 
 from aquant.db import Database
-from aquant.qmt import paper
-from aquant.qmt import reconcile as recon_mod
+from aquant.qmt import paper, reconcile as recon_mod
 from aquant.qmt.backtest import simulate
 from aquant.qmt.paper import run_paper
 

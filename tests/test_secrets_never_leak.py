@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from aquant.db import Database
+
 from test_app_data import build_small_db
 
 ROOT = Path(__file__).resolve().parents[1]

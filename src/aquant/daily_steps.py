@@ -14,12 +14,10 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from .config import Settings
 from .db import Database
-from .trading_calendar import session_status
 from .schema import RAW_TABLES
+from .trading_calendar import session_status
 
 
 @dataclass
@@ -97,7 +95,8 @@ def step_ingest(settings: Settings, opt: DailyOptions) -> StepOutcome:
             if s.status not in ("ok", "partial"):
                 raise StepFailed(f"ingest ended {s.status}", {"status": s.status})
             status = s.status
-            extra = {"rows": {t: [r.inserted, r.updated] for t, r in s.tables.items()}, "failures": len(s.failures), "failed_units": [f"{f.job}:{f.unit}" for f in s.failures[:20]],
+            extra = {"rows": {t: [r.inserted, r.updated] for t, r in s.tables.items()}, "failures": len(s.failures),
+                     "failed_units": [f"{f.job}:{f.unit}" for f in s.failures[:20]],
                      "calls": s.calls, "ingest_event_id": s.event_id}
         after = _raw_counts(db)
         latest = db.scalar("select max(trade_date) from raw.daily_quote") if "daily_quote" in after else None
@@ -123,7 +122,7 @@ def _run_results(path: Path, since: float) -> dict[str, Any]:
 
 
 def step_build(settings: Settings, opt: DailyOptions) -> StepOutcome:
-    """`dbt build` of the whole project: incremental models (factor_macd, factor_technical) only
+    """`dbt build` of the whole project: incremental models (int_macd__recursed, factor_technical) only
     process the new days; tables are rebuilt because their input data changed, which
     `state:modified+` (a code-change selector) would not see."""
     from .config import project_root

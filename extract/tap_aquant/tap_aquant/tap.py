@@ -6,8 +6,7 @@ implementation to keep in step.
 """
 from __future__ import annotations
 
-from singer_sdk import Tap
-from singer_sdk import typing as th
+from singer_sdk import Tap, typing as th
 
 from .frames import SOURCES, Extraction, TapSettings
 from .streams import all_streams
