@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from aquant.spark_db import _DELETE, _UPDATE, _split_top, create_sql_spark, literal, translate
 from aquant.schema import OPS_TABLES, RAW_TABLES
+from aquant.spark_db import _DELETE, _UPDATE, _split_top, create_sql_spark, literal, translate
 
 
 def test_parameters_become_literals_outside_strings_only():

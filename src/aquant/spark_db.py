@@ -222,7 +222,8 @@ class SparkBackend:
         return bool(self.spark.catalog.tableExists(f"{schema}.{name}"))
 
     def ensure_table(self, t: Table) -> None:
-        if self.table_exists(t.schema, t.name) and (not t.versioned or self.table_exists(t.schema, f"{t.name}_versions")):
+        versions_ok = not t.versioned or self.table_exists(t.schema, f"{t.name}_versions")
+        if self.table_exists(t.schema, t.name) and versions_ok:
             return  # a metastore lookup; CREATE ... IF NOT EXISTS costs a parse and a metastore round trip more
         self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {t.schema}")
         self.spark.sql(create_sql_spark(t))
