@@ -113,3 +113,21 @@
     {%- set data_type = spark_contract_type(column.dtype) -%}
     {{ return({'name': column.name, 'data_type': data_type, 'formatted': column.column.lower() ~ " " ~ data_type}) }}
 {%- endmacro %}
+
+{#- dbt-core's default__get_empty_schema_sql (adapters/columns.sql) with each yml type in Spark's
+    spelling: the contract check casts null to every declared type to learn its schema. -#}
+{% macro spark__get_empty_schema_sql(columns) %}
+    {%- set col_err = [] -%}
+    select
+    {% for i in columns %}
+      {%- set col = columns[i] -%}
+      {%- if col['data_type'] is not defined -%}
+        {%- do col_err.append(col['name']) -%}
+      {%- endif -%}
+      {% set col_name = adapter.quote(col['name']) if col.get('quote') else col['name'] %}
+      {{ cast('null', spark_contract_type(col['data_type'])) }} as {{ col_name }}{{ ", " if not loop.last }}
+    {%- endfor -%}
+    {%- if (col_err | length) > 0 -%}
+      {{ exceptions.column_type_missing(column_names=col_err) }}
+    {%- endif -%}
+{% endmacro %}
