@@ -74,7 +74,8 @@ with bars as (
         q.trade_date,
         q.close_hfq,
         q.adj_factor,
-        row_number() over (partition by q.code order by q.trade_date) as bar_seq
+        -- bigint as on DuckDB/PostgreSQL (Spark's row_number is an int); the contracts say bigint
+        cast(row_number() over (partition by q.code order by q.trade_date) as bigint) as bar_seq
     from {{ quotes }} as q
 ),
 

@@ -98,8 +98,10 @@
   varchar, double precision, integer ...). dbt compares them with the types of the model's query;
   Spark names the same types string, double, int. Both sides go through format_column, so on Spark
   each name is mapped to Spark's spelling before the comparison; the check stays exact otherwise
-  (a varchar column that comes out double still fails). On Parquet the table is created as select,
-  so no DDL uses the yml names.
+  (a varchar column that comes out double still fails). One loosening: integer widths compare
+  alike (int = bigint), because Spark's row_number/rank/count-based columns are int where
+  DuckDB/PostgreSQL give bigint (portfolio_targets' industry_rank, stock_rank); the values are the
+  same. On Parquet the table is created as select, so no DDL uses the yml names.
 -#}
 {% macro spark_contract_type(data_type) -%}
     {%- set t = (data_type | string | lower | trim) -%}
@@ -109,8 +111,14 @@
     {{ return(aliases.get(t, t | replace(' ', ''))) }}
 {%- endmacro %}
 
+{#- For the comparison only: int and bigint alike (above). -#}
+{% macro spark_contract_compare_type(data_type) -%}
+    {%- set t = spark_contract_type(data_type) -%}
+    {{ return('bigint' if t in ['int', 'integer', 'bigint', 'smallint', 'tinyint'] else t) }}
+{%- endmacro %}
+
 {% macro spark__format_column(column) -%}
-    {%- set data_type = spark_contract_type(column.dtype) -%}
+    {%- set data_type = spark_contract_compare_type(column.dtype) -%}
     {{ return({'name': column.name, 'data_type': data_type, 'formatted': column.column.lower() ~ " " ~ data_type}) }}
 {%- endmacro %}
 
