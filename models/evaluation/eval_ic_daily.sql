@@ -1,0 +1,69 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['trade_date', 'factor', 'horizon'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+-- depends_on: {{ ref('stg_trade_calendar') }}
+-- One row per trading day, factor and horizon: the day's cross-sectional rank IC (Spearman).
+--
+--   rank_ic(t, f, h) = Pearson correlation of avg_rank(score_f) and avg_rank(fwd_return_h) over
+--                      the stocks of day t's universe (eval_factor_quantiles) that have a forward
+--                      return; both ranked within that set, ties averaged (= scipy.stats.spearmanr,
+--                      alphalens factor_information_coefficient)
+-- Null when either side has no spread that day (every score tied, or every return equal).
+-- Incremental: recomputes the sessions still open at the last build (eval_recompute_from).
+with quantiles as (
+    select code, trade_date, factor, score
+    from {{ ref('eval_factor_quantiles') }}
+    {%- if is_incremental() %}
+    where trade_date >= {{ eval_recompute_from() }}
+    {%- endif %}
+),
+
+forward as (
+    select code, trade_date, horizon, fwd_return
+    from {{ ref('eval_forward_returns') }}
+    {%- if is_incremental() %}
+    where trade_date >= {{ eval_recompute_from() }}
+    {%- endif %}
+),
+
+joined as (
+    select q.trade_date, q.factor, f.horizon, q.score, f.fwd_return
+    from quantiles as q
+    inner join forward as f on q.code = f.code and q.trade_date = f.trade_date
+),
+
+ranked as (
+    select
+        trade_date,
+        factor,
+        horizon,
+        cast({{ eval_avg_rank('score', 'trade_date, factor, horizon') }} as {{ type_double() }}) as score_rank,
+        cast({{ eval_avg_rank('fwd_return', 'trade_date, factor, horizon') }} as {{ type_double() }}) as return_rank
+    from joined
+),
+
+daily as (
+    select
+        trade_date,
+        factor,
+        horizon,
+        count(*) as n_stocks,
+        corr(score_rank, return_rank) as pearson_of_ranks,
+        var_pop(score_rank) as score_rank_var,
+        var_pop(return_rank) as return_rank_var
+    from ranked
+    group by trade_date, factor, horizon
+)
+
+select
+    trade_date,
+    factor,
+    horizon,
+    n_stocks,
+    case when score_rank_var > 0 and return_rank_var > 0 then pearson_of_ranks end as rank_ic
+from daily
