@@ -377,3 +377,23 @@ def notifications(db: Database, limit: int = 100) -> pd.DataFrame:
 def default_start(days: int, end: date | None = None) -> date:
     """A calendar start date covering about `days` trading days."""
     return (end or date.today()) - timedelta(days=int(days * 1.5) + 7)
+
+
+# -- Research page: the evaluation layer (models/evaluation, docs/evaluation.md) ----------------
+def eval_factor_summary(db: Database) -> pd.DataFrame:
+    """IC mean / ICIR / spread / turnover per factor and horizon, with the period each covers."""
+    fs = locate(db, "eval_factor_summary")
+    return db.query_df(f"select * from {fs} order by factor, horizon")
+
+
+def eval_ic_series(db: Database, factor: str, horizon: int) -> pd.DataFrame:
+    """The daily rank IC of one factor at one horizon (a few hundred rows per year)."""
+    ic = locate(db, "eval_ic_daily")
+    return db.query_df(f"select trade_date, n_stocks, rank_ic from {ic} where factor = ? and horizon = ? "
+                       f"order by trade_date", [factor, int(horizon)])
+
+
+def eval_quantile_summary(db: Database, factor: str) -> pd.DataFrame:
+    """Mean forward return per quantile bucket and horizon of one factor, with the period."""
+    qs = locate(db, "eval_quantile_summary")
+    return db.query_df(f"select * from {qs} where factor = ? order by horizon, quantile", [factor])

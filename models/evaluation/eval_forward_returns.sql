@@ -47,18 +47,22 @@ entries as (
     {%- endif %}
 ),
 
--- the common case: the stock trades on the exit session
-exact as (
+with_exit_bar as (
     select e.*, x.trade_date as exit_bar_date, x.close_hfq as exit_close_hfq
     from entries as e
-    inner join bars as x on e.code = x.code and e.exit_seq = x.day_seq
+    left join bars as x on e.code = x.code and e.exit_seq = x.day_seq
+),
+
+-- the common case: the stock trades on the exit session
+exact as (
+    select * from with_exit_bar where exit_bar_date is not null
 ),
 
 -- no bar on the exit session: its latest bar after t and before the exit (else t's own close)
 missing as (
-    select e.*
-    from entries as e
-    where not exists (select 1 from bars as x where x.code = e.code and x.day_seq = e.exit_seq)
+    select code, trade_date, day_seq, close_hfq, horizon, exit_seq
+    from with_exit_bar
+    where exit_bar_date is null
 ),
 
 last_bar_before_exit as (

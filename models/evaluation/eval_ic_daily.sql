@@ -65,5 +65,7 @@ select
     factor,
     horizon,
     n_stocks,
-    case when score_rank_var > 0 and return_rank_var > 0 then pearson_of_ranks end as rank_ic
+    -- rounded to 12 decimals: an IC that is 0 in exact arithmetic comes out as +-1e-17 from the
+    -- engine's summation order, which would flip its sign between builds (ic_positive_share)
+    case when score_rank_var > 0 and return_rank_var > 0 then round(pearson_of_ranks * 1e12) / 1e12 end as rank_ic
 from daily

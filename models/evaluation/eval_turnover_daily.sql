@@ -48,12 +48,12 @@ members as (
 flagged as (
     select
         m.*,
-        case when exists (
-            select 1 from quantiles as p
-            where p.code = m.code and p.factor = m.factor and p.quantile = m.quantile
-              and p.day_seq = m.day_seq - m.horizon
-        ) then 0 else 1 end as is_new
+        case when p.code is null then 1 else 0 end as is_new
     from members as m
+    -- the same stock in the same bucket of the same factor h sessions earlier (at most one row)
+    left join quantiles as p
+        on m.code = p.code and m.factor = p.factor and m.quantile = p.quantile
+        and p.day_seq = m.day_seq - m.horizon
 )
 
 select
