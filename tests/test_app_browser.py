@@ -249,7 +249,7 @@ def test_research_page_shows_ic_decay_and_quantile_returns_with_their_periods(br
     expect(page.locator(".js-plotly-plot")).to_have_count(3, timeout=60_000)  # IC over time, decay, quantiles
     for title in ("Rank IC over time", "IC decay", "Mean forward return by quantile"):
         expect(page.locator(".js-plotly-plot .gtitle", has_text=title)).to_have_count(1, timeout=30_000)
-    decay = page.locator(".js-plotly-plot .gtitle", has_text="IC decay").inner_text()
+    decay = page.locator(".js-plotly-plot .gtitle", has_text="IC decay").text_content()
     assert f"{first} → {last}" in decay, decay
     assert page.locator('[data-testid="stDataFrame"]').count() == 1  # the summary table
     assert page.locator(".js-plotly-plot", has_text="Q5").count() == 1  # quintile bars

@@ -66,8 +66,9 @@ for f in factors:
     rows = summary[summary.factor == f].sort_values("horizon")
     decay.add_trace(go.Scatter(x=rows.horizon, y=rows.ic_mean, mode="lines+markers", name=LABELS.get(f, f),
                                line=dict(width=3 if f == factor else 1.5)))
-decay.update_layout(title=dict(text=f"IC decay · mean rank IC by horizon · {period(summary)}", y=0.97), height=380,
-                    margin=dict(l=10, r=10, t=70, b=10), xaxis=dict(title="horizon (sessions)", tickvals=horizons),
+decay.update_layout(title=dict(text=f"IC decay · mean rank IC by horizon<br><sup>{period(summary)}</sup>",
+                               y=0.97),
+                    height=400, margin=dict(l=10, r=10, t=90, b=10), xaxis=dict(title="horizon (sessions)", tickvals=horizons),
                     yaxis_title="mean rank IC", legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0))
 left.plotly_chart(decay, width="stretch", key="rs_decay")
 
@@ -78,8 +79,9 @@ for h in horizons:
     rows = qs[qs.horizon == h].sort_values("quantile")
     bars.add_trace(go.Bar(x=[f"Q{int(q)}" for q in rows["quantile"]], y=rows.mean_return, name=f"{h} sessions"))
 q_period = period(qs) if len(qs) else "no days"
-bars.update_layout(title=dict(text=f"Mean forward return by quantile · {LABELS.get(factor, factor)} · {q_period}",
-                              y=0.97), barmode="group", height=380, margin=dict(l=10, r=10, t=70, b=10),
+bars.update_layout(title=dict(text=f"Mean forward return by quantile · {LABELS.get(factor, factor)}"
+                                   f"<br><sup>{q_period}</sup>", y=0.97),
+                   barmode="group", height=400, margin=dict(l=10, r=10, t=90, b=10),
                    yaxis=dict(title="mean return over h sessions", tickformat=".2%"),
                    legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0))
 right.plotly_chart(bars, width="stretch", key="rs_quantiles")
