@@ -20,6 +20,7 @@ References (alphalens-reloaded 0.5.1, whose source is what the docstrings below 
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -321,3 +322,39 @@ def test_postgres_build_equals_duckdb(builds, pg, table):
     b = _float(_ev(pg, table))[list(a.columns)]
     assert len(a) >= len(EVAL_VARS["eval_factors"]) * len(HORIZONS)
     assert_frames_close(b, a, TABLES[table], 1e-9, f"{table} postgres vs duckdb")
+
+
+# -- the Research page on this build (Streamlit AppTest; the browser test is in test_app_browser.py)
+def test_research_page_draws_this_build_with_the_periods(duck, tables, monkeypatch):
+    import json as _json
+
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("AQUANT_DB", str(duck.duckdb_path))
+    monkeypatch.setenv("AQUANT_TARGET", "duckdb")
+    monkeypatch.delenv("AQUANT_APP_USERS", raising=False)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app" / "main.py"), default_timeout=60)
+    at.run()
+    at.switch_page("views/research.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    figs = [_json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    titles = [f["layout"]["title"]["text"] for f in figs]
+    s = tables["eval_factor_summary"]
+    period = f"{s.first_date.min().date()} → {s.last_date.max().date()}"
+    assert len(figs) == 3 and any(t.startswith("IC decay") and period in t for t in titles), titles
+    ic5 = tables["eval_ic_daily"].query("factor == 'composite_score' and horizon == 5")
+    ic_title = next(t for t in titles if t.startswith("Rank IC over time"))
+    assert f"{ic5.trade_date.min().date()} → {ic5.trade_date.max().date()}" in ic_title  # default: composite, 5
+    decay = next(f for f in figs if f["layout"]["title"]["text"].startswith("IC decay"))
+    comp = next(t for t in decay["data"] if t["name"] == "Composite")
+    want = s.query("factor == 'composite_score'").sort_values("horizon").ic_mean.tolist()
+    assert np.allclose(_plotly_array(comp["y"]), want, atol=1e-12)
+
+
+def _plotly_array(v) -> np.ndarray:
+    """Plotly >= 6 sends numeric arrays as {'dtype', 'bdata' (base64)}; older ones as lists."""
+    import base64
+
+    if isinstance(v, dict):
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
+    return np.asarray(v, dtype=float)
