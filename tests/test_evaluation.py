@@ -53,6 +53,18 @@ TABLES = {"eval_forward_returns": ["code", "trade_date", "horizon"],
           "eval_quantile_summary": ["factor", "horizon", "quantile"]}
 
 
+def assert_evaluation_tests_passed(target: Path) -> None:
+    """The evaluation layer's data tests only warn in dbt (research must not stop the daily job's
+    export), so a build that exits 0 is not enough: every one of them must have passed."""
+    import json
+
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    ev = [r for r in results if r["unique_id"].startswith("test.") and "eval_" in r["unique_id"]]
+    assert len(ev) > 50, f"only {len(ev)} evaluation data tests ran"
+    bad = [(r["unique_id"], r["status"], r.get("message")) for r in ev if r["status"] != "pass"]
+    assert not bad, bad
+
+
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory):
     """(incremental, full-refresh) DuckDB builds of the same market."""
@@ -66,6 +78,8 @@ def builds(tmp_path_factory):
     build_selected(inc, tmp / "t2", SELECT, vars_=VARS)
     full = copy_duck(inc, tmp / "full.duckdb")
     build_selected(full, tmp / "t3", SELECT, vars_=VARS, full_refresh=True)
+    for t in ("t1", "t2", "t3"):
+        assert_evaluation_tests_passed(tmp / t)
     return inc, full
 
 
@@ -303,6 +317,7 @@ def pg(tmp_path_factory):
         with Database(settings) as db:
             load_tables(db, sample_tables(CFG))
         build_selected(settings, tmp / "target", SELECT, vars_=VARS)
+        assert_evaluation_tests_passed(tmp / "target")
         yield settings
     finally:
         drop_pg_database(name)
