@@ -2,8 +2,9 @@
 
 Kept apart from the pages so the logic is testable without a browser, and so every filter and
 limit happens in SQL: the daily tables hold ~12 M rows on 5,000 stocks and are never loaded whole.
-Models are found by name in any schema (the contract promises names, not schemas); a relation
-that is missing raises `NotBuilt`, which the pages turn into a friendly message.
+dbt models are found through aquant.relations (dbt's manifest); the ops tables Python writes
+through their definitions (aquant.backup.registered_tables). A relation that is missing raises
+`NotBuilt`, which the pages turn into a friendly message.
 """
 from __future__ import annotations
 
@@ -12,41 +13,43 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from aquant import relations
+from aquant.backup import registered_tables
 from aquant.db import Database
-
-# Where each relation normally lives; `locate` falls back to any schema holding that name.
-HOME = {
-    "stg_daily_quote": "staging", "stg_stock_info": "staging", "stg_finance_data": "staging",
-    "quarantine": "staging", "factor_technical": "factors", "factor_industry_flow": "factors",
-    "factor_scores": "signals", "signals": "signals", "portfolio_targets": "signals",
-    "qmt_signals": "signals", "stable_alerts": "signals", "fundamentals_pit": "factors", "backtest_run": "ops", "backtest_log": "ops", "backtest_equity": "ops",
-    "alert_decisions": "ops", "alerts_log": "ops", "audit_log": "ops", "reconcile_diff": "ops",
-}
+from aquant.relations import NotBuilt
 
 FACTOR_COLUMNS = ["industry_score", "valuation_score", "technical_score", "chip_score", "composite_score"]
 SCORE_SORTS = FACTOR_COLUMNS  # the only columns a caller may order by (they end up in SQL text)
 
+__all__ = ["NotBuilt"]  # re-exported: the pages catch data.NotBuilt
 
-class NotBuilt(LookupError):
-    """A model or table the page needs does not exist yet in this database."""
-
-    def __init__(self, name: str):
-        super().__init__(f"{name} is not built yet: run `aquant demo` (or `aquant build`) on this database")
-        self.name = name
+# The columns each page reads from a dbt model, checked by aquant.relations before the query (a
+# model built without one fails with a message naming it, not with an engine error).
+INFO_COLS = ["code", "name", "industry_l1", "board"]
+SCORE_COLS = ["code", "trade_date", "industry_l1", "board", *FACTOR_COLUMNS]
+SIGNAL_COLS = ["signal_id", "trade_date", "code", "layer", "kind", "rule", "close", "take_profit", "stop_loss",
+               "composite_score", "priority", "industry_l1", "reason"]
+TARGET_COLS = ["rebalance_date", "code", "industry_l1", "target_weight", "composite_score", "industry_rank",
+               "stock_rank"]
+QUOTE_COLS = ["code", "trade_date", "open_qfq", "high_qfq", "low_qfq", "close_qfq", "volume", "amount",
+              "turnover_rate", "pe_ttm", "pb"]
+TECH_COLS = ["code", "trade_date", "dif", "dea", "macd", "volume_ratio", "is_breakout"]
+FLOW_COLS = ["trade_date", "industry_l1", "industry_rank", "industry_score", "net_inflow_n", "inflow_change"]
 
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def locate(db: Database, name: str) -> str:
-    """Fully qualified, quoted name of a relation (table or view), preferring its usual schema."""
-    rows = db.query("select table_schema from information_schema.tables where table_name = ?", [name])
-    schemas = [r[0] for r in rows]
-    if not schemas:
-        raise NotBuilt(name)
-    schema = HOME.get(name) if HOME.get(name) in schemas else sorted(schemas)[0]
-    return f"{_ident(schema)}.{_ident(name)}"
+def locate(db: Database, name: str, cols: Sequence[str] = ()) -> str:
+    """Fully qualified, quoted name of a dbt model (checked to hold `cols`) or an ops table;
+    NotBuilt when it is absent."""
+    ops = registered_tables().get(name)
+    if ops is None:
+        return str(relations.locate(db, name, cols))
+    if not db.table_exists(ops.schema, ops.name):
+        raise NotBuilt(f"{name} is not built yet: run `aquant demo` (or `aquant build`) on this database", name)
+    return f"{_ident(ops.schema)}.{_ident(ops.name)}"
 
 
 def exists(db: Database, name: str) -> bool:
@@ -59,10 +62,9 @@ def exists(db: Database, name: str) -> bool:
 
 def columns(db: Database, name: str) -> list[str]:
     """Column names of a relation, so optional columns (e.g. benchmark) are used only if present."""
-    fqn = locate(db, name)
-    schema = fqn.split(".")[0].strip('"')
+    schema, table = (p.strip('"') for p in locate(db, name).split(".", 1))
     rows = db.query("select column_name from information_schema.columns where table_schema = ? and table_name = ? "
-                    "order by ordinal_position", [schema, name])
+                    "order by ordinal_position", [schema, table])
     return [r[0] for r in rows]
 
 
@@ -110,7 +112,7 @@ def scores(db: Database, trade_date: date, industries: Sequence[str] | None = No
     """Top stocks of one day by a score, with names; filters and limit in SQL."""
     if order_by not in SCORE_SORTS:
         raise ValueError(f"order_by must be one of {SCORE_SORTS}, got {order_by!r}")
-    fs, si = locate(db, "factor_scores"), locate(db, "stg_stock_info")
+    fs, si = locate(db, "factor_scores", SCORE_COLS), locate(db, "stg_stock_info", INFO_COLS)
     where, params = ["s.trade_date = ?"], [trade_date]
     if industries:
         clause, vals = _in(industries)
@@ -130,7 +132,7 @@ def signals_for_day(db: Database, trade_date: date, layer: str | None = None,
                     kinds: Sequence[str] = ("buy", "sell"), industries: Sequence[str] | None = None,
                     boards: Sequence[str] | None = None, limit: int = 500) -> pd.DataFrame:
     """Signals of the latest signal day on or before `trade_date`, best priority first."""
-    sg, si = locate(db, "signals"), locate(db, "stg_stock_info")
+    sg, si = locate(db, "signals", SIGNAL_COLS), locate(db, "stg_stock_info", INFO_COLS)
     day = db.scalar(f"select max(trade_date) from {sg} where trade_date <= ?", [trade_date])
     if day is None:
         return pd.DataFrame()
@@ -152,7 +154,7 @@ def signals_for_day(db: Database, trade_date: date, layer: str | None = None,
 
 def portfolio_targets(db: Database, as_of: date | None = None) -> pd.DataFrame:
     """The rotation's picks and target weights at the latest rebalance on or before `as_of`."""
-    pt, si = locate(db, "portfolio_targets"), locate(db, "stg_stock_info")
+    pt, si = locate(db, "portfolio_targets", TARGET_COLS), locate(db, "stg_stock_info", INFO_COLS)
     day = db.scalar(f"select max(rebalance_date) from {pt}" + (" where rebalance_date <= ?" if as_of else ""),
                     [as_of] if as_of else None)
     if day is None:
@@ -166,7 +168,7 @@ def portfolio_targets(db: Database, as_of: date | None = None) -> pd.DataFrame:
 # -- Stock ------------------------------------------------------------------------------------
 def stock_list(db: Database) -> pd.DataFrame:
     """Code and Chinese name of every stock (5,000 rows: small enough for a picker)."""
-    si = locate(db, "stg_stock_info")
+    si = locate(db, "stg_stock_info", INFO_COLS)
     return db.query_df(f"select code, name, industry_l1, board from {si} order by code")
 
 
@@ -181,7 +183,7 @@ def price_history(db: Database, code: str, days: int = 250, end: date | None = N
 
     MACD comes from factor_technical when it is built; the bars alone still draw a chart.
     """
-    dq = locate(db, "stg_daily_quote")
+    dq = locate(db, "stg_daily_quote", QUOTE_COLS)
     params: list[Any] = [code]
     cond = "code = ?"
     if end:
@@ -193,7 +195,7 @@ def price_history(db: Database, code: str, days: int = 250, end: date | None = N
     bars = bars.sort_values("trade_date").reset_index(drop=True)
     if bars.empty or not exists(db, "factor_technical"):
         return bars
-    ft = locate(db, "factor_technical")
+    ft = locate(db, "factor_technical", TECH_COLS)
     tech = db.query_df(f"select trade_date, dif, dea, macd, volume_ratio, is_breakout from {ft} "
                        f"where code = ? and trade_date between ? and ?",
                        [code, _date(bars.trade_date.iloc[0]), _date(bars.trade_date.iloc[-1])])
@@ -202,7 +204,7 @@ def price_history(db: Database, code: str, days: int = 250, end: date | None = N
 
 def score_history(db: Database, code: str, start: date | None = None) -> pd.DataFrame:
     """The four factor scores and the composite of one stock over time."""
-    fs = locate(db, "factor_scores")
+    fs = locate(db, "factor_scores", SCORE_COLS)
     cond, params = "code = ?", [code]
     if start:
         cond += " and trade_date >= ?"
@@ -211,34 +213,20 @@ def score_history(db: Database, code: str, start: date | None = None) -> pd.Data
                        f"order by trade_date", params)
 
 
-def signal_sources(db: Database) -> list[str]:
-    """`signals`, plus `stable_alerts` while the stable layer is built beside it (deduplicated by id)."""
-    rels = [locate(db, "signals")]
-    return rels + ([locate(db, "stable_alerts")] if exists(db, "stable_alerts") else [])
-
-
 def stock_signals(db: Database, code: str, start: date | None = None, limit: int = 500) -> pd.DataFrame:
     """Every signal one stock fired, both layers, newest first (markers on the chart, rows to pick)."""
     cond, params = "code = ?", [code]
     if start:
         cond += " and trade_date >= ?"
         params.append(start)
-    frames = [db.query_df(f"select signal_id, trade_date, layer, kind, rule, close, take_profit, stop_loss, "
-                          f"composite_score, priority, reason from {rel} where {cond} "
-                          f"order by trade_date desc, signal_id limit ?", [*params, limit])
-              for rel in signal_sources(db)]
-    df = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
-    return (df.drop_duplicates("signal_id").sort_values(["trade_date", "signal_id"], ascending=[False, True])
-            .head(limit).reset_index(drop=True))
+    return db.query_df(f"select signal_id, trade_date, layer, kind, rule, close, take_profit, stop_loss, "
+                       f"composite_score, priority, reason from {locate(db, 'signals', SIGNAL_COLS)} where {cond} "
+                       f"order by trade_date desc, signal_id limit ?", [*params, limit])
 
 
 def signal_factors(db: Database, signal_id: str) -> dict[str, pd.DataFrame]:
     """The exact rows behind one signal: the signal, its day's scores, technicals and quote."""
-    sig = pd.DataFrame()
-    for rel in signal_sources(db):
-        sig = db.query_df(f"select * from {rel} where signal_id = ?", [signal_id])
-        if len(sig):
-            break
+    sig = db.query_df(f"select * from {locate(db, 'signals')} where signal_id = ?", [signal_id])
     out: dict[str, pd.DataFrame] = {"signal": sig}
     if sig.empty:
         return out
@@ -251,19 +239,19 @@ def signal_factors(db: Database, signal_id: str) -> dict[str, pd.DataFrame]:
 
 # -- Industries ---------------------------------------------------------------------------
 def industry_dates(db: Database, limit: int = 120) -> list[date]:
-    fl = locate(db, "factor_industry_flow")
+    fl = locate(db, "factor_industry_flow", FLOW_COLS)
     return [_date(r[0]) for r in db.query(f"select distinct trade_date from {fl} order by 1 desc limit ?", [limit])]
 
 
 def industry_ranking(db: Database, trade_date: date) -> pd.DataFrame:
     """Industries of one day ordered by their fund-flow rank."""
-    fl = locate(db, "factor_industry_flow")
+    fl = locate(db, "factor_industry_flow", FLOW_COLS)
     return db.query_df(f"select industry_l1, industry_rank, industry_score, net_inflow_n, inflow_change "
                        f"from {fl} where trade_date = ? order by industry_rank, industry_l1", [trade_date])
 
 
 def industry_history(db: Database, industries: Sequence[str], start: date) -> pd.DataFrame:
-    fl = locate(db, "factor_industry_flow")
+    fl = locate(db, "factor_industry_flow", FLOW_COLS)
     if not industries:
         return pd.DataFrame(columns=["trade_date", "industry_l1", "industry_rank", "industry_score", "net_inflow_n"])
     clause, vals = _in(industries)
@@ -379,21 +367,62 @@ def default_start(days: int, end: date | None = None) -> date:
     return (end or date.today()) - timedelta(days=int(days * 1.5) + 7)
 
 
+def live_days(db: Database, limit: int = 60) -> list[date]:
+    """Days with a live session (`aquant live`), newest first."""
+    ls = locate(db, "live_session")
+    return [_date(r[0]) for r in db.query(f"select distinct trade_date from {ls} order by trade_date desc limit ?",
+                                          [limit])]
+
+
+def live_session(db: Database, trade_date: date) -> dict[str, pd.DataFrame]:
+    """One live day: its session rows (per account), orders, fills, and the stops that fired or are watched."""
+    ls, od, tr = locate(db, "live_session"), locate(db, "orders"), locate(db, "trades")
+    out = {"session": db.query_df(f"select account, broker, status, exit_code, orders_sent, fills, skipped, stops_fired, "
+                                  f"last_minute, started_at, ended_at from {ls} where trade_date = ? order by account",
+                                  [trade_date])}
+    accounts = out["session"]["account"].tolist()
+    if not accounts:
+        return {**out, "orders": pd.DataFrame(), "fills": pd.DataFrame(), "stops": pd.DataFrame(),
+                "levels": pd.DataFrame()}
+    marks, args = _in(accounts)
+    out["orders"] = db.query_df(f"select created_at, account, code, side, reason, order_type, price, qty, filled_qty, "
+                                f"status, order_id from {od} where trade_date = ? and account in {marks} "
+                                f"order by created_at, order_id", [trade_date, *args])
+    out["fills"] = db.query_df(f"select traded_at, account, code, side, price, qty, fee, order_id, trade_id from {tr} "
+                               f"where cast(traded_at as date) = ? and account in {marks} order by traded_at, trade_id",
+                               [trade_date, *args])
+    purpose = out["orders"]["reason"].fillna("").str.split(":").str[0]
+    out["stops"] = out["orders"][purpose.isin(["stop", "target", "trail"])].reset_index(drop=True)
+    out["levels"] = (db.query_df(f"select account, code, stop_loss as stop, take_profit as target, high_water as high "
+                                 f"from {locate(db, 'live_stops')} where account in {marks} order by account, code", args)
+                     if exists(db, "live_stops") else pd.DataFrame())
+    return out
+
+
 # -- Research page: the evaluation layer (models/evaluation, docs/evaluation.md) ----------------
+EVAL_SUMMARY_COLS = ["factor", "horizon", "first_date", "last_date", "n_days", "ic_mean", "ic_std", "icir",
+                     "ic_t_stat", "ic_positive_share", "n_spread_days", "spread_mean", "spread_std", "top_turnover",
+                     "bottom_turnover"]
+EVAL_IC_COLS = ["trade_date", "factor", "horizon", "n_stocks", "rank_ic"]
+EVAL_QUANTILE_COLS = ["factor", "horizon", "quantile", "first_date", "last_date", "n_days", "mean_return",
+                      "return_std", "mean_stocks"]
+
+
 def eval_factor_summary(db: Database) -> pd.DataFrame:
     """IC mean / ICIR / spread / turnover per factor and horizon, with the period each covers."""
-    fs = locate(db, "eval_factor_summary")
-    return db.query_df(f"select * from {fs} order by factor, horizon")
+    fs = locate(db, "eval_factor_summary", EVAL_SUMMARY_COLS)
+    return db.query_df(f"select {', '.join(EVAL_SUMMARY_COLS)} from {fs} order by factor, horizon")
 
 
 def eval_ic_series(db: Database, factor: str, horizon: int) -> pd.DataFrame:
     """The daily rank IC of one factor at one horizon (a few hundred rows per year)."""
-    ic = locate(db, "eval_ic_daily")
+    ic = locate(db, "eval_ic_daily", EVAL_IC_COLS)
     return db.query_df(f"select trade_date, n_stocks, rank_ic from {ic} where factor = ? and horizon = ? "
                        f"order by trade_date", [factor, int(horizon)])
 
 
 def eval_quantile_summary(db: Database, factor: str) -> pd.DataFrame:
     """Mean forward return per quantile bucket and horizon of one factor, with the period."""
-    qs = locate(db, "eval_quantile_summary")
-    return db.query_df(f"select * from {qs} where factor = ? order by horizon, quantile", [factor])
+    qs = locate(db, "eval_quantile_summary", EVAL_QUANTILE_COLS)
+    return db.query_df(f"select {', '.join(EVAL_QUANTILE_COLS)} from {qs} where factor = ? "
+                       f"order by horizon, quantile", [factor])

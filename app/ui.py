@@ -14,6 +14,7 @@ import streamlit as st
 
 from aquant.config import ConfigError, load_settings
 from aquant.db import Database
+from aquant.relations import RelationError
 
 from . import data
 
@@ -64,6 +65,9 @@ def load(name: str, *args: Any, **kwargs: Any) -> Any:
         st.info(f"**{exc.name}** is not built yet: run `aquant demo` (or `aquant build`) on "
                 f"`{location()}`, then reload.", icon="🛠️")
         st.stop()
+    except RelationError as exc:  # a model built without a column the page reads: say which, do not guess
+        st.error(str(exc))
+        st.stop()
     except (ConnectionError, ConfigError) as exc:
         st.error(f"Cannot open the database: {exc}")
         st.stop()
@@ -75,6 +79,9 @@ def try_load(name: str, *args: Any, default: Any = None, hint: str | None = None
         return q(name, *args, **kwargs)
     except data.NotBuilt as exc:
         st.caption(hint or f"{exc.name} not built yet: run `aquant demo`.")
+        return default
+    except RelationError as exc:  # built without a column this section reads: the section says so
+        st.error(str(exc))
         return default
 
 

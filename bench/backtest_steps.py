@@ -38,13 +38,14 @@ def _emit(d: dict) -> None:
 
 
 def _load(db_path: str):
-    from bench.steps import settings_for
+    from aquant import relations
     from aquant.db import Database
     from aquant.qmt import data
+    from bench.steps import settings_for
 
     settings = settings_for(db_path)
     with Database(settings) as db:
-        lo, hi = db.query("select min(trade_date), max(trade_date) from signals.factor_scores")[0]
+        lo, hi = db.query(f"select min(trade_date), max(trade_date) from {relations.locate(db, 'factor_scores')}")[0]
         src = data.Sources()
         t0 = time.perf_counter()
         frames = dict(quotes=data.load_quotes(db, lo, hi, src), info=data.load_stock_info(db, src),
@@ -54,11 +55,12 @@ def _load(db_path: str):
 
 
 def _zero_fee_broker():
-    """make_broker with stamp duty and transfer fee at zero (bench only; the product keeps them)."""
+    """make_broker with stamp duty and transfer fee at zero (bench only; the product keeps them),
+    for either engine (the fast one gets the same zeroed rows through its cached RuleBook)."""
     from aquant.qmt import backtest
     from aquant.qmt.costs import CostModel
+    from aquant.qmt.fast_core import FastRuleBook, broker_class
     from aquant.qmt.rules import RuleBook
-    from aquant.qmt.sim_broker import SimBroker
 
     class NoTaxRules(RuleBook):
         def stamp_rate(self, day):  # noqa: ANN001, ANN201
@@ -67,9 +69,13 @@ def _zero_fee_broker():
         def transfer_rate(self, day, exchange="SH"):  # noqa: ANN001, ANN201
             return 0.0
 
-    def make(p, info=None):  # noqa: ANN001, ANN202
-        b = SimBroker(p.initial_cash, CostModel(p.commission_rate, p.commission_min, p.slippage, NoTaxRules()),
-                      p.volume_share)
+    class FastNoTaxRules(FastRuleBook, NoTaxRules):
+        pass
+
+    def make(p, info=None, engine="reference"):  # noqa: ANN001, ANN202
+        rules = FastNoTaxRules() if engine == "fast" else NoTaxRules()
+        b = broker_class(engine)(p.initial_cash, CostModel(p.commission_rate, p.commission_min, p.slippage, rules),
+                                 p.volume_share)
         if info is not None and not info.empty:
             b.set_info(info)
         return b
@@ -89,10 +95,24 @@ def step_backtest(a: argparse.Namespace) -> None:
         params = SIMPLE
     else:
         params = None
-    t0 = time.perf_counter()
-    res = simulate(f["quotes"], f["info"], sig, f["targets"], f["dividends"], params)
-    t_sim = time.perf_counter() - t0
-    out = {"mode": a.mode, "load_s": t_load, "simulate_s": t_sim, "days": len(res.equity), "start": lo, "end": hi,
+    # Both engines alternately, twice each (reference, fast, reference, fast): the fastest wall and
+    # CPU time of each, so a burst of load on the shared machine does not pick the winner. The
+    # fast engine (qmt/fast_core.py) must give the reference's result exactly, or its time means nothing.
+    wall: dict[str, float] = {"reference": float("inf"), "fast": float("inf")}
+    cpu = dict(wall)
+    for engine in ("reference", "fast", "reference", "fast"):
+        t0, c0 = time.perf_counter(), time.process_time()
+        r = simulate(f["quotes"], f["info"], sig, f["targets"], f["dividends"], params, engine=engine)
+        wall[engine] = min(wall[engine], time.perf_counter() - t0)
+        cpu[engine] = min(cpu[engine], time.process_time() - c0)
+        if engine == "reference":
+            res = r
+        else:
+            fast = r
+    t_sim, t_fast = wall["reference"], wall["fast"]
+    identical = fast.log.equals(res.log) and fast.equity.equals(res.equity)
+    out = {"mode": a.mode, "load_s": t_load, "simulate_s": t_sim, "simulate_fast_s": t_fast, "fast_identical": identical,
+           "simulate_cpu_s": cpu["reference"], "simulate_fast_cpu_s": cpu["fast"], "days": len(res.equity), "start": lo, "end": hi,
            "quote_rows": len(f["quotes"]), "signals": len(sig), "orders_logged": len(res.log),
            "total_return": res.summary["total_return"], "n_trades": res.summary["n_trades"]}
     if a.mode == "simple":
@@ -134,7 +154,8 @@ def step_vectorbt(a: argparse.Namespace) -> None:
     exits = exits | _mask(days, codes, ld["trade_date"], ld["code"]).shift(1, fill_value=False)
     entries &= open_h.notna()
     t_prep = time.perf_counter() - t0
-    kw = dict(close=close_h, entries=entries, exits=exits, price=open_h, size=SIMPLE["buy_weight"] * SIMPLE["initial_cash"],
+    kw = dict(close=close_h, entries=entries, exits=exits, price=open_h,
+              size=SIMPLE["buy_weight"] * SIMPLE["initial_cash"],
               size_type="value", init_cash=SIMPLE["initial_cash"], cash_sharing=True, group_by=True,
               call_seq="auto", size_granularity=100, freq="1D")
     t1 = time.perf_counter()
@@ -180,4 +201,39 @@ def step_vectorbt(a: argparse.Namespace) -> None:
            "max_abs_daily_return_gap": float((r_ours - r_vbt).abs().max())})
 
 
-STEPS = {"backtest": step_backtest, "vectorbt": step_vectorbt}
+def step_broker(a: argparse.Namespace) -> None:
+    """The broker alone, both engines: a day of market buys on every stock of the last day's bars,
+    then a day of untriggered stops and market sells; best of 5 CPU times, identical logs required."""
+    from aquant.qmt.backtest import make_broker
+    from aquant.qmt.broker import OrderRequest
+    from aquant.qmt.strategy import StrategyParams
+
+    f = _load(a.db)[0]
+    q = f["quotes"]
+    days = sorted(q["trade_date"].unique())[-2:]
+    bars = [q[q["trade_date"] == d].reset_index(drop=True) for d in days]
+    live = bars[0][bars[0]["volume"] > 0]["code"].tolist()
+    p = StrategyParams(initial_cash=1e11, volume_share=1.0, slippage=0.0005)
+    out, logs = {}, {}
+    for engine in ("reference", "fast"):
+        best = float("inf")
+        for _ in range(5):
+            b = make_broker(p, f["info"], engine)
+            b.start_day(days[0], bars[0])
+            t0 = time.process_time()
+            for c in live:
+                b.submit(OrderRequest(c, "buy", 300))
+            b.start_day(days[1], bars[1])
+            for c in live:
+                bar = b.bar(c)
+                if bar is not None:
+                    b.submit(OrderRequest(c, "sell", 300, "stop", round(bar["low"] * 0.9, 2) or 0.01))
+                b.submit(OrderRequest(c, "sell", 300))
+            best = min(best, time.process_time() - t0)
+        out[f"{engine}_s"], logs[engine] = best, [vars(e) for e in b.log]
+    _emit({**out, "orders": 3 * len(live), "identical": logs["fast"] == logs["reference"],
+           "us_per_order_reference": out["reference_s"] / (3 * len(live)) * 1e6,
+           "us_per_order_fast": out["fast_s"] / (3 * len(live)) * 1e6})
+
+
+STEPS = {"backtest": step_backtest, "vectorbt": step_vectorbt, "broker": step_broker}

@@ -71,6 +71,10 @@ def bench_duckdb(a: argparse.Namespace, res: dict) -> None:
         saved.write_text(json.dumps(vars(res["ingest"][-1]), default=str))
     print(f"(2) full dbt build x{a.reps_long}", flush=True)
     res["full"] = _runs("build", ["--db", str(db), "--target", tgt, "--full"], a.reps_long, f"{sc.name}_full")
+    if a.backtest_only:  # ingest, one build, then only the backtest comparison (4)
+        _copy(db, ref)
+        _bench_backtest(res, sc, ref)
+        return
     _copy(db, base)
     print(f"(2) one-day incremental build x{a.reps}", flush=True)
     res["add_day"], res["incr"], res["incr_run"] = [], [], []
@@ -96,13 +100,19 @@ def bench_duckdb(a: argparse.Namespace, res: dict) -> None:
     res["compare"] = _runs("compare", ["--db", str(work), "--other", str(ref)], 1, f"{sc.name}_compare")
     print(f"(3) MACD + volume ratio: SQL vs TA-Lib x{a.reps}", flush=True)
     res["sql_macd"] = _runs("build", ["--db", str(ref), "--target", tgt, "--full", "--select",
-                                      "factor_macd", "factor_technical", "--exclude", "resource_type:test"],
+                                      "int_macd__recursed", "factor_technical", "--exclude", "resource_type:test"],
                             a.reps, f"{sc.name}_sql_macd")
     res["talib"] = _runs("talib", ["--db", str(ref)], a.reps, f"{sc.name}_talib")
+    _bench_backtest(res, sc, ref)
+
+
+def _bench_backtest(res: dict, sc, ref: Path) -> None:  # noqa: ANN001
+    """(4) ours (reference and fast engine, same process) and vectorbt on the same signals."""
     print("(4) backtest: ours vs vectorbt x1", flush=True)
     res["bt_rotation"] = _runs("backtest", ["--db", str(ref), "--mode", "rotation"], 1, f"{sc.name}_bt_rotation")
     res["bt_simple"] = _runs("backtest", ["--db", str(ref), "--mode", "simple"], 1, f"{sc.name}_bt_simple")
     res["vectorbt"] = _runs("vectorbt", ["--db", str(ref)], 1, f"{sc.name}_vectorbt")
+    res["broker"] = _runs("broker", ["--db", str(ref)], 1, f"{sc.name}_broker")
 
 
 def bench_postgres(a: argparse.Namespace, res: dict) -> None:
@@ -139,8 +149,10 @@ def report(a: argparse.Namespace, res: dict, seconds: float) -> str:
                     ["held back for the incremental run", f"1 trading day ({r0['held_back_day']})"]]
                    + ([["DuckDB file after ingest", f"{r0['db_mib']:.0f} MiB"]] if not a.pg else []),
                    tablefmt="github"), ""]
-    rows = [["sample market: universe, fundamentals, prices", len(ing), fmt_s(median([r.result['market_s'] for r in ing])), ""],
-            ["sample tables: quotes, flows, industry flows", len(ing), fmt_s(median([r.result['tables_s'] for r in ing])), ""],
+    rows = [["sample market: universe, fundamentals, prices", len(ing),
+             fmt_s(median([r.result['market_s'] for r in ing])), ""],
+            ["sample tables: quotes, flows, industry flows", len(ing),
+             fmt_s(median([r.result['tables_s'] for r in ing])), ""],
             ["chip distribution (extract/chips.py)", len(ing), fmt_s(median([r.result['chips_s'] for r in ing])), ""],
             ["load into raw (loader upsert)", len(ing), fmt_s(median([r.result['load_s'] for r in ing])),
              f"{median([r.result['rows_per_s'] for r in ing]):,.0f} rows/s"],
@@ -192,7 +204,7 @@ def report(a: argparse.Namespace, res: dict, seconds: float) -> str:
         s_ta = median([r.result["talib_s"] for r in ta])
         t0 = ta[-1].result
         L += ["### MACD + volume ratio on the full universe", "",
-              tabulate([["ours: factor_macd (recursive EMA) + factor_technical, full refresh, model time", len(sq),
+              tabulate([["ours: int_macd__recursed (recursive EMA) + factor_technical, full refresh, model time", len(sq),
                          fmt_s(s_sql), f"{max(r.max_rss_mib for r in sq):,.0f}"],
                         ["TA-Lib MACD per stock + pandas rolling volume ratio (data in memory)", len(ta), fmt_s(s_ta),
                          f"{max(r.max_rss_mib for r in ta):,.0f}"],
@@ -207,10 +219,17 @@ def report(a: argparse.Namespace, res: dict, seconds: float) -> str:
         rot, sim, vb = res["bt_rotation"][0], res["bt_simple"][0], res["vectorbt"][0]
         v = vb.result
         L += ["### Backtest over the whole period, full universe (1 run each)", "",
-              tabulate([["ours, rotation strategy (default params, A-share rules, costs)", fmt_s(rot.result['simulate_s']),
+              tabulate([["ours, rotation strategy (default params, A-share rules, costs)",
+                         fmt_s(rot.result['simulate_s']),
                          f"{rot.result['total_return']:+.2%}", rot.result["n_trades"], f"{rot.max_rss_mib:,.0f}"],
                         ["ours, simple rules (see bench/backtest_steps.py)", fmt_s(sim.result['simulate_s']),
                          f"{v['total_return_ours']:+.2%}", sim.result["n_trades"], f"{sim.max_rss_mib:,.0f}"],
+                        ["ours, fast engine (qmt/fast_core.py), rotation strategy",
+                         fmt_s(rot.result.get('simulate_fast_s', float('nan'))),
+                         "identical" if rot.result.get("fast_identical") else "DIFFERS", "", ""],
+                        ["ours, fast engine (qmt/fast_core.py), simple rules",
+                         fmt_s(sim.result.get('simulate_fast_s', float('nan'))),
+                         "identical" if sim.result.get("fast_identical") else "DIFFERS", "", ""],
                         ["vectorbt from_signals, same simple rules (warm)", f"{v['vbt_s']:.2f}",
                          f"{v['total_return_vbt']:+.2%}", v["orders"], f"{vb.max_rss_mib:,.0f}"],
                         ["vectorbt from_orders, target buy_weight of equity (warm)", f"{v['orders_s']:.2f}",
@@ -219,7 +238,15 @@ def report(a: argparse.Namespace, res: dict, seconds: float) -> str:
                         ["  vectorbt input prep (pivot to days x codes)", f"{v['prep_s']:.2f}", "", "", ""],
                         ["  loading quotes/signals from DuckDB (both)", f"{rot.result['load_s']:.2f}", "", "", ""]],
                        headers=["", "seconds", "total return", "fills/orders", "peak MiB"], tablefmt="github"), "",
-              f"Ratio ours / vectorbt (simple rules, warm): **{sim.result['simulate_s'] / v['vbt_s']:.0f}x** "
+              f"Fast engine / vectorbt (simple rules, warm): **{sim.result.get('simulate_fast_s', float('nan')) / v['vbt_s']:.1f}x** "
+              f"(from_signals), {sim.result.get('simulate_fast_s', float('nan')) / v['orders_s']:.1f}x (from_orders); "
+              f"fast / reference engine: {sim.result.get('simulate_fast_s', float('nan')) / sim.result['simulate_s']:.2f} "
+              f"(simple), {rot.result.get('simulate_fast_s', float('nan')) / rot.result['simulate_s']:.2f} (rotation); "
+              f"CPU seconds reference / fast: {sim.result.get('simulate_cpu_s', float('nan')):.2f} / "
+              f"{sim.result.get('simulate_fast_cpu_s', float('nan')):.2f} (simple), "
+              f"{rot.result.get('simulate_cpu_s', float('nan')):.2f} / {rot.result.get('simulate_fast_cpu_s', float('nan')):.2f} "
+              f"(rotation); each the best of two alternating runs. "
+              f"Ratio reference engine / vectorbt (simple rules, warm): **{sim.result['simulate_s'] / v['vbt_s']:.0f}x** "
               f"(from_signals), {sim.result['simulate_s'] / v['orders_s']:.0f}x (from_orders). "
               f"from_signals buys a fixed value per entry (no compounding): daily returns correlate at "
               f"{v['daily_return_corr']:.4f}, largest daily gap {v['max_abs_daily_return_gap']:.2e}. "
@@ -227,6 +254,12 @@ def report(a: argparse.Namespace, res: dict, seconds: float) -> str:
               f"{v['daily_return_corr_orders']:.4f}, largest daily gap {v['max_abs_daily_return_gap_orders']:.2e}. "
               f"{sim.result['signals']:,} signals over "
               f"{sim.result['days']} days; cash skips in ours: {sim.result.get('cash_skips')}.", ""]
+    if res.get("broker"):
+        b = res["broker"][0].result
+        L += [f"Broker alone (bench/backtest_steps.py step_broker; {b['orders']:,} orders, best of 5 CPU times): "
+              f"reference {b['us_per_order_reference']:.1f} us/order, fast {b['us_per_order_fast']:.1f} us/order "
+              f"({b['fast_s'] / b['reference_s']:.2f}x the time); logs "
+              f"{'identical' if b['identical'] else 'DIFFER'}.", ""]
     L += [f"Bench wall time: {seconds / 60:.1f} min.", ""]
     return "\n".join(L)
 
@@ -242,6 +275,8 @@ def main() -> None:
     ap.add_argument("--rerun", nargs="*", choices=["vectorbt"],
                     help="re-run these steps of the last bench at this scale and rewrite its report")
     ap.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
+    ap.add_argument("--backtest-only", action="store_true",
+                    help="ingest and one full build, then only the backtest comparison (engines and vectorbt)")
     a = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -156,7 +156,7 @@ def step_compare(a: argparse.Namespace) -> None:
     con = duckdb.connect(a.db, read_only=True)
     con.execute(f"attach '{a.other}' as other (read_only)")
     out = {}
-    for fqn, key in [("factors.factor_macd", "code, trade_date"), ("factors.factor_technical", "code, trade_date"),
+    for fqn, key in [("intermediate.int_macd__recursed", "code, trade_date"), ("factors.factor_technical", "code, trade_date"),
                      ("factors.factor_valuation", "code, trade_date"), ("factors.factor_chip", "code, trade_date"),
                      ("factors.factor_fund_flow", "code, trade_date"),
                      ("factors.factor_industry_flow", "industry_l1, trade_date"),
@@ -167,9 +167,10 @@ def step_compare(a: argparse.Namespace) -> None:
                      ("staging.stg_chip_distribution", "code, trade_date"),
                      ("staging.stg_industry_flow", "industry_l1, trade_date"),
                      ("factors.fundamentals_pit", "code, trade_date"),
-                     ("signals.signal_offense", "signal_id")]:
+                     ("intermediate.int_offense_signals__chained", "signal_id")]:
         cols = [r[0] for r in con.execute(f"select column_name from information_schema.columns where "
-                                          f"table_schema = '{fqn.split('.')[0]}' and table_name = '{fqn.split('.')[1]}' "
+                                          f"table_schema = '{fqn.split('.')[0]}' "
+                                          f"and table_name = '{fqn.split('.')[1]}' "
                                           f"and table_catalog = current_database()").fetchall()]
         cols = [c for c in cols if c != "loaded_at"]  # the time each copy's new day was loaded
         # floats compared at 1e-9 relative: a recursion continued from stored state may differ in the last bit

@@ -147,8 +147,8 @@ class AkshareExtractor:
             parts.append(_stocks_only(pd.DataFrame({
                 "code": sh["公司代码"].astype(str), "name": sh["公司简称"].astype(str),
                 "list_date": to_date(sh["上市日期"]), "delist_date": to_date(sh["暂停上市日期"])}), "SSE delisted"))
-        sz = require(self.ak.stock_info_sz_delist(symbol="终止上市公司"), ["证券代码", "证券简称", "上市日期", "终止上市日期"],
-                     "akshare.stock_info_sz_delist")
+        sz = require(self.ak.stock_info_sz_delist(symbol="终止上市公司"),
+                     ["证券代码", "证券简称", "上市日期", "终止上市日期"], "akshare.stock_info_sz_delist")
         if len(sz):
             parts.append(_stocks_only(pd.DataFrame({
                 "code": sz["证券代码"].astype(str), "name": sz["证券简称"].astype(str),
@@ -313,7 +313,8 @@ class AkshareExtractor:
         flow = require(self.ak.stock_individual_fund_flow(stock=bare(code), market=code[-2:].lower()),
                        ["日期", "主力净流入-净额"], origin)
         if len(flow):
-            parts.append(pd.DataFrame({"trade_date": to_date(flow["日期"]), "main_net_inflow": num(flow["主力净流入-净额"])}))
+            parts.append(pd.DataFrame({"trade_date": to_date(flow["日期"]),
+                                       "main_net_inflow": num(flow["主力净流入-净额"])}))
         df = pd.DataFrame(columns=["trade_date"])
         for p in parts:
             df = p if df.empty else df.merge(p, on="trade_date", how="outer")
@@ -371,7 +372,8 @@ class AkshareExtractor:
             raw = pd.DataFrame(columns=CYQ_COLS)
         up = pd.DataFrame({
             "code": code, "trade_date": to_date(raw["日期"]), "profit_ratio": num(raw["获利比例"]),
-            "avg_cost": num(raw["平均成本"]), "cost_90_low": num(raw["90成本-低"]), "cost_90_high": num(raw["90成本-高"]),
+            "avg_cost": num(raw["平均成本"]), "cost_90_low": num(raw["90成本-低"]),
+            "cost_90_high": num(raw["90成本-高"]),
             "concentration_90": num(raw["90集中度"]), "cost_70_low": num(raw["70成本-低"]),
             "cost_70_high": num(raw["70成本-高"]), "concentration_70": num(raw["70集中度"]),
         })

@@ -71,11 +71,11 @@ def derive_chips(bars: pd.DataFrame, buckets: int = N_BUCKETS) -> pd.DataFrame:
         live = np.isfinite(cl[d])
         if not live.any():
             continue
-        h, l, a = hi[d][:, None], lo[d][:, None], avg[d][:, None]
-        span_lo = np.maximum(a - l, 1e-9)
+        h, low, a = hi[d][:, None], lo[d][:, None], avg[d][:, None]
+        span_lo = np.maximum(a - low, 1e-9)
         span_hi = np.maximum(h - a, 1e-9)
-        tri = np.where(grid <= a, (grid - l) / span_lo, (h - grid) / span_hi)
-        tri = np.where((grid >= l) & (grid <= h), np.clip(tri, 0, None), 0.0)
+        tri = np.where(grid <= a, (grid - low) / span_lo, (h - grid) / span_hi)
+        tri = np.where((grid >= low) & (grid <= h), np.clip(tri, 0, None), 0.0)
         tot = tri.sum(axis=1, keepdims=True)
         # A one-price day (sealed limit) puts all its chips in the nearest bucket.
         near = np.abs(np.log(grid) - np.log(np.where(np.isfinite(a), a, 1.0))).argmin(axis=1)

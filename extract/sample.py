@@ -226,7 +226,7 @@ class SampleMarket:
           - RECLASS: one stock moves Shenwan L1 industry `RECLASS_DAYS` days after start;
           - NO_LIST_DATE: some stocks have no list_date in stock_info (akshare leaves it empty).
         """
-        cfg, n = self.cfg, self.cfg.n_stocks
+        n = self.cfg.n_stocks
         first = self.days[0]
         codes = self.info.code.to_numpy()
         boards = self.info.board.to_numpy()
@@ -335,7 +335,8 @@ class SampleMarket:
                                      float(ytd[i, k] / shares[i]), float(ytd[i, k] / margin[i]),
                                      float(ytd[i, k]), float(yoy[i]), float(eq[i] / shares[i])))
                     if k == 1 and r.random() < 0.03:  # restated half-year report
-                        rest_rows.append((info.code[i], period, (ann[i] + pd.Timedelta(days=int(r.integers(60, 200)))).date(),
+                        restated_on = (ann[i] + pd.Timedelta(days=int(r.integers(60, 200)))).date()
+                        rest_rows.append((info.code[i], period, restated_on,
                                           float(ytd[i, k] * 0.93 / eq[i]), float(ytd[i, k] * 0.93 / shares[i]),
                                           float(ytd[i, k] * 0.93 / margin[i]), float(ytd[i, k] * 0.93),
                                           float(yoy[i] - 0.07 * (1 if prev is None else 1)), float(eq[i] / shares[i])))
@@ -590,7 +591,8 @@ class SampleMarket:
         codes = sorted(dq.code.unique())[:n_codes]
         sub = dq[dq.trade_date.isin(last_days) & dq.code.isin(codes)]
         r = _rng(self.cfg.seed, 4)
-        minutes = list(pd.date_range("09:31", "11:30", freq="min").time) + list(pd.date_range("13:01", "15:00", freq="min").time)
+        minutes = (list(pd.date_range("09:31", "11:30", freq="min").time)
+                   + list(pd.date_range("13:01", "15:00", freq="min").time))
         rows = []
         for b in sub.itertuples():
             path = np.linspace(b.open, b.close, len(minutes)) + r.normal(0, 0.002 * b.close, len(minutes))

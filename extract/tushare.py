@@ -118,13 +118,14 @@ class TushareExtractor:
     def daily_quote(self, code: str, ctx: Context) -> list[Frame]:
         """daily (lots, thousand yuan) + adj_factor + daily_basic (%, 10k yuan)."""
         origin = "tushare.daily"
-        d = self._paged(self.pro.daily, code, ctx.start, ctx.end, ["ts_code", "trade_date", "open", "high", "low", "close",
-                                                    "pre_close", "vol", "amount"], origin)
+        d = self._paged(self.pro.daily, code, ctx.start, ctx.end,
+                        ["ts_code", "trade_date", "open", "high", "low", "close", "pre_close", "vol", "amount"], origin)
         if d.empty:
             return [Frame("daily_quote", pd.DataFrame(columns=["code", "trade_date"]), SOURCE, origin)]
-        a = self._paged(self.pro.adj_factor, code, ctx.start, ctx.end, ["trade_date", "adj_factor"], "tushare.adj_factor")
-        b = self._paged(self.pro.daily_basic, code, ctx.start, ctx.end, ["trade_date", "turnover_rate", "pe_ttm", "pb", "total_mv",
-                                                          "circ_mv"], "tushare.daily_basic")
+        a = self._paged(self.pro.adj_factor, code, ctx.start, ctx.end, ["trade_date", "adj_factor"],
+                        "tushare.adj_factor")
+        b = self._paged(self.pro.daily_basic, code, ctx.start, ctx.end,
+                        ["trade_date", "turnover_rate", "pe_ttm", "pb", "total_mv", "circ_mv"], "tushare.daily_basic")
         df = pd.DataFrame({"code": code, "trade_date": to_date(d["trade_date"]), "open": num(d["open"]),
                            "high": num(d["high"]), "low": num(d["low"]), "close": num(d["close"]),
                            "pre_close": num(d["pre_close"]), "volume": num(d["vol"]) * LOT,
@@ -166,7 +167,8 @@ class TushareExtractor:
         if fi.empty:
             if len(announced):
                 raise ValueError(f"{code}: tushare.income has reports announced {ctx.start}..{ctx.end} for periods "
-                                 f"{[str(d) for d in sorted(set(announced['report_period']))]} that fina_indicator (asked for periods "
+                                 f"{[str(d) for d in sorted(set(announced['report_period']))]} that "
+                                 f"fina_indicator (asked for periods "
                                  f"{first_period}..{ctx.end}) does not return; not loading half a report")
             return empty
         df = pd.DataFrame({"code": code, "report_period": to_date(fi["end_date"]), "ann_date": to_date(fi["ann_date"]),
@@ -175,7 +177,8 @@ class TushareExtractor:
         df = df[df["ann_date"].notna() & (df["ann_date"] >= ctx.start) & (df["ann_date"] <= ctx.end)]
         missing = [str(d) for d in sorted(set(announced["report_period"]) - set(df["report_period"]))]
         if missing:
-            raise ValueError(f"{code}: tushare.income has reports announced {ctx.start}..{ctx.end} for periods {missing} "
+            raise ValueError(f"{code}: tushare.income has reports announced {ctx.start}..{ctx.end} for periods "
+                             f"{missing} "
                              f"that fina_indicator does not list as announced in that window; not loading half a "
                              f"report (check the fina_indicator period window)")
         if df.empty:
@@ -206,7 +209,8 @@ class TushareExtractor:
         if raw.empty:
             return [Frame("dividend", pd.DataFrame(columns=["code", "report_period", "announced"]), SOURCE, origin)]
         imp = to_date(raw["imp_ann_date"]) if "imp_ann_date" in raw else pd.Series(None, index=raw.index, dtype=object)
-        df = pd.DataFrame({"code": code, "report_period": to_date(raw["end_date"]), "ann_date": to_date(raw["ann_date"]),
+        df = pd.DataFrame({"code": code, "report_period": to_date(raw["end_date"]),
+                           "ann_date": to_date(raw["ann_date"]),
                            "ex_date": to_date(raw["ex_date"]), "cash_div_per_share": num(raw["cash_div_tax"]),
                            "bonus_ratio": num(raw["stk_div"]), "payout_ratio": float("nan"),
                            "done": raw["div_proc"].astype(str).eq("实施")})
@@ -252,7 +256,8 @@ class TushareExtractor:
         """cyq_perf: winner_rate %, cost percentiles -> 90 % range = 5th..95th, 70 % = 15th..85th."""
         origin = "tushare.cyq_perf"
         raw = require(self.pro.cyq_perf(**self._window(code, ctx)),
-                      ["trade_date", "cost_5pct", "cost_15pct", "cost_85pct", "cost_95pct", "weight_avg", "winner_rate"],
+                      ["trade_date", "cost_5pct", "cost_15pct", "cost_85pct", "cost_95pct", "weight_avg",
+                       "winner_rate"],
                       origin)
         df = pd.DataFrame({"code": code, "trade_date": to_date(raw["trade_date"]),
                            "profit_ratio": num(raw["winner_rate"]) / 100, "avg_cost": num(raw["weight_avg"]),

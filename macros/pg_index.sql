@@ -19,3 +19,19 @@
     $$
     {%- endif -%}
 {%- endmacro %}
+
+{#-
+  The post-hook every model gets (dbt_project.yml): on PostgreSQL, an incremental model is indexed
+  on its unique key and, when trade_date is part of a longer key, on trade_date alone (the
+  new-days filter). Nothing for tables, views or other engines.
+-#}
+{% macro pg_incremental_indexes() -%}
+    {%- if target.type == 'postgres' and config.get('materialized') == 'incremental' -%}
+    {%- set key = config.get('unique_key') -%}
+    {%- set key = [key] if key is string else key -%}
+    {{ pg_index(key) }}
+    {%- if key | length > 1 and 'trade_date' in key %};
+    {{ pg_index(['trade_date']) }}
+    {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}

@@ -73,3 +73,60 @@
         and b.{{ order_col }} between a.{{ order_col }} - {{ window }} and a.{{ order_col }} - 1
     group by a.{{ partition_col }}, a.{{ order_col }}
 {% endmacro %}
+
+{#-
+  The shape of the three "two periods in a row" alerts (payout_low, earnings_drop, roe_floor): one
+  row per alert episode of a watched stock, raised on the first trading day (valid_from of
+  int_fundamentals__pit_events) on which `metric` of the latest announced period and `prev_<metric>`
+  of the period right before it are both below `threshold`, as known that day, after a day they
+  were not. `threshold` is SQL (a number or '-0.3'); `period`, `prev_period`, `ann_date` name the
+  columns the period and its announcement come from; `label` starts the reason text.
+-#}
+{% macro stable_two_periods_in_a_row(rule, metric, threshold, priority, label,
+                                     period='report_period', prev_period='prev_report_period',
+                                     ann_date='ann_date') %}
+with states as (
+    select *
+    from {{ ref('int_fundamentals__pit_events') }}
+    where {{ stable_watched('code') }}
+),
+
+flagged as (
+    select
+        *,
+        coalesce(
+            {{ metric }} < {{ threshold }}
+            and prev_{{ metric }} < {{ threshold }},
+            false
+        ) as tripped
+    from states
+),
+
+episodes as (
+    select
+        *,
+        lag(tripped) over (partition by code order by valid_from) as was_tripped
+    from flagged
+)
+
+select
+    code,
+    valid_from as trade_date,
+    '{{ rule }}' as rule,
+    {{ priority }} as priority,
+    {{ metric }} as metric_value,
+    {{ threshold }} as threshold,
+    {{ period }} as report_period,
+    {{ prev_period }} as prev_report_period,
+    {{ ann_date }} as ann_date,
+    {{ dbt.concat([
+        "'" ~ label ~ " '", stable_fmt_pct(metric),
+        "' (period '", stable_fmt_date(period), "', announced '", stable_fmt_date(ann_date),
+        "') and '", stable_fmt_pct('prev_' ~ metric),
+        "' (period '", stable_fmt_date(prev_period),
+        "') both below '", stable_fmt_pct(threshold | string)
+    ]) }} as reason
+from episodes
+where tripped
+  and not coalesce(was_tripped, false)
+{% endmacro %}

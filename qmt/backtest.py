@@ -21,6 +21,7 @@ from . import data, metrics
 from .broker import OrderRequest
 from .corporate_actions import schedule
 from .costs import CostModel
+from .fast_core import DEFAULT_ENGINE, broker_class
 from .sim_broker import DELISTING_RULES, CorporateAction, LogEntry, SimBroker
 from .strategy import Decision, StrategyParams, StrategyState, decide
 from .tables import BACKTEST_EQUITY, BACKTEST_LOG, BACKTEST_RUN, add_missing_columns
@@ -74,8 +75,11 @@ def params_json(p: StrategyParams, book: BookParams) -> str:
     return json.dumps({**json.loads(p.to_json()), **asdict(book)}, sort_keys=True)
 
 
-def make_broker(p: StrategyParams, info: pd.DataFrame | None = None) -> SimBroker:
-    b = SimBroker(p.initial_cash, CostModel(p.commission_rate, p.commission_min, p.slippage), p.volume_share)
+def make_broker(p: StrategyParams, info: pd.DataFrame | None = None, engine: str = "reference") -> SimBroker:
+    """The simulated account of a run; `engine` "fast" is fast_core.FastSimBroker (same rules and
+    results, integer-cent hot paths), "reference" the readable SimBroker."""
+    b = broker_class(engine)(p.initial_cash, CostModel(p.commission_rate, p.commission_min, p.slippage),
+                             p.volume_share)
     if info is not None and not info.empty:
         b.set_info(info)
     return b
@@ -120,8 +124,11 @@ def execute_day(broker: SimBroker, state: StrategyState, day: pd.Timestamp, bars
 
 def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, targets: pd.DataFrame,
              dividends: pd.DataFrame, params: StrategyParams | Mapping[str, Any] | None = None,
-             book: BookParams | None = None) -> BacktestResult:
+             book: BookParams | None = None, engine: str = DEFAULT_ENGINE) -> BacktestResult:
     """Run the strategy over every trading day present in `quotes` (sorted by date).
+
+    `engine`: "fast" (default) or "reference" (qmt/fast_core.py; identical logs and equity,
+    pinned by tests/test_qmt_fast_core.py).
 
     Corporate actions apply on the first session on or after their ex-date (an ex-date on a
     weekend or holiday is not lost); `params` may hold BookParams keys too."""
@@ -148,7 +155,7 @@ def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, ta
     if not day_industry and not signals.empty and "industry_l1" in signals:
         industries.update({c: i for c, i in zip(signals["code"], signals["industry_l1"]) if isinstance(i, str)})
 
-    broker, state, plan = book.apply(make_broker(p, info)), StrategyState(), Decision()
+    broker, state, plan = book.apply(make_broker(p, info, engine)), StrategyState(), Decision()
     rows: list[tuple] = []
     applied: list[tuple] = []
     empty = pd.DataFrame(columns=["kind"])
@@ -231,7 +238,8 @@ def write_result(db: Database, run_id: str, res: BacktestResult, start: date, en
 
 
 def run_backtest(db: Database, start: date | str, end: date | str,
-                 params: StrategyParams | Mapping[str, Any] | None = None, run_id: str | None = None) -> str:
+                 params: StrategyParams | Mapping[str, Any] | None = None, run_id: str | None = None,
+                 engine: str = DEFAULT_ENGINE) -> str:
     """Backtest [start, end] on the dbt relations and record it; returns the run_id."""
     start, end = pd.Timestamp(start).date(), pd.Timestamp(end).date()
     if end < start:
@@ -240,7 +248,7 @@ def run_backtest(db: Database, start: date | str, end: date | str,
     src = data.Sources(p.staging_schema, p.signals_schema)
     res = simulate(data.load_quotes(db, start, end, src), data.load_stock_info(db, src),
                    data.load_signals(db, start, end, src), data.load_targets(db, start, end, src),
-                   data.load_dividends(db, start, end, src), p, book)
+                   data.load_dividends(db, start, end, src), p, book, engine)
     run_id = run_id or f"bt-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
     write_result(db, run_id, res, start, end, p)
     return run_id

@@ -194,7 +194,8 @@ def export_inputs(out: Path, m: Market, it: pd.DataFrame, p: StrategyParams, rul
     dv = m.dividends
     pd.DataFrame({"code": dv["code"], "ex_date": pd.to_datetime(dv["ex_date"]).dt.strftime("%Y-%m-%d"),
                   "cash_div_per_share": [repr(float(x)) for x in dv["cash_div_per_share"]],
-                  "bonus_ratio": [repr(float(x)) for x in dv["bonus_ratio"]]}).to_csv(out / "dividends.csv", index=False)
+                  "bonus_ratio": [repr(float(x)) for x in dv["bonus_ratio"]]}).to_csv(out / "dividends.csv",
+                                                                                      index=False)
     x = it[["intent_id", "trade_date", "code", "side", "qty", "phase", "price"]].copy()
     x["trade_date"] = x["trade_date"].dt.strftime("%Y-%m-%d")
     x["price"] = [repr(float(v)) if v is not None and v == v else "" for v in x["price"]]
@@ -237,7 +238,8 @@ class CrossCheck:
                 "day_causes": d.loc[~d["ok"], "cause"].value_counts().to_dict(),
                 "max_fee_diff": float(o["fee_diff"].abs().max()) if len(o) else 0.0,
                 "limit_price_differences": len(self.limits),
-                "max_equity_rdiff_agreeing": float(d.loc[d["ok"], "equity_rdiff"].abs().max()) if d["ok"].any() else 0.0}
+                "max_equity_rdiff_agreeing": (float(d.loc[d["ok"], "equity_rdiff"].abs().max())
+                                              if d["ok"].any() else 0.0)}
 
 
 def compare(it: pd.DataFrame, rq: dict, res: BacktestResult, m: Market, costs: CostModel) -> CrossCheck:
@@ -278,7 +280,8 @@ def compare(it: pd.DataFrame, rq: dict, res: BacktestResult, m: Market, costs: C
                      "rq_transfer": t["transfer"], "rq_cash_before": t.get("cash_before"),
                      "affordable": affordable, "rq_why": t["message"],
                      "our_commission": ours.commission if ours else 0.0, "our_stamp": ours.stamp if ours else 0.0,
-                     "our_transfer": ours.transfer if ours else 0.0, "fee_diff": max(abs(comm_d), abs(stamp_d), abs(transfer_d)),
+                     "our_transfer": ours.transfer if ours else 0.0,
+                     "fee_diff": max(abs(comm_d), abs(stamp_d), abs(transfer_d)),
                      "ok": ok, "cause": ""})
     orders = pd.DataFrame(rows)
     eq = res.equity.set_index("trade_date")
@@ -293,7 +296,8 @@ def compare(it: pd.DataFrame, rq: dict, res: BacktestResult, m: Market, costs: C
         rq_cash = x["cash"] - adj - tax if x else float("nan")
         ed, cd = (our_eq - rq_eq) / our_eq, (our_cash - rq_cash) / our_eq
         drow.append({"trade_date": d, "our_cash": our_cash, "rq_cash_adj": rq_cash, "our_equity": our_eq,
-                     "rq_equity_adj": rq_eq, "fee_adj": adj, "dividend_tax_adj": tax, "equity_rdiff": ed, "cash_rdiff": cd,
+                     "rq_equity_adj": rq_eq, "fee_adj": adj, "dividend_tax_adj": tax, "equity_rdiff": ed,
+                     "cash_rdiff": cd,
                      "ok": bool(abs(ed) <= EQUITY_RTOL and abs(cd) <= EQUITY_RTOL), "cause": ""})
     daily = pd.DataFrame(drow)
     explain(orders, daily, m, sessions)

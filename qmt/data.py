@@ -1,23 +1,25 @@
 """Data access: small functions reading the dbt relations the strategy consumes.
 
-Schema names are configurable (`Sources`), because dbt may build `staging`/`signals` under a
-prefixed schema (e.g. `main_staging`) depending on the target. All prices are unadjusted.
+Every relation is found through aquant.relations (dbt's manifest), which also checks that each
+column read is there: a model built without one fails with a message naming it, instead of
+reading as nulls. `Sources` carries the `staging_schema` / `signals_schema` parameters
+(docs/qmt.md) for a build that puts those layers elsewhere. All prices are unadjusted.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
+from aquant import relations
 from aquant.db import Database
 
 QUOTE_COLS = ["code", "trade_date", "open", "high", "low", "close", "pre_close", "volume", "amount",
               "turnover_rate", "adj_factor"]
 INFO_COLS = ["code", "name", "board", "industry_l1", "is_st", "list_date", "delist_date"]
-DIV_COLS = ["code", "ex_date", "cash_div_per_share", "bonus_ratio"]
+DIV_COLS = ["code", "ex_trade_date", "cash_div_per_share", "bonus_ratio"]
 SIGNAL_COLS = ["signal_id", "trade_date", "code", "layer", "kind", "rule", "composite_score", "take_profit",
                "stop_loss", "priority", "reason", "close", "industry_l1"]
 TARGET_COLS = ["rebalance_date", "code", "industry_l1", "target_weight", "composite_score"]
@@ -27,37 +29,28 @@ QMT_SIGNAL_COLS = ["signal_id", "trade_date", "code", "side", "target_weight", "
 
 @dataclass(frozen=True)
 class Sources:
-    """Where the dbt relations live. Env AQUANT_STAGING_SCHEMA / AQUANT_SIGNALS_SCHEMA override."""
+    """Where the staging and signal models are read from when not where dbt builds them (None: as
+    aquant.relations says, which honours AQUANT_STAGING_SCHEMA / AQUANT_SIGNALS_SCHEMA)."""
 
-    staging: str = os.environ.get("AQUANT_STAGING_SCHEMA", "staging")
-    signals: str = os.environ.get("AQUANT_SIGNALS_SCHEMA", "signals")
+    staging: str | None = None
+    signals: str | None = None
 
-    def rel(self, layer: str, name: str) -> str:
-        return f"{getattr(self, layer)}.{name}"
-
-
-class MissingRelation(LookupError):
-    """A dbt relation the strategy needs is absent; the message says which and what to run."""
+    @property
+    def schemas(self) -> dict[str, str]:
+        return relations.layer_schemas(self.staging, self.signals)
 
 
-def _exists(db: Database, fqn: str) -> bool:
-    schema, name = fqn.split(".", 1)
-    return db.table_exists(schema, name) or bool(db.scalar(
-        "select count(*) from information_schema.views where table_schema = ? and table_name = ?", [schema, name]))
+def _exists(db: Database, name: str, src: Sources) -> bool:
+    return relations.exists(db, name, src.schemas)
 
 
-def _read(db: Database, fqn: str, cols: list[str], where: str = "", params: list | None = None,
+def _read(db: Database, name: str, cols: list[str], src: Sources, where: str = "", params: list | None = None,
           required: bool = True) -> pd.DataFrame:
-    if not _exists(db, fqn):
-        if required:
-            raise MissingRelation(f"{fqn} not found; expected the dbt model there. Run `aquant build`, "
-                                  f"or set AQUANT_STAGING_SCHEMA / AQUANT_SIGNALS_SCHEMA to where it lives")
+    """The columns `cols` of a model; a missing column always fails (relations.MissingColumns),
+    a missing model only when `required` (else an empty frame with those columns)."""
+    if not required and not _exists(db, name, src):
         return pd.DataFrame(columns=cols)
-    have = {r[0] for r in db.query("select column_name from information_schema.columns where table_schema = ? "
-                                   "and table_name = ?", fqn.split(".", 1))}
-    sel = ", ".join(c if c in have else f"null as {c}" for c in cols)
-    df = db.query_df(f"select {sel} from {fqn} {where}", params or [])
-    return _dates(df)
+    return _dates(relations.read(db, name, cols, where, params, src.schemas))
 
 
 def _dates(df: pd.DataFrame) -> pd.DataFrame:
@@ -74,8 +67,8 @@ def load_quotes(db: Database, start: date, end: date, src: Sources = Sources()) 
     """Daily bars in [start, end], sorted by date then code, each with the stock's state THAT day
     (board, is_st, industry_l1 from stg_stock_state_periods): the broker's limit width and the
     strategy's industry caps follow the day's ST flag and industry, never today's."""
-    df = _read(db, src.rel("staging", "stg_daily_quote"), QUOTE_COLS,
-               "where trade_date between ? and ? order by trade_date, code", [start, end])
+    df = _read(db, "stg_daily_quote", QUOTE_COLS, src, "where trade_date between ? and ? order by trade_date, code",
+               [start, end])
     for c in QUOTE_COLS[2:]:
         df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
     return _with_state(db, df, start, end, src)
@@ -83,11 +76,10 @@ def load_quotes(db: Database, start: date, end: date, src: Sources = Sources()) 
 
 def _with_state(db: Database, quotes: pd.DataFrame, start: date, end: date, src: Sources) -> pd.DataFrame:
     """Add the point-in-time STATE_COLS to `quotes` (unchanged when the relation is not built)."""
-    fqn = src.rel("staging", "stg_stock_state_periods")
-    if quotes.empty or not _exists(db, fqn):
+    if quotes.empty or not _exists(db, "stg_stock_state_periods", src):
         return quotes
-    per = db.query_df(f"select code, valid_from, valid_to, {', '.join(STATE_COLS)} from {fqn} "
-                      "where valid_to >= ? and valid_from <= ?", [start, end])
+    per = _read(db, "stg_stock_state_periods", ["code", "valid_from", "valid_to", *STATE_COLS], src,
+                "where valid_to >= ? and valid_from <= ?", [start, end])
     if per.empty:
         return quotes
     per["valid_from"] = pd.to_datetime(per["valid_from"]).astype("datetime64[ns]")
@@ -132,11 +124,10 @@ _NO_STATE = pd.DataFrame({"code": [], "board": [], "is_st": [], "industry_l1": [
 def load_stock_info(db: Database, src: Sources = Sources(), as_of: date | None = None) -> pd.DataFrame:
     """One row per stock: today's values, or with `as_of` the name, ST flag and industry of that day
     (stg_stock_state_periods), so a replay of a past day sees that day's state."""
-    df = _read(db, src.rel("staging", "stg_stock_info"), INFO_COLS, "order by code")
-    fqn = src.rel("staging", "stg_stock_state_periods")
-    if as_of is not None and not df.empty and _exists(db, fqn):
-        st = db.query_df(f"select code, name, is_st, industry_l1 from {fqn} "
-                         "where ? between valid_from and valid_to", [as_of]).set_index("code")
+    df = _read(db, "stg_stock_info", INFO_COLS, src, "order by code")
+    if as_of is not None and not df.empty and _exists(db, "stg_stock_state_periods", src):
+        st = _read(db, "stg_stock_state_periods", ["code", "name", "is_st", "industry_l1"], src,
+                   "where ? between valid_from and valid_to", [as_of]).set_index("code")
         df = df.set_index("code")
         df.update(st)
         df = df.reset_index()
@@ -146,17 +137,10 @@ def load_stock_info(db: Database, src: Sources = Sources(), as_of: date | None =
 
 def load_dividends(db: Database, start: date, end: date, src: Sources = Sources()) -> pd.DataFrame:
     """Corporate actions with an ex-date in [start, end] (optional relation)."""
-    fqn = src.rel("staging", "stg_dividend")
-    have = _exists(db, fqn) and bool(db.scalar(
-        "select count(*) from information_schema.columns where table_schema = ? and table_name = ? "
-        "and column_name = 'ex_trade_date'", fqn.split(".", 1)))
-    if have:  # the session the action takes effect (an ex-date on a non-trading day moves to the next)
-        df = _dates(db.query_df(f"select code, ex_trade_date as ex_date, cash_div_per_share, bonus_ratio "
-                                f"from {fqn} where ex_trade_date between ? and ? order by ex_trade_date, code",
-                                [start, end]))
-    else:
-        df = _read(db, fqn, DIV_COLS, "where ex_date between ? and ? order by ex_date, code", [start, end],
-                   required=False)
+    # ex_trade_date: the session the action takes effect (an ex-date on a non-trading day moves to the next)
+    df = _read(db, "stg_dividend", DIV_COLS, src, "where ex_trade_date between ? and ? order by ex_trade_date, code",
+               [start, end], required=False).rename(columns={"ex_trade_date": "ex_date"})
+    df["ex_date"] = pd.to_datetime(df["ex_date"]).astype("datetime64[ns]")
     for c in ("cash_div_per_share", "bonus_ratio"):
         df[c] = pd.to_numeric(df[c], errors="coerce").fillna(0.0).astype(float)
     return df
@@ -164,7 +148,7 @@ def load_dividends(db: Database, start: date, end: date, src: Sources = Sources(
 
 def load_signals(db: Database, start: date, end: date, src: Sources = Sources()) -> pd.DataFrame:
     """Tradeable signals (layer 'offense' only) dated in [start, end]."""
-    df = _read(db, src.rel("signals", "signals"), SIGNAL_COLS,
+    df = _read(db, "signals", SIGNAL_COLS, src,
                "where trade_date between ? and ? and layer = 'offense' order by trade_date, priority, code",
                [start, end])
     for c in ("composite_score", "take_profit", "stop_loss", "close"):
@@ -174,12 +158,29 @@ def load_signals(db: Database, start: date, end: date, src: Sources = Sources())
 
 def load_targets(db: Database, start: date, end: date, src: Sources = Sources()) -> pd.DataFrame:
     """Rotation targets with a rebalance date in [start, end] (optional relation)."""
-    df = _read(db, src.rel("signals", "portfolio_targets"), TARGET_COLS,
+    df = _read(db, "portfolio_targets", TARGET_COLS, src,
                "where rebalance_date between ? and ? order by rebalance_date, code", [start, end], required=False)
     df["target_weight"] = pd.to_numeric(df["target_weight"], errors="coerce").fillna(0.0).astype(float)
     return df
 
 
 def load_qmt_signals(db: Database, day: date, src: Sources = Sources()) -> pd.DataFrame:
-    return _read(db, src.rel("signals", "qmt_signals"), QMT_SIGNAL_COLS,
+    return _read(db, "qmt_signals", QMT_SIGNAL_COLS, src,
                  "where trade_date = ? order by priority, code", [day])
+
+
+MINUTE_COLS = ["code", "ts", "open", "high", "low", "close", "volume", "amount"]
+
+
+def load_minute_bars(db: Database, codes: list[str], start: date, end: date, src: Sources = Sources()) -> pd.DataFrame:
+    """1-minute bars of `codes` on days [start, end] (optional relation), ts in UTC as stored."""
+    if not codes:
+        return pd.DataFrame(columns=MINUTE_COLS)
+    marks = ", ".join("?" * len(codes))
+    df = _read(db, "stg_minute_quote", MINUTE_COLS, src,
+               f"where code in ({marks}) and ts >= ? and ts < ? order by code, ts",
+               [*codes, pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)], required=False)
+    df["ts"] = pd.to_datetime(df["ts"]).astype("datetime64[ns]")
+    for c in MINUTE_COLS[2:]:
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
+    return df

@@ -21,7 +21,8 @@ from .records import existing, mark_order, record_fills, record_intents
 from .rules import RuleBook, board_of
 from .tables import ORDERS, TRADES
 
-CSV_COLS = ["order_id", "signal_id", "code", "side", "qty", "price_type", "price", "target_weight", "ref_price", "reason"]
+CSV_COLS = ["order_id", "signal_id", "code", "side", "qty", "price_type", "price", "target_weight", "ref_price",
+            "reason", "take_profit", "stop_loss", "trailing_pct", "protect_pct"]
 FILL_COLS = ["trade_id", "order_id", "code", "side", "price", "qty", "fee", "traded_at"]
 
 
@@ -39,7 +40,7 @@ def export_qmt(db: Database, day: date | str, out_dir: str | Path, account: str 
     day = pd.Timestamp(day).date()
     nxt = next_session(day, db)
     sig = data.load_qmt_signals(db, day, src)
-    rules, orders, weights, refs = RuleBook(), [], {}, {}
+    rules, orders, weights, refs, levels = RuleBook(), [], {}, {}, {}
     for r in sig.itertuples(index=False):
         if r.side == "buy":
             ref = float(r.ref_price) if pd.notna(r.ref_price) else 0.0
@@ -53,6 +54,7 @@ def export_qmt(db: Database, day: date | str, out_dir: str | Path, account: str 
         orders.append(o)
         weights[r.signal_id] = r.target_weight
         refs[r.signal_id] = r.ref_price
+        levels[r.signal_id] = (r.take_profit, r.stop_loss)
     with db.transaction():
         record_intents(db, account, nxt, orders, status="exported")
         df = db.query_df("select order_id, signal_id, code, side, qty, price, reason from ops.orders "
@@ -60,6 +62,9 @@ def export_qmt(db: Database, day: date | str, out_dir: str | Path, account: str 
                          "and order_type = 'market' order by side desc, order_id", [account, nxt])
         for oid in df["order_id"]:
             mark_order(db, oid, "exported")
+    from .live.knobs import LiveKnobs  # noqa: PLC0415 - the script's stop knobs are the live session's
+
+    k = LiveKnobs.load()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / orders_csv_name(nxt)
@@ -67,8 +72,10 @@ def export_qmt(db: Database, day: date | str, out_dir: str | Path, account: str 
         w = csv.writer(f)
         w.writerow(CSV_COLS)
         for r in df.itertuples(index=False):
+            tp, sl = (("" if pd.isna(v) else v) for v in levels.get(r.signal_id, (None, None)))
             w.writerow([r.order_id, r.signal_id or "", r.code, r.side, int(r.qty), "latest", "",
-                        weights.get(r.signal_id, ""), refs.get(r.signal_id, ""), r.reason or ""])
+                        weights.get(r.signal_id, ""), refs.get(r.signal_id, ""), r.reason or "", tp, sl,
+                        k.trailing_stop_pct, k.price_protect_pct])
     return path
 
 

@@ -19,7 +19,7 @@ from datetime import date
 
 import pandas as pd
 
-from aquant import trading_calendar
+from aquant import relations, trading_calendar
 from aquant.db import Database
 
 from . import data
@@ -103,7 +103,8 @@ def run_paper(db: Database, day: date | str, params: StrategyParams | dict | Non
         return rep
     quotes = data.load_quotes(db, day, day, src)
     if quotes.empty:
-        raise ValueError(f"no quotes for {day} in {src.staging}.stg_daily_quote; expected a trading day "
+        where = relations.locate(db, "stg_daily_quote", schemas=src.schemas)
+        raise ValueError(f"no quotes for {day} in {where}; expected a trading day "
                          f"with loaded data — run `aquant ingest` + `aquant build` first")
     snap, state, last_run = _load_state(db, account, day)
     info = data.load_stock_info(db, src, as_of=day)  # the day's ST flag and industry, also in a replay

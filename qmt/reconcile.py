@@ -16,6 +16,7 @@ from datetime import date
 import pandas as pd
 
 from aquant.db import Database
+from aquant.relations import NotBuilt
 
 from . import data
 from .corporate_actions import bonus_shares, schedule
@@ -112,7 +113,7 @@ def reconcile(db: Database, day: date | str, account: str | None = None,
     quotes = data.load_quotes(db, nxt, nxt, src)
     try:
         info = dict(zip(*[data.load_stock_info(db, src, as_of=nxt)[c] for c in ("code", "is_st")]))
-    except data.MissingRelation:
+    except NotBuilt:
         info = {}
     diffs: list[Diff] = []
     # 1. each buy signal became an order, or has a logged reason
@@ -121,7 +122,8 @@ def reconcile(db: Database, day: date | str, account: str | None = None,
     for r in sig[sig["kind"] == "buy"].itertuples(index=False):
         if r.signal_id not in seen:
             diffs.append(Diff("signal_without_order", r.code, r.signal_id, None, None,
-                              "buy signal has no order and no logged reason; " + _why_not_traded(r.code, nxt, quotes, info)))
+                              "buy signal has no order and no logged reason; "
+                              + _why_not_traded(r.code, nxt, quotes, info)))
     # 2. each trade traces to an order, each signal order to a signal of that day
     known_orders = set(orders["order_id"]) | {r[0] for r in db.query(
         "select order_id from ops.orders where order_id in (select order_id from ops.trades "

@@ -149,7 +149,8 @@ def reconcile_on_start(db: Database, broker: Any, account: str) -> list[str]:
     held = implied_holdings(db, account)
     for code, pos in broker.positions().items():
         if int(held.get(code) or 0) != pos.qty:
-            notes.append(f"{code}: broker holds {pos.qty}, ops.trades and bonus issues imply {int(held.get(code) or 0)}")
+            notes.append(f"{code}: broker holds {pos.qty}, ops.trades and bonus issues imply "
+                         f"{int(held.get(code) or 0)}")
     return notes
 
 

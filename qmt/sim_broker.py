@@ -136,7 +136,8 @@ class SimBroker:
         """Board and ST flag per code from stg_stock_info (board derived from the code if missing)."""
         for code, board, st in zip(info["code"], info.get("board", [None] * len(info)),
                                    info.get("is_st", [False] * len(info))):
-            self.info[code] = (board if isinstance(board, str) and board else board_of(code), bool(st) if st == st else False)
+            self.info[code] = (board if isinstance(board, str) and board else board_of(code),
+                               bool(st) if st == st else False)
         if "delist_date" in info:
             for code, d in zip(info["code"], info["delist_date"]):
                 if d is not None and not pd.isna(d):

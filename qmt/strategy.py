@@ -32,6 +32,14 @@ def _dbt(name: str, cast: type) -> Any:
     return field(default_factory=lambda: cast(dbt_var(name)))
 
 
+def _schema_of(model: str) -> Any:
+    """A default read from aquant.relations at construction: the schema `model` is read from (dbt's
+    manifest, or AQUANT_<SCHEMA>_SCHEMA), recorded with the run's params."""
+    from aquant import relations
+
+    return field(default_factory=lambda: relations.schema_of(model))
+
+
 @dataclass
 class StrategyParams:
     """Knobs of the strategy and the simulated account (all fractions of equity unless noted)."""
@@ -47,7 +55,7 @@ class StrategyParams:
     crash_rule: bool = False                   # cut exposure after a market crash day
     crash_threshold: float = -0.05             # equal-weight market return on D at or below this
     crash_exposure: float = 0.5                # keep this fraction of each holding
-    use_targets: bool = True                   # trade signals.portfolio_targets rotations
+    use_targets: bool = True                   # trade the portfolio_targets rotations
     rotation_exit: bool = _dbt("rotation_exit", bool)  # dbt var; false: rotation only enters (see module doc)
     rotation_take_profit_pct: float = _dbt("take_profit_pct", float)  # levels for a rotation entry (dbt var)
     rotation_stop_loss_pct: float = _dbt("stop_loss_pct", float)
@@ -57,8 +65,8 @@ class StrategyParams:
     commission_min: float = 5.0
     slippage: float = 0.0
     volume_share: float = 0.05             # share of the DAY's volume a stock may fill per day (see docs/qmt.md)
-    staging_schema: str = "staging"
-    signals_schema: str = "signals"
+    staging_schema: str = _schema_of("stg_daily_quote")  # where the staging models are read (docs/qmt.md)
+    signals_schema: str = _schema_of("signals")          # where the signal models are read
 
     @classmethod
     def from_any(cls, params: "StrategyParams | Mapping[str, Any] | None") -> "StrategyParams":
@@ -256,8 +264,8 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
 
     # buy signals, best first
     bs = sig[sig["kind"] == "buy"]
-    ranked = [] if bs.empty else sorted(zip(bs["priority"], bs["composite_score"].fillna(0.0), bs["code"], bs["signal_id"],
-                        bs["stop_loss"], bs["take_profit"]),
+    ranked = [] if bs.empty else sorted(zip(bs["priority"], bs["composite_score"].fillna(0.0), bs["code"],
+                                            bs["signal_id"], bs["stop_loss"], bs["take_profit"]),
                     key=lambda t: (t[0] != t[0], t[0] if t[0] == t[0] else 0, -t[1], t[2]))  # NaN priority last
     for _prio, _score, code, sid, sl, tp in ranked:
         w = min(p.buy_weight, p.max_weight_stock)

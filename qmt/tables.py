@@ -57,7 +57,18 @@ RECONCILE_DIFF = Table("ops", "reconcile_diff", {
     ("recon_date", "seq"), audit_cols=(),
     doc="Differences found by `aquant reconcile` for a signal date; rewritten on each run.")
 
-ALL = (BACKTEST_RUN, BACKTEST_LOG, BACKTEST_EQUITY, ORDERS, TRADES, PAPER_STATE, RECONCILE_DIFF)
+BACKTEST_SWEEP = Table("ops", "backtest_sweep", {
+    "sweep_id": "VARCHAR", "run_id": "VARCHAR", "combo": "BIGINT", "params": "VARCHAR", "period": "VARCHAR",
+    "start_date": "DATE", "end_date": "DATE", "total_return": "DOUBLE", "sharpe": "DOUBLE", "max_drawdown": "DOUBLE",
+    "turnover_annual": "DOUBLE", "cost_drag": "DOUBLE", "n_trades": "BIGINT", "rank": "BIGINT",
+    "created_at": "TIMESTAMP"}, ("sweep_id", "run_id"), audit_cols=(),
+    doc="One row per run of a parameter sweep (`aquant sweep`, qmt/sweep.py) and period: params is JSON of "
+        "the swept knobs only (the run's full params are in backtest_run), period in_sample / out_of_sample, "
+        "combo numbers the grid point (both periods share it), rank orders combinations by in-sample "
+        "Sharpe (1 best; out-of-sample rows carry their combination's rank, never used to rank). Metrics "
+        "as in backtest_run (turnover_annual two-way, cost_drag per year).")
+
+ALL = (BACKTEST_RUN, BACKTEST_LOG, BACKTEST_EQUITY, BACKTEST_SWEEP, ORDERS, TRADES, PAPER_STATE, RECONCILE_DIFF)
 
 
 def add_missing_columns(db, t: Table) -> None:

@@ -159,10 +159,6 @@ class XtBroker:
         return list(self.trader.query_stock_orders(self.account, False) or [])
 
     def fills(self) -> list[Fill]:
-        out = []
-        for t in self.trader.query_stock_trades(self.account) or []:
-            side = "buy" if t.order_type == self.c.STOCK_BUY else "sell"
-            out.append(Fill(t.order_remark or str(t.order_id), t.stock_code, side, float(t.traded_price),
-                            int(t.traded_volume), float(getattr(t, "commission", 0.0) or 0.0),
-                            t.traded_time, "", f"xt-{t.traded_id}"))
-        return out
+        from .live.writeback import xt_fill  # noqa: PLC0415 - one reading of an XtTrade for both paths
+
+        return [xt_fill(t) for t in self.trader.query_stock_trades(self.account) or []]

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The test command of the README: installs the test extras into .venv (created by the set-up
-# command), the system browser for the end-to-end app test, and runs every test: pytest (which
-# drives real dbt builds on DuckDB and on the PostgreSQL server at 127.0.0.1:5432) and the
-# Meltano smoke run when its script is present.
+# command), the system browser for the end-to-end app test, and runs every test: the linters
+# (ruff on the Python, [tool.ruff] in pyproject.toml; sqlfluff on the dbt models, .sqlfluff),
+# pytest (which drives real dbt builds on DuckDB and on the PostgreSQL server at 127.0.0.1:5432)
+# and the Meltano smoke run when its script is present. With pytest arguments (a single test) it
+# skips the linters.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +21,14 @@ fi
 # Debian's Chromium for the browser test (a test tool's own browser download cannot work here).
 if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null
+fi
+
+# Linters, only on a full run like the Meltano smoke: `scripts/test.sh tests/x.py` skips them.
+# sqlfluff: dbt templater on DuckDB, a throwaway DuckDB file, nothing is built.
+if [ "$#" = "0" ]; then
+  .venv/bin/ruff check .
+  LINT_DB="$(mktemp -d)/lint.duckdb"
+  AQUANT_DB="$LINT_DB" .venv/bin/sqlfluff lint models --processes 2
 fi
 
 .venv/bin/pytest "$@"

@@ -49,7 +49,8 @@ def demo_db(tmp_path_factory) -> Path:
     import duckdb
 
     con = duckdb.connect(str(path))
-    has_run = con.execute("select count(*) from information_schema.tables where table_name = 'backtest_run'").fetchone()[0]
+    has_run = con.execute("select count(*) from information_schema.tables "
+                          "where table_name = 'backtest_run'").fetchone()[0]
     first, last = con.execute("select min(trade_date), max(trade_date) from staging.stg_daily_quote").fetchone()
     con.close()
     if not has_run:
@@ -149,7 +150,8 @@ def visit(browser, url: str, name: str, title: str, shots: list[Path]):
     page.get_by_role("heading", name=title, level=1).wait_for(timeout=30_000)
     settle(page)
     assert page.get_by_text("Page not found").count() == 0
-    assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').first.inner_text()
+    exc = page.locator('[data-testid="stException"]')
+    assert exc.count() == 0, exc.first.inner_text()
     assert not errors, errors
     for d in shots:
         page.screenshot(path=str(d / f"{name}.png"), full_page=True)
@@ -237,12 +239,13 @@ def test_nothing_is_shown_without_the_login_and_only_loopback_listens(browser, a
 def test_research_page_shows_ic_decay_and_quantile_returns_with_their_periods(browser, app_url, demo_db, shots):
     """The Research page draws the evaluation layer of the demo build: IC over time, IC decay and
     quantile bars, each titled with the period it covers (the first and last evaluated day)."""
-    from playwright.sync_api import expect
     import duckdb
+    from playwright.sync_api import expect
 
     con = duckdb.connect(str(demo_db), read_only=True)
     try:
-        first, last = con.execute("select min(first_date), max(last_date) from evaluation.eval_factor_summary").fetchone()
+        first, last = con.execute("select min(first_date), max(last_date) "
+                                  "from evaluation.eval_factor_summary").fetchone()
     finally:
         con.close()
     page = visit(browser, app_url, "research", "Research", shots)

@@ -68,7 +68,8 @@ def build_small_db(path: Path, with_signals: bool = True) -> Settings:
             scores.append(dict(code=code, trade_date=d, industry_l1=STOCKS.industry_l1[i], board=STOCKS.board[i],
                                industry_score=4.0 + i, valuation_score=6.0 - i, technical_score=5.0 + i,
                                chip_score=5.0, composite_score=5.0 + i * 1.5 + k / 100))
-    flow = pd.DataFrame([dict(industry_l1=ind, trade_date=d, net_inflow_n=(1e8 if ind == "电力设备" else -5e7) + k * 1e6,
+    flow = pd.DataFrame([dict(industry_l1=ind, trade_date=d,
+                              net_inflow_n=(1e8 if ind == "电力设备" else -5e7) + k * 1e6,
                               inflow_change=1e6, industry_rank=1 if ind == "电力设备" else 2,
                               industry_score=8.0 if ind == "电力设备" else 3.0)
                          for k, d in enumerate(DAYS) for ind in ("银行", "电力设备")])
@@ -109,7 +110,8 @@ def build_small_db(path: Path, with_signals: bool = True) -> Settings:
                         dict(run_id="run-1", seq=2, trade_date=DAYS[3], code="600000.SH", side="buy",
                              status="rejected", price=10.0, qty=100, fee=0.0, reason="signal: limit up")])
     recon = pd.DataFrame([dict(recon_date=LAST, seq=1, kind="missing_fill", code="300750.SZ", signal_id="S-BUY-1",
-                               order_id="O-1", trade_id=None, detail="order sent, no fill", created_at=pd.Timestamp(LAST))])
+                               order_id="O-1", trade_id=None, detail="order sent, no fill",
+                               created_at=pd.Timestamp(LAST))])
     with Database(settings) as db:
         put(db, "staging.stg_stock_info", STOCKS)
         put(db, "staging.stg_daily_quote", pd.DataFrame(quotes))

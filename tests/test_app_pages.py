@@ -83,7 +83,7 @@ def test_stock_draws_candles_macd_scores_and_explains_a_signal(small):
     assert "macd" in tech.index
 
 
-def test_stock_shows_stable_alerts_from_their_own_model(small):
+def test_stock_lists_stable_alerts_with_the_offense_signals(small):
     at = open_page(PAGES[1], code="600000.SH")
     assert frame(at, "signal_id", "kind").signal_id.tolist() == ["S-ALERT-1"]
 
@@ -132,6 +132,17 @@ def test_audit_lists_events_reconciliation_and_notifications(small):
     assert "build" in ev.action.tolist()
     assert frame(at, "recon_date").kind.tolist() == ["missing_fill"]
     assert any("nothing sent yet" in m.value for m in at.caption)
+
+
+def test_a_section_names_the_column_its_model_was_built_without(small):
+    """signals built without take_profit (a stale build, a broken contract): the Today page says
+    which column of which relation is missing instead of failing in the SQL engine."""
+    with Database(small) as db:
+        db.execute("alter table signals.signals drop column take_profit")
+    at = open_page(PAGES[0])
+    errors = [m.value for m in at.error]
+    assert any("signals.signals has no column(s) take_profit" in e and "aquant build" in e for e in errors), errors
+    assert frame(at, "industry_score", "composite_score").code.tolist()  # the rest of the page still shows
 
 
 @pytest.mark.parametrize("page", PAGES)

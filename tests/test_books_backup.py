@@ -61,7 +61,8 @@ def test_rebuilds_reloads_and_the_demo_never_change_a_book_row(duck, monkeypatch
     for table, rows in before.items():
         if table == "ingest_state":
             continue
-        assert rows <= after[table], f"ops.{table}: rows changed or lost by a rebuild: {sorted(rows - after[table])[:3]}"
+        assert rows <= after[table], \
+            f"ops.{table}: rows changed or lost by a rebuild: {sorted(rows - after[table])[:3]}"
 
 
 def test_backup_and_restore_bring_back_every_order_and_trade(any_db, tmp_path):

@@ -89,7 +89,8 @@ def test_fees_agree_within_half_a_cent_per_component(runs):
             if Decimal(repr(ours)) != want:
                 # qmt/costs.py rounds the float value x rate with round(): a product that ends in
                 # exactly half a cent goes down (95.595 -> 95.59, half up gives 95.60)
-                assert (v * rate) % Decimal("0.01") == Decimal("0.005") and want - Decimal(repr(ours)) == Decimal("0.01")
+                assert (v * rate) % Decimal("0.01") == Decimal("0.005")
+                assert want - Decimal(repr(ours)) == Decimal("0.01")
         assert part["rq_tax"].tolist() == pytest.approx([float(v * rate) for v in value], rel=1e-9)
     assert (f.loc[f["side"] == "buy", "rq_tax"] == 0).all()
     # the 5 CNY minimum commission is hit and agrees
@@ -218,7 +219,8 @@ def test_scripted_rules_against_rqalpha(tmp_path):
         r = row(i, code, side)
         assert r["our_filled"] == 0 and r["rq_filled"] == 0, (code, side, r["our_why"], r["rq_why"])
     # both fill: the standing stop at its price inside the bar, the next day's sell
-    assert row(1, "603001.SH", "sell")[["our_filled", "rq_filled", "our_price", "rq_price"]].tolist() == [2000, 2000, 5.2, 5.2]
+    assert row(1, "603001.SH", "sell")[["our_filled", "rq_filled", "our_price", "rq_price"]].tolist() == \
+        [2000, 2000, 5.2, 5.2]
     assert row(2, "600000.SH", "sell")[["our_filled", "rq_filled"]].tolist() == [1000, 1000]
     # volume cap on a STAR stock (step 1): 25 % of 10,006 shares is 2,501.5
     cap = row(0, "688001.SH", "buy")

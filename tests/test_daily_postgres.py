@@ -23,7 +23,8 @@ def test_daily_on_postgres_moves_to_day_and_is_idempotent(pg_db, tmp_path):
     with Database(pg_db) as db:
         assert db.scalar("select max(trade_date) from raw.daily_quote") == date(2021, 3, 31)
         assert db.scalar("select max(trade_date) from factors.factor_technical") == date(2021, 3, 31)
-        snap = (db.scalar("select count(*) from raw.daily_quote"), str(db.scalar("select max(loaded_at) from raw.daily_quote")),
+        snap = (db.scalar("select count(*) from raw.daily_quote"),
+                str(db.scalar("select max(loaded_at) from raw.daily_quote")),
                 db.query("select signal_id, composite_score from signals.signals order by signal_id"))
         states = dict(db.query("select step, status from ops.daily_run where run_date = ?", [date(2021, 3, 31)]))
     assert states == {"ingest": "ok", "build": "ok", "export": "ok"}

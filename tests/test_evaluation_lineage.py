@@ -7,7 +7,7 @@ model an exposure reads (the app pages, the notifier, the QMT hand-off), may be 
 the one exception is an exposure tagged `research` (the Research page, models/evaluation/exposures.yml).
 
 The guard is proved able to fail: it runs again on a temporary copy of the project in which
-signal_offense (upstream of signals and qmt_signals) is made to read eval_ic_daily.
+the offense-signal model (upstream of signals and qmt_signals) is made to read eval_ic_daily.
 """
 from __future__ import annotations
 
@@ -98,17 +98,21 @@ def test_the_research_exposure_is_the_one_reader_of_the_future(manifest):
     assert "model.aquant.eval_forward_returns" in leaks[research]  # reached through eval_ic_daily
 
 
-def test_guard_fails_when_a_signal_model_reads_an_evaluation_model(tmp_path):
-    """A temp copy of the project where signal_offense reads eval_ic_daily: the guard names the
-    trading models and exposures downstream of it."""
+def test_guard_fails_when_a_signal_model_reads_an_evaluation_model(manifest, tmp_path):
+    """A temp copy of the project where the offense-signal model under `signals` reads
+    eval_ic_daily: the guard names the trading models and exposures downstream of it."""
+    nodes = manifest["nodes"]
+    offense = [nodes[p] for p in manifest["parent_map"]["model.aquant.signals"]
+               if p in nodes and nodes[p]["resource_type"] == "model" and "offense" in nodes[p]["name"]]
+    assert len(offense) == 1, [n["name"] for n in offense]
     copy = tmp_path / "project"
     copy.mkdir()
     for name in ("dbt_project.yml", "profiles.yml"):
         shutil.copy(ROOT / name, copy / name)
     for folder in ("models", "macros", "seeds"):
         shutil.copytree(ROOT / folder, copy / folder)
-    offense = copy / "models" / "signals" / "signal_offense.sql"
-    offense.write_text(offense.read_text() + "\n-- depends_on: {{ ref('eval_ic_daily') }}\n")
+    sql = copy / offense[0]["original_file_path"]
+    sql.write_text(sql.read_text() + "\n-- depends_on: {{ ref('eval_ic_daily') }}\n")
     leaks = future_leaks(parse_manifest(copy, tmp_path))
     assert {"model.aquant.signals", "model.aquant.qmt_signals"} <= set(leaks)
     assert "exposure.aquant.qmt_handoff" in leaks

@@ -190,7 +190,8 @@ def test_renamed_column_names_function_and_expected_columns(duck):
         def daily(self, **kw):
             return super().daily(**kw).rename(columns={"vol": "volume"})
 
-    with Database(duck) as db, pytest.raises(SchemaError, match=r"tushare\.daily: expected columns .*missing \['vol'\]"):
+    with Database(duck) as db, \
+            pytest.raises(SchemaError, match=r"tushare\.daily: expected columns .*missing \['vol'\]"):
         ingest(db, Renamed(), ["daily_quote"])
 
 

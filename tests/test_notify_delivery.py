@@ -291,7 +291,8 @@ def test_starttls_delivers_and_verifies_the_server_certificate(small, cert):
             trusted = run_notify(db, [mail(ctl.port, tls="starttls", cafile=str(cert[0]))])
     finally:
         ctl.stop()
-    assert untrusted.channels["email"].failed == 2 and "CERTIFICATE_VERIFY_FAILED" in untrusted.channels["email"].errors[0]
+    assert untrusted.channels["email"].failed == 2
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.channels["email"].errors[0]
     assert trusted.channels["email"].delivered == 2 and len(inbox.messages) == 1
 
 
@@ -360,10 +361,11 @@ def test_alerts_log_on_postgres_with_retry(pg_db, robot):
         db.execute("create table signals.signals (signal_id varchar primary key, trade_date date, code varchar, "
                    "layer varchar, kind varchar, rule varchar, composite_score double precision, "
                    "take_profit double precision, stop_loss double precision, priority integer, reason varchar, "
-                   "close double precision)")
+                   "close double precision, metric_value double precision, threshold double precision)")
         r = sig.iloc[0]
-        db.execute("insert into signals.signals values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   [r.signal_id, r.trade_date, r.code, r.layer, r.kind, r.rule, 5.0, None, None, 1, r.reason, 10.0])
+        db.execute("insert into signals.signals values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   [r.signal_id, r.trade_date, r.code, r.layer, r.kind, r.rule, 5.0, None, None, 1, r.reason, 10.0,
+                    0.04, 0.05])
         robot.mode = "errcode"
         first = run_notify(db, [WeComChannel(robot.url, timeout=5)])
         failed = log_rows(db)

@@ -71,7 +71,7 @@ def bonus_built(tmp_path_factory):
     settings = duck_settings(tmp / "warehouse.duckdb")
     with Database(settings) as db:
         load_tables(db, _bonus_market(), "test")
-    build_selected(settings, tmp / "target", ["+signal_offense"], vars_=KNOBS)
+    build_selected(settings, tmp / "target", ["+int_offense_signals__chained"], vars_=KNOBS)
     return settings
 
 
@@ -85,18 +85,18 @@ def bonus_incremental(tmp_path_factory):
     first = {k: (df[pd.to_datetime(df[DATE_COL[k]]) <= cut] if k in DATE_COL else df) for k, df in full.items()}
     with Database(settings) as db:
         load_tables(db, first, "test")
-    build_selected(settings, tmp / "t1", ["+signal_offense"], vars_=KNOBS)
-    open_buys = read(settings, "select code from signals.signal_offense as b where kind = 'buy' and not exists "
-                               "(select 1 from signals.signal_offense as s where s.entry_signal_id = b.signal_id)")
+    build_selected(settings, tmp / "t1", ["+int_offense_signals__chained"], vars_=KNOBS)
+    open_buys = read(settings, "select code from intermediate.int_offense_signals__chained as b where kind = 'buy' and not exists "
+                               "(select 1 from intermediate.int_offense_signals__chained as s where s.entry_signal_id = b.signal_id)")
     with Database(settings) as db:
         load_tables(db, full, "test")
-    build_selected(settings, tmp / "t2", ["+signal_offense"], vars_=KNOBS)
+    build_selected(settings, tmp / "t2", ["+int_offense_signals__chained"], vars_=KNOBS)
     return settings, set(open_buys["code"])
 
 
 def _sig(settings, code: str) -> pd.DataFrame:
     return read(settings, "select signal_id, trade_date, code, kind, rule, composite_score, close, take_profit, "
-                          "stop_loss, priority, entry_signal_id from signals.signal_offense where code = ? "
+                          "stop_loss, priority, entry_signal_id from intermediate.int_offense_signals__chained where code = ? "
                           "order by trade_date", [code])
 
 
@@ -130,10 +130,10 @@ def test_real_rise_through_the_target_is_a_take_profit(bonus_built):
 
 def test_signals_match_the_adjusted_reference(bonus_built):
     sig = read(bonus_built, "select signal_id, trade_date, code, kind, rule, composite_score, close, take_profit, "
-                            "stop_loss, priority, entry_signal_id from signals.signal_offense")
+                            "stop_loss, priority, entry_signal_id from intermediate.int_offense_signals__chained")
     scores = read(bonus_built, "select * from signals.factor_scores")
     quotes = read(bonus_built, "select code, trade_date, high, low, pre_close, adj_factor from staging.stg_daily_quote")
-    assert_frames_close(sig, expected_offense(scores, quotes, KNOBS), ["signal_id"], 1e-9, "signal_offense")
+    assert_frames_close(sig, expected_offense(scores, quotes, KNOBS), ["signal_id"], 1e-9, "int_offense_signals__chained")
 
 
 def test_incremental_build_across_the_ex_date_equals_the_full_build(bonus_built, bonus_incremental):
@@ -141,6 +141,6 @@ def test_incremental_build_across_the_ex_date_equals_the_full_build(bonus_built,
     assert {FLAT, RISE} <= open_at_cut, "both trades were open when the first build stopped"
     cols = ("signal_id, trade_date, code, kind, rule, composite_score, close, take_profit, stop_loss, priority, "
             "entry_signal_id, rule_params")
-    a = read(inc, f"select {cols} from signals.signal_offense")
-    b = read(bonus_built, f"select {cols} from signals.signal_offense")
-    assert_frames_close(a, b, ["signal_id"], 1e-9, "signal_offense incremental vs full")
+    a = read(inc, f"select {cols} from intermediate.int_offense_signals__chained")
+    b = read(bonus_built, f"select {cols} from intermediate.int_offense_signals__chained")
+    assert_frames_close(a, b, ["signal_id"], 1e-9, "int_offense_signals__chained incremental vs full")

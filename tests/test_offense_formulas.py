@@ -27,6 +27,7 @@ import pytest
 
 from aquant.db import Database
 from aquant.extract.sample import sessions
+from aquant.qmt.knobs import dbt_vars
 
 from conftest import duck_settings
 from test_offense_support import (DEFAULTS, assert_frames_close, build_selected, copy_duck, expected_offense,
@@ -42,7 +43,12 @@ DECAY_NO_CHIPS = list(range(40, 50))
 BREAK_DAY = 52
 INDUSTRY = {TP: "电子", SL: "电子", DECAY: "电子", TIME: "电子", BRK: "银行", NOBRK: "银行", SUSP: "银行",
             LOSS: "医药生物", NEW: "医药生物", SOLO: "综合"}
-VARS = {**DEFAULTS, "weight_industry": 0, "weight_valuation": 0, "weight_technical": 1, "weight_chip": 0,
+# The sub-weights and points of the factor scores, as dbt_project.yml sets them: one home, which the
+# oracles below read too (a changed default changes the models and these expectations together).
+SUB_WEIGHTS = {k: v for k, v in dbt_vars().items()
+               if k.startswith(("valuation_weight_", "loss_valuation_pb_weight", "industry_weight_", "chip_weight_",
+                                "technical_points_"))}
+VARS = {**DEFAULTS, **SUB_WEIGHTS, "weight_industry": 0, "weight_valuation": 0, "weight_technical": 1, "weight_chip": 0,
         "max_hold_days": 10, "valuation_window": 20, "valuation_min_history": 10, "loss_valuation_cap": 3,
         "flow_window": 5, "short_pressure_penalty": 2, "chip_inflow_window": 10, "chip_concentration_ref": 0.30}
 ATR_VARS = {**VARS, "stop_mode": "atr"}
@@ -148,7 +154,7 @@ def built(tmp_path_factory):
 def atr_built(built, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("offense_formulas_atr")
     settings = copy_duck(built, tmp / "warehouse.duckdb")
-    build_selected(settings, tmp / "target", ["signal_offense"], vars_=ATR_VARS)
+    build_selected(settings, tmp / "target", ["int_offense_signals__chained"], vars_=ATR_VARS)
     return settings
 
 
@@ -190,7 +196,7 @@ def test_breakout_needs_a_new_high_on_expanding_volume(built):
 
 def test_limit_up_days_flow_through_staging(built):
     q = read(built, "select * from staging.stg_daily_quote").set_index(["code", "trade_date"])
-    assert read(built, "select count(*) as n from staging.chk_daily_quote where reason is not null")["n"][0] == 0
+    assert read(built, "select count(*) as n from intermediate.int_daily_quote__checked where reason is not null")["n"][0] == 0
     up = q.loc[(BRK, _day(BRK, BREAK_DAY))]
     assert up.close == up.high == round(up.pre_close * 1.10, 2)
     chinext = q.loc[(LOSS, _day(LOSS, 41))]
@@ -235,7 +241,7 @@ def test_first_days_of_a_listing(built):
     want = (s["bar_seq"] > 35) & (s["trade_date"] >= listed + pd.Timedelta(days=60))
     assert (s["buy_eligible"] == want).all()
     assert not s["buy_eligible"].head(35).any() and s["buy_eligible"].iloc[-1]
-    sig = read(built, "select trade_date from signals.signal_offense where code = ? and kind = 'buy'", [NEW])
+    sig = read(built, "select trade_date from intermediate.int_offense_signals__chained where code = ? and kind = 'buy'", [NEW])
     assert (sig["trade_date"] >= listed + pd.Timedelta(days=60)).all()
 
 
@@ -265,19 +271,39 @@ def test_valuation_percentiles_equal_pandas_rolling_rank(built):
     assert v["pe_pct"].notna().sum() > 300
 
 
-def test_valuation_score_composition(built):
-    v = read(built, "select * from factors.factor_valuation")
+def _valuation_want(v: pd.DataFrame, knobs: dict) -> tuple[np.ndarray, np.ndarray]:
+    """valuation_score restated: industry cheapness and the weighted score (knobs: the dbt vars)."""
     med = v[v.pe_ttm > 0].groupby(["industry_l1", "trade_date"])["pe_ttm"].median().rename("med")
     v = v.merge(med, left_on=["industry_l1", "trade_date"], right_index=True, how="left")
     rel = np.where(v.pe_ttm > 0, v.pe_ttm / v.med, np.nan)
     cheap = np.where(np.isnan(rel), 0.5, np.clip((np.log(2) - np.log(rel)) / np.log(4), 0, 1))
     pe_pct, pb_pct = v.pe_pct.astype(float).fillna(0.5), v.pb_pct.astype(float).fillna(0.5)
     loss = ~(v.pe_ttm > 0)
-    want = np.where(loss, np.minimum(5 * (1 - pb_pct), VARS["loss_valuation_cap"]),
-                    10 * (0.35 * (1 - pe_pct) + 0.25 * (1 - pb_pct) + 0.40 * cheap))
-    assert (v["is_loss_making"] == loss).all()
+    want = np.where(loss, np.minimum(10 * knobs["loss_valuation_pb_weight"] * (1 - pb_pct), knobs["loss_valuation_cap"]),
+                    10 * (knobs["valuation_weight_pe"] * (1 - pe_pct) + knobs["valuation_weight_pb"] * (1 - pb_pct)
+                          + knobs["valuation_weight_industry"] * cheap))
+    return cheap, want
+
+
+def test_valuation_score_composition(built):
+    v = read(built, "select * from factors.factor_valuation")
+    cheap, want = _valuation_want(v, VARS)
+    assert (v["is_loss_making"] == ~(v.pe_ttm > 0)).all()
     np.testing.assert_allclose(v["industry_cheapness"], cheap, atol=1e-12)
     np.testing.assert_allclose(v["valuation_score"], want, atol=1e-12)
+
+
+def test_a_changed_valuation_sub_weight_var_changes_the_built_scores(built, tmp_path):
+    """The sub-weights are dbt vars, not literals: a build with other values scores by them."""
+    knobs = {**VARS, "valuation_weight_pe": 0.6, "valuation_weight_pb": 0.0, "valuation_weight_industry": 0.4}
+    settings = copy_duck(built, tmp_path / "warehouse.duckdb")
+    build_selected(settings, tmp_path / "target", ["factor_valuation"], vars_=knobs, full_refresh=True)
+    before = read(built, "select * from factors.factor_valuation")
+    v = read(settings, "select * from factors.factor_valuation")
+    _, want = _valuation_want(v, knobs)
+    np.testing.assert_allclose(v["valuation_score"], want, atol=1e-12)
+    changed = before.merge(v, on=["code", "trade_date"], suffixes=("_old", "_new"))
+    assert (abs(changed["valuation_score_old"] - changed["valuation_score_new"]) > 1e-6).sum() > 100
 
 
 def test_loss_maker_is_flagged_and_capped(built):
@@ -321,7 +347,8 @@ def _expected_industry_flow(settings) -> pd.DataFrame:
         net_inflow=("main_net_inflow", _cents_sum), amount=("flow_amount", _cents_sum)).reset_index()
     f = f[f["net_inflow"].notna()].sort_values(["industry_l1", "trade_date"]).reset_index(drop=True)
     # window sums in integer cents, as the model takes them
-    f["net_c"], f["amt_c"] = np.round(f["net_inflow"] * 100).astype("int64"), np.round(f["amount"] * 100).astype("int64")
+    f["net_c"] = np.round(f["net_inflow"] * 100).astype("int64")
+    f["amt_c"] = np.round(f["amount"] * 100).astype("int64")
     g = f.groupby("industry_l1")
     n = VARS["flow_window"]
     f["net_inflow_n"] = g["net_c"].transform(lambda s: s.rolling(n, min_periods=1).sum()) / 100
@@ -345,9 +372,12 @@ def _expected_industry_flow(settings) -> pd.DataFrame:
     agg["margin_change"] = agg["mn"] / agg["mp"].where(agg["mp"] != 0) - 1
     f = f.merge(agg[["industry_l1", "trade_date", "north_ratio", "margin_change"]], on=["industry_l1", "trade_date"],
                 how="left")
-    r = {c: _cross_rank(f[c], f["trade_date"]) for c in ["inflow_ratio", "inflow_change", "north_ratio", "margin_change"]}
-    f["industry_score"] = 10 * (0.5 * r["inflow_ratio"] + 0.2 * r["inflow_change"] + 0.15 * r["north_ratio"]
-                                + 0.15 * r["margin_change"])
+    r = {c: _cross_rank(f[c], f["trade_date"])
+         for c in ["inflow_ratio", "inflow_change", "north_ratio", "margin_change"]}
+    f["industry_score"] = 10 * (VARS["industry_weight_inflow_ratio"] * r["inflow_ratio"]
+                                + VARS["industry_weight_inflow_change"] * r["inflow_change"]
+                                + VARS["industry_weight_north"] * r["north_ratio"]
+                                + VARS["industry_weight_margin"] * r["margin_change"])
     f = f.sort_values(["trade_date", "industry_score", "industry_l1"], ascending=[True, False, True])
     f["industry_rank"] = f.groupby("trade_date").cumcount() + 1
     return f
@@ -414,7 +444,8 @@ def test_chip_score_and_its_fallback_without_chip_rows(built):
     s = s.assign(persist=persist, ratio=ratio).merge(ch, on=["code", "trade_date"], how="left")
     conc = (1 - np.clip(s["concentration_90"] / VARS["chip_concentration_ref"], 0, 1)).fillna(0.5)
     mf = 0.5 * s["persist"] + 0.5 * np.clip(0.5 + 5 * s["ratio"], 0, 1)
-    s["want"] = 10 * (0.3 * s["profit_ratio"].fillna(0.5) + 0.3 * conc + 0.4 * mf)
+    s["want"] = 10 * (VARS["chip_weight_profit"] * s["profit_ratio"].fillna(0.5)
+                      + VARS["chip_weight_concentration"] * conc + VARS["chip_weight_main_force"] * mf)
     got = read(built, "select * from factors.factor_chip").merge(s[["code", "trade_date", "want"]],
                                                                 on=["code", "trade_date"])
     np.testing.assert_allclose(got["chip_score"], got["want"], atol=1e-9)
@@ -427,7 +458,7 @@ def test_chip_score_and_its_fallback_without_chip_rows(built):
 # -- signals ------------------------------------------------------------------------------------
 def _signals(settings) -> pd.DataFrame:
     return read(settings, "select signal_id, trade_date, code, kind, rule, composite_score, close, take_profit, "
-                          "stop_loss, priority, entry_signal_id from signals.signal_offense")
+                          "stop_loss, priority, entry_signal_id from intermediate.int_offense_signals__chained")
 
 
 def _reference(settings, v) -> pd.DataFrame:
@@ -446,7 +477,7 @@ def test_each_sell_rule_fires_on_its_stock(built):
     sells = sig[sig.kind == "sell"].sort_values("trade_date").groupby("code")["rule"].first()
     assert sells[TP] == "take_profit" and sells[SL] == "stop_loss"
     assert sells[DECAY] == "score_decay" and sells[TIME] == "time_exit"
-    assert_frames_close(sig, _reference(built, VARS), ["signal_id"], 1e-9, "signal_offense")
+    assert_frames_close(sig, _reference(built, VARS), ["signal_id"], 1e-9, "int_offense_signals__chained")
 
 
 def test_time_exit_after_max_hold_days_bars(built):
@@ -493,11 +524,12 @@ def test_atr_mode_levels(atr_built):
     sig = _signals(atr_built)
     bars = read(atr_built, "select code, trade_date, high, low, pre_close, close from raw.daily_quote") \
         .sort_values(["code", "trade_date"])
-    tr = np.maximum.reduce([bars.high - bars.low, (bars.high - bars.pre_close).abs(), (bars.low - bars.pre_close).abs()])
+    tr = np.maximum.reduce([bars.high - bars.low, (bars.high - bars.pre_close).abs(),
+                            (bars.low - bars.pre_close).abs()])
     bars["atr"] = pd.Series(tr, index=bars.index).groupby(bars["code"]).transform(
         lambda x: x.rolling(ATR_VARS["atr_window"], min_periods=1).mean())
     buys = sig[sig.kind == "buy"].merge(bars[["code", "trade_date", "atr"]], on=["code", "trade_date"])
     assert len(buys) >= 4
     np.testing.assert_allclose(buys["take_profit"], buys["close"] + 3 * buys["atr"], rtol=1e-12)
     np.testing.assert_allclose(buys["stop_loss"], np.maximum(buys["close"] - 2 * buys["atr"], 0.01), rtol=1e-12)
-    assert_frames_close(sig, _reference(atr_built, ATR_VARS), ["signal_id"], 1e-9, "signal_offense (atr)")
+    assert_frames_close(sig, _reference(atr_built, ATR_VARS), ["signal_id"], 1e-9, "int_offense_signals__chained (atr)")

@@ -119,7 +119,7 @@ def test_the_perturbation_changed_the_days_after_d(pair):
 
 
 @pytest.mark.parametrize("table,key,date_col", [
-    ("factors.factor_macd", ["code", "trade_date"], "trade_date"),
+    ("intermediate.int_macd__recursed", ["code", "trade_date"], "trade_date"),
     ("factors.factor_technical", ["code", "trade_date"], "trade_date"),
     ("factors.factor_valuation", ["code", "trade_date"], "trade_date"),
     ("factors.factor_industry_flow", ["industry_l1", "trade_date"], "trade_date"),

@@ -18,6 +18,7 @@ import pytest
 from aquant.db import Database
 from aquant.extract.ingest_sample import ingest_sample
 from aquant.extract.sample import SampleConfig
+from aquant.qmt.knobs import dbt_vars
 
 from conftest import create_pg_database, drop_pg_database, duck_settings, pg_settings
 from test_offense_support import (DEFAULTS, assert_frames_close, build, build_selected, copy_duck,
@@ -45,7 +46,7 @@ def knob_duck(sample_duck, tmp_path_factory):
     """The same market, signal models rebuilt with a higher buy threshold and tighter caps."""
     tmp = tmp_path_factory.mktemp("offense_knobs")
     settings = copy_duck(sample_duck, tmp / "warehouse.duckdb")
-    build_selected(settings, tmp / "target", ["signal_offense+", "portfolio_targets+"], vars_=KNOBS)
+    build_selected(settings, tmp / "target", ["int_offense_signals__chained+", "portfolio_targets+"], vars_=KNOBS)
     return settings
 
 
@@ -117,7 +118,7 @@ def test_suspended_day_is_skipped_by_the_ema(sample_duck):
     the next one (one recursion step), not through a carried-forward price."""
     bars = _bars(sample_duck)
     cal = read(sample_duck, "select trade_date from raw.trade_calendar where is_open order by trade_date")["trade_date"]
-    macd = read(sample_duck, "select code, trade_date, bar_seq, ema_fast_hfq, ema_slow_hfq from factors.factor_macd")
+    macd = read(sample_duck, "select code, trade_date, bar_seq, ema_fast_hfq, ema_slow_hfq from intermediate.int_macd__recursed")
     gaps = []
     for code, g in bars.groupby("code"):
         days = cal[(cal >= g.trade_date.min()) & (cal <= g.trade_date.max())]
@@ -166,8 +167,11 @@ def test_technical_flags_and_score_follow_the_rules(sample_duck):
     assert (df["golden_cross"] == golden).all() and (df["dead_cross"] == dead).all()
     recent = golden.astype(int).groupby(df["code"]).transform(lambda s: s.rolling(3, min_periods=1).max()) == 1
     rising = df["macd"] > prev_macd
-    score = (2.0 * (df["dif"] > df["dea"]) + 2.0 * recent + 1.5 * rising + 1.5 * (df["dif"] > 0)
-             + 1.0 * (vr >= 1.2) + 1.0 * (vr >= 2.0) + 1.0 * breakout.fillna(False))
+    pts = {k.removeprefix("technical_points_"): v for k, v in dbt_vars().items() if k.startswith("technical_points_")}
+    score = (pts["dif_above_dea"] * (df["dif"] > df["dea"]) + pts["golden_cross"] * recent
+             + pts["macd_rising"] * rising + pts["dif_positive"] * (df["dif"] > 0)
+             + pts["volume_active"] * (vr >= 1.2) + pts["volume_surge"] * (vr >= 2.0)
+             + pts["breakout"] * breakout.fillna(False))
     np.testing.assert_allclose(df["technical_score"], score, atol=1e-12)
     assert df["technical_score"].between(0, 10).all()
     # close_adj: the forward-adjusted close as of its own day is the day's close
@@ -199,7 +203,7 @@ def test_composite_is_the_weighted_mean_and_eligibility_follows_the_rule(sample_
 
 # -- signals and rotation ---------------------------------------------------------------------
 def _offense(settings) -> pd.DataFrame:
-    return read(settings, f"select {SIGNAL_COLS} from signals.signal_offense")
+    return read(settings, f"select {SIGNAL_COLS} from intermediate.int_offense_signals__chained")
 
 
 def _quotes(settings) -> pd.DataFrame:
@@ -209,7 +213,7 @@ def _quotes(settings) -> pd.DataFrame:
 def test_offense_signals_follow_the_rules(sample_duck):
     got = _offense(sample_duck)
     want = expected_offense(_scores(sample_duck), _quotes(sample_duck), DEFAULTS)
-    assert_frames_close(got, want, ["signal_id"], 1e-9, "signal_offense")
+    assert_frames_close(got, want, ["signal_id"], 1e-9, "int_offense_signals__chained")
     assert set(got["rule"]) >= {"composite_buy", "stop_loss", "take_profit", "score_decay"}
 
 
@@ -255,7 +259,7 @@ def test_raising_buy_threshold_fires_fewer_and_higher_buys(sample_duck, knob_duc
     assert len(buys) < (base.kind == "buy").sum()
     assert (base[base.kind == "buy"]["composite_score"] < KNOBS["buy_threshold"]).any()
     want = expected_offense(_scores(knob_duck), _quotes(knob_duck), KNOBS)
-    assert_frames_close(raised, want, ["signal_id"], 1e-9, "signal_offense (buy_threshold 6)")
+    assert_frames_close(raised, want, ["signal_id"], 1e-9, "int_offense_signals__chained (buy_threshold 6)")
 
 
 def test_weight_caps_bound_portfolio_targets(sample_duck, knob_duck):

@@ -101,7 +101,7 @@ def read(settings: Settings, sql: str, params: list | None = None) -> pd.DataFra
 
 
 def signal_id(*parts: object) -> str:
-    """md5 of 'offense|kind|code|date[|date]', as signal_offense hashes it."""
+    """md5 of 'offense|kind|code|date[|date]', as int_offense_signals__chained hashes it."""
     return hashlib.md5("|".join(str(p) for p in parts).encode()).hexdigest()
 
 
@@ -125,12 +125,13 @@ def assert_frames_close(a: pd.DataFrame, b: pd.DataFrame, key: list[str], atol: 
             xs = x.astype(object).where(x.notna(), None).tolist()
             ys = y.astype(object).where(y.notna(), None).tolist()
             bad = [i for i, (u, v) in enumerate(zip(xs, ys)) if u != v and str(u) != str(v)]
-            assert not bad, f"{what}.{c}: {len(bad)} values differ, e.g. row {a.loc[bad[0], key].to_dict()}: {xs[bad[0]]!r} vs {ys[bad[0]]!r}"
+            assert not bad, (f"{what}.{c}: {len(bad)} values differ, e.g. row {a.loc[bad[0], key].to_dict()}: "
+                             f"{xs[bad[0]]!r} vs {ys[bad[0]]!r}")
 
 
 # -- pandas references of the documented rules -------------------------------------------------
 def expected_offense(scores: pd.DataFrame, quotes: pd.DataFrame, v: dict) -> pd.DataFrame:
-    """signal_offense restated in pandas, one stock at a time, from factor_scores and the bars.
+    """int_offense_signals__chained restated in pandas, one stock at a time, from factor_scores and the bars.
 
     Buy on the first bar a buy-eligible stock's composite reaches buy_threshold from below (or on
     its first bar), unless a trade in that stock is still open; that trade is closed on the first
@@ -199,7 +200,8 @@ def expected_offense(scores: pd.DataFrame, quotes: pd.DataFrame, v: dict) -> pd.
     return pd.DataFrame(rows, columns=cols)
 
 
-def expected_targets(scores: pd.DataFrame, industry_flow: pd.DataFrame, calendar: pd.DataFrame, v: dict) -> pd.DataFrame:
+def expected_targets(scores: pd.DataFrame, industry_flow: pd.DataFrame, calendar: pd.DataFrame,
+                     v: dict) -> pd.DataFrame:
     """portfolio_targets restated: last trading day of each week/month, top N industries by
     industry score (ties by name), top M buy-eligible stocks with composite >= rotation_min_score
     (ties by code), equal weight min(1/picked, max_weight_stock), each industry scaled down to

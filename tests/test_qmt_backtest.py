@@ -31,7 +31,9 @@ def market(n_days: int = 40, seed: int = 3) -> dict[str, pd.DataFrame]:
     q = pd.DataFrame(rows, columns=["code", "trade_date", "open", "high", "low", "close", "pre_close", "volume",
                                     "amount", "turnover_rate", "adj_factor"])
     info = pd.DataFrame({"code": CODES, "name": list("ABCD"), "board": ["main", "main", "chinext", "star"],
-                         "industry_l1": ["银行", "银行", "电力设备", "电子"], "is_st": [False] * 4})
+                         "industry_l1": ["银行", "银行", "电力设备", "电子"], "is_st": [False] * 4,
+                         "list_date": pd.to_datetime(["1999-11-10", "1991-04-03", "2018-06-11", "2019-07-22"]),
+                         "delist_date": [pd.NaT] * 4})
     close_on = q.set_index(["trade_date", "code"])["close"]
     sig = []
     for k, (d, code, kind) in enumerate([(days[2], CODES[0], "buy"), (days[2], CODES[2], "buy"),
@@ -59,9 +61,18 @@ KEYS = {"stg_daily_quote": ("code", "trade_date"), "portfolio_targets": ("rebala
 
 
 def load_market(db: Database, m: dict[str, pd.DataFrame]) -> None:
-    """Create the dbt relations the strategy reads, as plain tables."""
+    """Create the dbt relations the strategy reads, as plain tables with the models' columns.
+
+    stg_dividend gets `ex_trade_date` as models/staging/stg_dividend.sql computes it: the first
+    session (here: a day of the quotes) on or after the ex-date, null past the last session."""
     from aquant.schema import Table
 
+    m = dict(m)
+    if "stg_dividend" in m and "ex_trade_date" not in m["stg_dividend"]:
+        sessions = pd.Series(sorted(m["stg_daily_quote"].trade_date.unique()))
+        nxt = [sessions[sessions >= d].min() if (sessions >= d).any() else pd.NaT
+               for d in pd.to_datetime(m["stg_dividend"].ex_date)]
+        m["stg_dividend"] = m["stg_dividend"].assign(ex_trade_date=pd.to_datetime(pd.Series(nxt, dtype=object)))
     for name, df in m.items():
         schema = "signals" if name in ("signals", "portfolio_targets", "qmt_signals") else "staging"
         types = {c: ("DATE" if "date" in c or c == "report_period" else "BOOLEAN" if df[c].dtype == bool else

@@ -70,7 +70,9 @@ class FakeXtTrader:
         return list(self.orders)
 
     def query_stock_trades(self, account):
-        return [SimpleNamespace(stock_code="600000.SH", order_type=C.STOCK_BUY, traded_id="T1", traded_time=0,
+        # traded_time: epoch seconds (2024-01-05 09:30 Beijing); account_id as XtTrade carries it (xttype.py)
+        return [SimpleNamespace(account_id="8800001", stock_code="600000.SH", order_type=C.STOCK_BUY, traded_id="T1",
+                                traded_time=1704418200,
                                 traded_price=10.0, traded_volume=1000, order_id=999, order_remark="live:s0:buy",
                                 commission=5.0)]
 
@@ -102,7 +104,8 @@ def test_xtbroker_calls_xttrader_in_its_exact_shape():
     assert b.cancel("live:s1:buy") and t.calls[-1] == ("cancel_order_stock", acct, 1001)
     assert b.positions()["600000.SH"].sellable == 600 and b.cash() == 50_000.0
     f = b.fills()[0]
-    assert (f.order_id, f.side, f.qty, f.fee, f.trade_id) == ("live:s0:buy", "buy", 1000, 5.0, "xt-T1")
+    assert (f.order_id, f.side, f.qty, f.fee, f.trade_id) == ("live:s0:buy", "buy", 1000, 5.0, "xt-8800001-20240105-T1")
+    assert f.trade_date == pd.Timestamp("2024-01-05 01:30")  # naive UTC, as ops.trades.traded_at
     b.on_stock_trade("t")
     assert b.events() == [("trade", "t")]
 
@@ -185,7 +188,7 @@ def test_script_is_old_python_compatible():
             assert n.returns is None and all(a.annotation is None for a in n.args.args), n.name
         assert not isinstance(n, ast.AnnAssign)
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    assert imported <= {"csv", "io", "os", "sys", "time"}
+    assert imported <= {"csv", "decimal", "io", "os", "sys", "time"}
 
 
 def test_reconcile_traces_trades_and_explains_missing_orders(duck, monkeypatch):
@@ -217,7 +220,7 @@ def test_cli_commands_print_summaries_and_clear_errors(duck, monkeypatch, tmp_pa
     from aquant.qmt.commands import COMMANDS
 
     cmds = {c.name: c for c in COMMANDS}
-    assert list(cmds) == ["backtest", "export-qmt", "import-fills", "reconcile", "paper"]
+    assert list(cmds) == ["backtest", "export-qmt", "import-fills", "reconcile", "paper", "live"]
     monkeypatch.setenv("AQUANT_DB", str(duck.duckdb_path))
     monkeypatch.setenv("AQUANT_TARGET", "duckdb")
     with Database(duck) as db:
@@ -235,7 +238,7 @@ def test_cli_commands_print_summaries_and_clear_errors(duck, monkeypatch, tmp_pa
     r = CliRunner().invoke(cmds["import-fills"], [str(tmp_path / "none.csv")])
     assert r.exit_code == 2 and "does not exist" in r.output
     r = CliRunner().invoke(cmds["export-qmt"], ["--date", "2024-01-04", "--out", str(tmp_path)])
-    assert r.exit_code == 1 and "signals.qmt_signals not found" in r.output
+    assert r.exit_code == 1 and "qmt_signals is not built yet" in r.output
     r = CliRunner().invoke(cmds["paper"], ["--date", "2024-01-04"])
     assert r.exit_code == 0 and "new intent" in r.output, r.output
     r = CliRunner().invoke(cmds["reconcile"], ["--date", "2024-01-04"])
@@ -254,7 +257,8 @@ def test_live_reconcile_counts_bonus_shares_of_a_weekend_ex_date(duck):
                    price=7.0, qty=1000, fee=5.0, traded_at=pd.Timestamp("2024-06-03 02:00"))
         db.append(TRADES, pd.DataFrame([row]))
         db.execute("create schema if not exists staging")
+        # a Saturday ex-date; ex_trade_date the Monday session, as models/staging/stg_dividend.sql maps it
         db.execute("create table staging.stg_dividend as select '600000.SH' as code, date '2024-06-15' as ex_date, "
-                   "0.0 as cash_div_per_share, 0.3 as bonus_ratio")  # a Saturday
+                   "date '2024-06-17' as ex_trade_date, 0.0 as cash_div_per_share, 0.3 as bonus_ratio")
         assert implied_holdings(db, "live", pd.Timestamp("2024-06-14").date()) == {"600000.SH": 1000}
         assert implied_holdings(db, "live", pd.Timestamp("2024-06-17").date()) == {"600000.SH": 1300}

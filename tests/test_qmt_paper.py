@@ -62,7 +62,8 @@ def test_paper_crash_mid_day_leaves_no_partial_record(duck, monkeypatch):
         assert db.scalar("select count(*) from ops.trades") == 0
         assert set(db.query_df("select status from ops.orders").status) == {"pending"}
         monkeypatch.undo()
-        monkeypatch.setattr(paper, "next_session", lambda d, db=None: next(x for x in days if x > pd.Timestamp(d)).date())
+        monkeypatch.setattr(paper, "next_session",
+                            lambda d, db=None: next(x for x in days if x > pd.Timestamp(d)).date())
         assert run_paper(db, days[3].date()).filled == 2
         assert db.scalar("select count(*) from ops.trades") == 2
 

@@ -1,7 +1,7 @@
 """Staging's move check exempts a new listing's unlimited sessions (issue 13, item 2).
 
 dbt_project.yml said IPO days were excluded from the `quote_max_abs_return` (35 %) check, but
-chk_daily_quote quarantined them. Hand-made bars go through the real loader and a real dbt run
+int_daily_quote__checked quarantined them. Hand-made bars go through the real loader and a real dbt run
 of the three models involved, on DuckDB and PostgreSQL; each case says which session after the
 listing it is and why it is (not) exempt.
 """
@@ -68,9 +68,9 @@ def test_new_listing_sessions_are_not_quarantined_for_large_moves(any_db, tmp_pa
         load_frame(db, "daily_quote", bars, SRC)
         load_frame(db, "trade_calendar", cal, SRC)
     build(any_db, tmp_path / "target", ["run", "--select", "stg_trade_calendar", "stg_stock_info",
-                                        "chk_daily_quote"])
+                                        "int_daily_quote__checked"])
     with Database(any_db) as db:
-        got = db.query_df("select code, trade_date, reason from staging.chk_daily_quote")
+        got = db.query_df("select code, trade_date, reason from intermediate.int_daily_quote__checked")
     got["trade_date"] = pd.to_datetime(got["trade_date"])
     reason = {(c, d): r for c, d, r in zip(got["code"], got["trade_date"], got["reason"])}
     for c, ld, n, bad in CASES:

@@ -68,7 +68,8 @@ for f in factors:
                                line=dict(width=3 if f == factor else 1.5)))
 decay.update_layout(title=dict(text=f"IC decay · mean rank IC by horizon<br><sup>{period(summary)}</sup>",
                                y=0.97),
-                    height=400, margin=dict(l=10, r=10, t=90, b=10), xaxis=dict(title="horizon (sessions)", tickvals=horizons),
+                    height=400, margin=dict(l=10, r=10, t=90, b=10),
+                    xaxis=dict(title="horizon (sessions)", tickvals=horizons),
                     yaxis_title="mean rank IC", legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0))
 left.plotly_chart(decay, width="stretch", key="rs_decay")
 

@@ -1,4 +1,5 @@
-"""Today: the latest composite scores, the day's buy/sell signals, the rotation's target weights."""
+"""Today: the live session (`aquant live`: its orders, fills and stops as they happen), the latest
+composite scores, the day's buy/sell signals, the rotation's target weights."""
 from __future__ import annotations
 
 import plotly.express as px
@@ -8,6 +9,32 @@ from aquant.app import ui
 from aquant.app.data import FACTOR_COLUMNS
 
 st.title("Today")
+
+
+def live_section() -> None:
+    """The live trading day, when one was recorded: summary, orders, fills, stops fired and watched."""
+    days = ui.try_load("live_days", default=[], hint=" ")
+    if not days:
+        return
+    st.subheader("Live session")
+    lday = st.selectbox("Live day", days, index=0, key="today_live_day")
+    live = ui.load("live_session", lday)
+    for r in live["session"].itertuples(index=False):
+        st.caption(f"{r.account} ({r.broker}): **{r.status}** (exit {r.exit_code}) at {r.last_minute} — "
+                   f"{r.orders_sent} order(s) sent, {r.fills} fill(s), {r.skipped} skipped, {r.stops_fired} stop(s) fired.")
+    money = {c: st.column_config.NumberColumn(c, format="%.2f") for c in ("price", "fee", "stop", "target", "high")}
+    tabs = st.tabs([f"Orders ({len(live['orders'])})", f"Fills ({len(live['fills'])})",
+                    f"Stops ({len(live['stops'])})"])
+    tabs[0].dataframe(live["orders"], hide_index=True, width="stretch", column_config=money, key="today_live_orders")
+    tabs[1].dataframe(live["fills"], hide_index=True, width="stretch", column_config=money, key="today_live_fills")
+    tabs[2].dataframe(live["stops"], hide_index=True, width="stretch", column_config=money, key="today_live_stops")
+    if len(live["levels"]):
+        tabs[2].caption("Levels watched for the held stocks (stop-loss, take-profit, highest price while held):")
+        tabs[2].dataframe(live["levels"], hide_index=True, width="stretch", column_config=money,
+                          key="today_live_levels")
+
+
+live_section()
 
 dates = ui.load("score_dates")
 if not dates:

@@ -1,10 +1,7 @@
 {{
     config(
         materialized='incremental',
-        unique_key=['code', 'trade_date', 'factor'],
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        post_hook=["{{ pg_index(['trade_date']) }}"]
+        unique_key=['code', 'trade_date', 'factor']
     )
 }}
 -- One row per stock, trading day and evaluated factor (var eval_factors): the stock's score, its

@@ -1,10 +1,7 @@
 {{
     config(
         materialized='incremental',
-        unique_key=['code', 'trade_date', 'horizon'],
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        post_hook=["{{ pg_index(['trade_date']) }}"]
+        unique_key=['code', 'trade_date', 'horizon']
     )
 }}
 -- depends_on: {{ ref('stg_trade_calendar') }}
@@ -41,7 +38,7 @@ entries as (
     select b.code, b.trade_date, b.day_seq, b.close_hfq, h.horizon, b.day_seq + h.horizon as exit_seq
     from bars as b
     cross join horizons as h
-    where b.day_seq + h.horizon <= (select last_seq from loaded)
+    where b.day_seq + h.horizon <= (select l.last_seq from loaded as l)
     {%- if is_incremental() %}
       and b.trade_date >= {{ eval_recompute_from() }}
     {%- endif %}

@@ -1,9 +1,7 @@
 {{
     config(
         materialized='incremental',
-        unique_key=['trade_date', 'factor', 'horizon', 'quantile'],
-        incremental_strategy='delete+insert',
-        on_schema_change='fail'
+        unique_key=['trade_date', 'factor', 'horizon', 'quantile']
     )
 }}
 -- depends_on: {{ ref('stg_trade_calendar') }}

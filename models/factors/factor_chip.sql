@@ -1,13 +1,5 @@
 -- depends_on: {{ ref('stg_daily_quote') }}  (reads stg_daily_quote_base, the table under that view: no *_qfq needed; the ref keeps the view in every +model selection)
-{{
-    config(
-        materialized='incremental',
-        unique_key=['code', 'trade_date'],
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        post_hook=["{{ pg_index(['code', 'trade_date']) }}", "{{ pg_index(['trade_date']) }}"]
-    )
-}}
+{{ config(materialized='incremental') }}
 -- depends_on: {{ ref('stg_trade_calendar') }}
 -- One row per stock and trading day: chip distribution and main-force control (筹码与主力控盘),
 -- score 0-10.
@@ -19,8 +11,9 @@
 --   inflow_ratio        main-force net inflow / turnover over the same bars
 --   control_degree      主力控盘度 as defined here: 0.5 x chip concentration + 0.5 x inflow persistence,
 --                       chip concentration = 1 - min(concentration_90 / `chip_concentration_ref`, 1)
---   chip_score          10 x (0.3 x profit_ratio + 0.3 x chip concentration
---                       + 0.4 x (0.5 x persistence + 0.5 x clamp(0.5 + 5 x inflow_ratio)))
+--   chip_score          10 x (w_profit x profit_ratio + w_conc x chip concentration
+--                       + w_mf x (0.5 x persistence + 0.5 x clamp(0.5 + 5 x inflow_ratio))),
+--                       vars chip_weight_profit / chip_weight_concentration / chip_weight_main_force
 -- Chip rows come from the source (akshare CYQ) or, where it has none, from the same algorithm run on
 -- the stock's own turnover (extract/chips.py, source 'derived:cyq'). A day with no chip row still
 -- scores: its chip parts count as neutral (0.5) and chip_data_missing is true.
@@ -91,5 +84,9 @@ select
     0.5 * chip_concentration + 0.5 * coalesce(inflow_persistence, 0.5) as control_degree,
     chip_data_missing,
     chip_source,
-    10 * (0.3 * profit_part + 0.3 * chip_concentration + 0.4 * main_force_part) as chip_score
+    10 * (
+        {{ var('chip_weight_profit') }} * profit_part
+        + {{ var('chip_weight_concentration') }} * chip_concentration
+        + {{ var('chip_weight_main_force') }} * main_force_part
+    ) as chip_score
 from parts

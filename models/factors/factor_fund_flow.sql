@@ -1,13 +1,5 @@
 -- depends_on: {{ ref('stg_daily_quote') }}  (reads stg_daily_quote_base, the table under that view: no *_qfq needed; the ref keeps the view in every +model selection)
-{{
-    config(
-        materialized='incremental',
-        unique_key=['code', 'trade_date'],
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        post_hook=["{{ pg_index(['code', 'trade_date']) }}", "{{ pg_index(['trade_date']) }}"]
-    )
-}}
+{{ config(materialized='incremental') }}
 -- One row per stock and trading day: the industry fund-flow score the stock inherits from its
 -- Shenwan level-1 industry that day (point-in-time, stg_stock_state_periods), less a penalty for
 -- its own short-selling pressure. The short balance of day D is published the next morning: the

@@ -2,10 +2,7 @@
 {{
     config(
         materialized='incremental',
-        unique_key=['industry_l1', 'trade_date'],
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        post_hook=["{{ pg_index(['industry_l1', 'trade_date']) }}", "{{ pg_index(['trade_date']) }}"]
+        unique_key=['industry_l1', 'trade_date']
     )
 }}
 -- depends_on: {{ ref('stg_trade_calendar') }}
@@ -25,8 +22,9 @@
 --   inflow_change    环比: (net_inflow_n - previous window) / |previous window|
 --   north_ratio      northbound holding change over the window x close / industry float cap
 --   margin_change    industry margin balance now / `flow_window` days ago - 1
---   score            10 x (0.5 r(inflow_ratio) + 0.2 r(inflow_change) + 0.15 r(north_ratio)
---                    + 0.15 r(margin_change)), r = percent rank among industries that day
+--   score            10 x (w1 r(inflow_ratio) + w2 r(inflow_change) + w3 r(north_ratio)
+--                    + w4 r(margin_change)), vars industry_weight_inflow_ratio / _inflow_change /
+--                    _north / _margin; r = percent rank among industries that day
 --                    (0.5 when missing or when only one industry has a value)
 {%- set n = var('flow_window') %}
 {%- set lag = var('avail_lag_margin_north') %}
@@ -153,7 +151,12 @@ ranked as (
 scored as (
     select
         *,
-        10 * (0.5 * r_inflow_ratio + 0.2 * r_inflow_change + 0.15 * r_north_ratio + 0.15 * r_margin_change)
+        10 * (
+            {{ var('industry_weight_inflow_ratio') }} * r_inflow_ratio
+            + {{ var('industry_weight_inflow_change') }} * r_inflow_change
+            + {{ var('industry_weight_north') }} * r_north_ratio
+            + {{ var('industry_weight_margin') }} * r_margin_change
+        )
             as industry_score
     from ranked
     {%- if is_incremental() %}
@@ -163,6 +166,6 @@ scored as (
 
 select
     *,
-    rank() over (partition by trade_date order by industry_score desc, industry_l1) as industry_rank,
+    rank() over (partition by trade_date order by industry_score desc, industry_l1 asc) as industry_rank,
     count(*) over (partition by trade_date) as industries_that_day
 from scored

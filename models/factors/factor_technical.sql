@@ -1,13 +1,5 @@
 -- depends_on: {{ ref('stg_daily_quote') }}  (reads stg_daily_quote_base, the table under that view: no *_qfq needed; the ref keeps the view in every +model selection)
-{{
-    config(
-        materialized='incremental',
-        unique_key=['code', 'trade_date'],
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        post_hook=["{{ pg_index(['code', 'trade_date']) }}", "{{ pg_index(['trade_date']) }}"]
-    )
-}}
+{{ config(materialized='incremental') }}
 -- depends_on: {{ ref('stg_trade_calendar') }}
 -- One row per stock and trading day: MACD (terminal convention), crosses, histogram trend,
 -- volume ratio, breakout and the technical score (0-10). Windows count bars, so suspended days
@@ -27,7 +19,7 @@ with quotes as (
         m.dea,
         m.macd
     from {{ ref('stg_daily_quote_base') }} as q
-    inner join {{ ref('factor_macd') }} as m
+    inner join {{ ref('int_macd__recursed') }} as m
         on q.code = m.code
         and q.trade_date = m.trade_date
     {% if is_incremental() %}
@@ -96,7 +88,7 @@ scored as (
         bar_seq,
         close,
         -- Forward-adjusted close as of this day equals the day's own close; MACD below is on
-        -- that same basis (see factor_macd).
+        -- that same basis (see int_macd__recursed).
         close as close_adj,
         close_hfq,
         dif,
@@ -107,13 +99,17 @@ scored as (
         coalesce(macd > prev_macd, false) as macd_rising,
         volume_ratio,
         is_breakout,
-        2.0 * (case when dif > dea then 1 else 0 end)
-        + 2.0 * (case when recent_golden_cross then 1 else 0 end)
-        + 1.5 * (case when macd > prev_macd then 1 else 0 end)
-        + 1.5 * (case when dif > 0 then 1 else 0 end)
-        + 1.0 * (case when volume_ratio >= {{ var('volume_ratio_active') }} then 1 else 0 end)
-        + 1.0 * (case when volume_ratio >= {{ var('volume_ratio_surge') }} then 1 else 0 end)
-        + 1.0 * (case when is_breakout then 1 else 0 end) as technical_score
+        -- typed as the contract says: PostgreSQL would give an unconstrained numeric, and an
+        -- incremental run compares it with the stored decimal(18,1) (on DuckDB a no-op cast)
+        cast(
+        {{ var('technical_points_dif_above_dea') }} * (case when dif > dea then 1 else 0 end)
+        + {{ var('technical_points_golden_cross') }} * (case when recent_golden_cross then 1 else 0 end)
+        + {{ var('technical_points_macd_rising') }} * (case when macd > prev_macd then 1 else 0 end)
+        + {{ var('technical_points_dif_positive') }} * (case when dif > 0 then 1 else 0 end)
+        + {{ var('technical_points_volume_active') }} * (case when volume_ratio >= {{ var('volume_ratio_active') }} then 1 else 0 end)
+        + {{ var('technical_points_volume_surge') }} * (case when volume_ratio >= {{ var('volume_ratio_surge') }} then 1 else 0 end)
+        + {{ var('technical_points_breakout') }} * (case when is_breakout then 1 else 0 end)
+        as decimal(18, 1)) as technical_score
     from with_recent
 )
 

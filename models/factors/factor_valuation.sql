@@ -1,22 +1,16 @@
 -- depends_on: {{ ref('stg_daily_quote') }}  (reads stg_daily_quote_base, the table under that view: no *_qfq needed; the ref keeps the view in every +model selection)
-{{
-    config(
-        materialized='incremental',
-        unique_key=['code', 'trade_date'],
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        post_hook=["{{ pg_index(['code', 'trade_date']) }}", "{{ pg_index(['trade_date']) }}"]
-    )
-}}
+{{ config(materialized='incremental') }}
 -- One row per stock and trading day: PE(TTM)/PB against the stock's own history and against its
 -- industry's median that day, and the valuation score (0-10, cheap scores high).
 --
 --   own percentile  pe_pct / pb_pct = rolling percent_rank over the last `valuation_window` valid
 --                   bars (PE > 0, PB > 0); neutral 0.5 with fewer than `valuation_min_history`
 --   industry        pe_vs_industry = PE / industry median PE (profitable peers, same day)
---   score           10 x (0.35 x (1 - pe_pct) + 0.25 x (1 - pb_pct) + 0.40 x industry_cheapness)
+--   score           10 x (w_pe x (1 - pe_pct) + w_pb x (1 - pb_pct) + w_ind x industry_cheapness),
+--                   vars valuation_weight_pe / _pb / _industry
 --                   industry_cheapness = 1 at half the median, 0 at twice it (log-linear)
---   loss-makers     PE <= 0 or missing: PE parts are unusable; score = 10 x (1 - pb_pct) x 0.5,
+--   loss-makers     PE <= 0 or missing: PE parts are unusable; score = 10 x (1 - pb_pct) x
+--                   `loss_valuation_pb_weight`,
 --                   capped at `loss_valuation_cap`, and is_loss_making = true.
 -- Incremental: only the days after the latest one built are scored; their percentiles still read
 -- each stock's full window of earlier valid bars (rolling_percent_rank's `after`).
@@ -111,12 +105,12 @@ select
     industry_cheapness,
     case
         when is_loss_making then
-            least(10 * (1 - coalesce(pb_pct, 0.5)) * 0.5, {{ var('loss_valuation_cap') }})
+            least(10 * (1 - coalesce(pb_pct, 0.5)) * {{ var('loss_valuation_pb_weight') }}, {{ var('loss_valuation_cap') }})
         else
             10 * (
-                0.35 * (1 - coalesce(pe_pct, 0.5))
-                + 0.25 * (1 - coalesce(pb_pct, 0.5))
-                + 0.40 * industry_cheapness
+                {{ var('valuation_weight_pe') }} * (1 - coalesce(pe_pct, 0.5))
+                + {{ var('valuation_weight_pb') }} * (1 - coalesce(pb_pct, 0.5))
+                + {{ var('valuation_weight_industry') }} * industry_cheapness
             )
     end as valuation_score
 from scored

@@ -1,23 +1,19 @@
 -- depends_on: {{ ref('stg_daily_quote') }}  (reads stg_daily_quote_base, the table under that view: no *_qfq needed; the ref keeps the view in every +model selection)
-{{
-    config(
-        materialized='incremental',
-        unique_key=['code', 'trade_date'],
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        post_hook=["{{ pg_index(['code', 'trade_date']) }}", "{{ pg_index(['trade_date']) }}"]
-    )
-}}
+{{ config(materialized='incremental') }}
 -- One row per stock and trading day (days the stock has a bar): the latest financial report and
 -- dividend announced on or before that day, with TTM figures and the day's close and valuation.
 -- The state only changes on announcement days, so it is computed once per change in
--- fundamentals_pit_events and spread over the days here with an equality join (no range join).
+-- int_fundamentals__pit_events and spread over the days here with an equality join (no range join).
 --
 -- Incremental: the new days (after the latest built), and for a stock whose states as spread here
--- differ from fundamentals_pit_events now (a report or dividend loaded late, with an ann_date on
+-- differ from int_fundamentals__pit_events now (a report or dividend loaded late, with an ann_date on
 -- or before the latest built day, or a restatement), every day from its first differing state on.
 -- Old bars corrected in staging need `--full-refresh`, as for the factor models.
-{%- set state_cols = ['report_period', 'ann_date', 'fiscal_quarter', 'is_restated', 'roe', 'eps', 'revenue', 'net_profit', 'net_profit_yoy', 'bps', 'revenue_ttm', 'net_profit_ttm', 'eps_ttm', 'roe_ttm', 'roe_annualised', 'div_report_period', 'div_ann_date', 'div_ex_date', 'cash_div_per_share', 'bonus_ratio', 'payout_ratio'] %}
+{%- set state_cols = [
+    'report_period', 'ann_date', 'fiscal_quarter', 'is_restated', 'roe', 'eps', 'revenue', 'net_profit',
+    'net_profit_yoy', 'bps', 'revenue_ttm', 'net_profit_ttm', 'eps_ttm', 'roe_ttm', 'roe_annualised',
+    'div_report_period', 'div_ann_date', 'div_ex_date', 'cash_div_per_share', 'bonus_ratio', 'payout_ratio'
+] %}
 with
 {%- if is_incremental() %}
 built_states as (
@@ -28,7 +24,7 @@ built_states as (
 
 current_states as (
     select code, valid_from, {{ state_cols | join(', ') }}
-    from {{ ref('fundamentals_pit_events') }}
+    from {{ ref('int_fundamentals__pit_events') }}
 ),
 
 redo as (
@@ -53,7 +49,7 @@ quotes as (
 ),
 
 events as (
-    select * from {{ ref('fundamentals_pit_events') }}
+    select * from {{ ref('int_fundamentals__pit_events') }}
 ),
 
 -- a state starts on its valid_from day; sort it before that day's bar, carry it forward

@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key=['code', 'trade_date'],
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        post_hook=["{{ pg_index(['code', 'trade_date']) }}", "{{ pg_index(['trade_date']) }}"]
-    )
-}}
+{{ config(materialized='incremental') }}
 -- One row per stock and trading day: the four factor scores and the weighted composite (all 0-10),
 -- plus whether the stock may receive a buy signal that day.
 --
@@ -33,7 +25,8 @@ joined as (
         t.bar_seq,
         t.close,
         st.industry_l1,
-        st.board,
+        -- varchar as the contract says (PostgreSQL's staging gives text; an incremental run compares)
+        cast(st.board as varchar) as board,
         st.is_st,
         st.list_date,
         f.industry_score,

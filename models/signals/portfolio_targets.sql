@@ -42,7 +42,7 @@ candidates as (
         i.industry_rank,
         i.industry_score,
         row_number() over (
-            partition by i.rebalance_date, s.industry_l1 order by s.composite_score desc, s.code
+            partition by i.rebalance_date, s.industry_l1 order by s.composite_score desc, s.code asc
         ) as stock_rank
     from industries as i
     inner join {{ ref('factor_scores') }} as s
@@ -80,5 +80,7 @@ select
     industry_score,
     stock_rank,
     composite_score,
-    capped_weight * least(1.0, {{ var('max_weight_industry') }} / industry_weight) as target_weight
+    -- typed: PostgreSQL's decimal arithmetic would give numeric, DuckDB double (the contract says double)
+    cast(capped_weight * least(1.0, {{ var('max_weight_industry') }} / industry_weight) as {{ type_double() }})
+        as target_weight
 from industry_capped

@@ -8,7 +8,7 @@ with latest as (
 latest_targets as (
     select t.code, t.target_weight
     from {{ ref('portfolio_targets') }} as t
-    where t.rebalance_date = (select max(rebalance_date) from {{ ref('portfolio_targets') }})
+    where t.rebalance_date = (select max(p.rebalance_date) from {{ ref('portfolio_targets') }} as p)
 )
 
 select

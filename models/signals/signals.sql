@@ -1,4 +1,4 @@
--- One row per signal, both layers: offense buys and sells (signal_offense) and stable-layer
+-- One row per signal, both layers: offense buys and sells (int_offense_signals__chained) and stable-layer
 -- alerts (stable_alerts, never traded). QMT, the app and reconciliation read this table.
 with offense as (
     select
@@ -25,7 +25,7 @@ with offense as (
         cast(null as date) as report_period,
         cast(null as date) as prev_report_period,
         cast(null as date) as ann_date
-    from {{ ref('signal_offense') }}
+    from {{ ref('int_offense_signals__chained') }}
 ),
 
 stable as (

@@ -2,8 +2,8 @@
 -- One row per stable-layer alert: a rule, a watched stock and the first trading day of an episode
 -- in which the rule's condition holds. The column list is the `signals` contract plus detail
 -- columns; every null is typed so the union with the offense layer types cleanly on any engine.
-{% set rules = ['stable_alert_payout_low', 'stable_alert_valuation_spike',
-                'stable_alert_earnings_drop', 'stable_alert_roe_floor'] %}
+{% set rules = ['int_stable_alerts__payout_low', 'int_stable_alerts__valuation_spike',
+                'int_stable_alerts__earnings_drop', 'int_stable_alerts__roe_floor'] %}
 
 with alerts as (
     {%- for r in rules %}

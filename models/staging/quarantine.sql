@@ -6,7 +6,7 @@ select
     reason,
     source,
     loaded_at
-from {{ ref('chk_daily_quote') }}
+from {{ ref('int_daily_quote__checked') }}
 where reason is not null
 
 union all
@@ -18,7 +18,7 @@ select
     reason,
     source,
     loaded_at
-from {{ ref('chk_finance_data') }}
+from {{ ref('int_finance_data__checked') }}
 where reason is not null
 
 union all

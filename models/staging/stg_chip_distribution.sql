@@ -1,11 +1,8 @@
 {{
     config(
         materialized='incremental',
-        unique_key=['code', 'trade_date'],
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
         pre_hook="{{ staging_delete_touched(source('raw', 'chip_distribution'), ['code', 'trade_date']) }}",
-        post_hook=["{{ pg_index(['code', 'trade_date']) }}", "{{ pg_index(['trade_date']) }}", "{{ pg_index(['loaded_at']) }}"]
+        post_hook=["{{ pg_index(['loaded_at']) }}"]
     )
 }}
 -- One row per stock and trading day: chip distribution summary (unadjusted CNY costs, fractions).
@@ -17,7 +14,8 @@ with chips as (
     select
         *,
         row_number() over (partition by code, trade_date order by loaded_at desc) as rn
-    from {{ source('raw', 'chip_distribution') }} as r
+    -- the alias r is read by the incremental filter only
+    from {{ source('raw', 'chip_distribution') }} as r  -- noqa: AL05
     {%- if is_incremental() %}
     where {{ staging_key_touched(source('raw', 'chip_distribution'), ['code', 'trade_date'], 'r') }}
     {%- endif %}

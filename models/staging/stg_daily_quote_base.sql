@@ -1,11 +1,8 @@
 {{
     config(
         materialized='incremental',
-        unique_key=['code', 'trade_date'],
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
         pre_hook="{{ staging_delete_touched(source('raw', 'daily_quote'), ['code', 'trade_date']) }}",
-        post_hook=["{{ pg_index(['code', 'trade_date']) }}", "{{ pg_index(['trade_date']) }}", "{{ pg_index(['loaded_at']) }}"]
+        post_hook=["{{ pg_index(['loaded_at']) }}"]
     )
 }}
 -- One row per stock and trading day: clean unadjusted bars plus close_hfq (back-adjusted,
@@ -15,7 +12,8 @@
 -- Incremental: only the keys loaded since the last build (raw loaded_at) are re-staged; the
 -- pre_hook first removes them, so a bar whose newest copy is quarantined disappears.
 with clean as (
-    select * from {{ ref('chk_daily_quote') }} as r
+    -- the alias r is read by the incremental filter only
+    select * from {{ ref('int_daily_quote__checked') }} as r  -- noqa: AL05
     where reason is null
     {%- if is_incremental() %}
       and {{ staging_key_touched(source('raw', 'daily_quote'), ['code', 'trade_date'], 'r') }}

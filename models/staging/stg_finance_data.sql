@@ -1,7 +1,7 @@
 -- One row per stock, report period and announced version. Figures are cumulative year-to-date
 -- as reported; point-in-time readers pick the latest version with ann_date <= their day.
 with clean as (
-    select * from {{ ref('chk_finance_data') }}
+    select * from {{ ref('int_finance_data__checked') }}
     where reason is null
 )
 
@@ -10,9 +10,7 @@ select
     cast(report_period as date) as report_period,
     cast(ann_date as date) as ann_date,
     cast({{ dbt.date_trunc('year', 'report_period') }} as date) as fiscal_year_start,
-    case cast(extract(month from report_period) as integer)
-        when 3 then 1 when 6 then 2 when 9 then 3 when 12 then 4
-    end as fiscal_quarter,
+    {{ fiscal_quarter('report_period') }} as fiscal_quarter,
     roe,
     eps,
     revenue,

@@ -2,8 +2,6 @@
     config(
         materialized='incremental',
         unique_key=['industry_l1', 'trade_date'],
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
         pre_hook="{{ staging_delete_touched(source('raw', 'industry_flow'), ['industry_l1', 'trade_date']) }}"
     )
 }}
@@ -14,7 +12,8 @@ with flows as (
     select
         *,
         row_number() over (partition by industry_l1, trade_date order by loaded_at desc) as rn
-    from {{ source('raw', 'industry_flow') }} as r
+    -- the alias r is read by the incremental filter only
+    from {{ source('raw', 'industry_flow') }} as r  -- noqa: AL05
     {%- if is_incremental() %}
     where {{ staging_key_touched(source('raw', 'industry_flow'), ['industry_l1', 'trade_date'], 'r') }}
     {%- endif %}

@@ -22,14 +22,14 @@ latest as (
 first_name as (
     select h.code, min(cast(h.start_date as date)) as first_name_date
     from {{ source('raw', 'stock_name_history') }} as h
-    where h.code in (select code from latest where list_date is null)
+    where h.code in (select l.code from latest as l where l.list_date is null)
     group by h.code
 ),
 
 first_bar as (
     select q.code, min(cast(q.trade_date as date)) as first_trade_date
     from {{ source('raw', 'daily_quote') }} as q
-    where q.code in (select code from latest where list_date is null)
+    where q.code in (select l.code from latest as l where l.list_date is null)
     group by q.code
 )
 

@@ -1,6 +1,6 @@
 """Stable-layer alerts (稳定层预警) and the decisions a person records on them.
 
-dbt builds `signals.stable_alerts` (one row per rule, stock and episode); this module reads the
+dbt builds `stable_alerts` (one row per rule, stock and episode); this module reads the
 alerts nobody has decided on yet and writes decisions to `ops.alert_decisions`, an operational
 table dbt never touches, so rebuilding the warehouse never loses a decision. The stable layer
 never trades: a decision is a note for the portfolio owner, not an order.
@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import click
 import pandas as pd
 
-from . import audit
+from . import audit, relations
 from .db import Database
 from .schema import Table
 
@@ -26,8 +26,8 @@ ALERT_DECISIONS = Table("ops", "alert_decisions", {
     doc="One row per decision a person took on a stable alert (hold/reduce/sell/dismiss); "
         "written by Python only, never rebuilt by dbt.")
 
-ALERTS = "signals.stable_alerts"
-PIT = "factors.fundamentals_pit"
+ALERTS = "stable_alerts"    # dbt models, found through aquant.relations
+PIT = "fundamentals_pit"
 
 # The report state that day (from fundamentals_pit), shown beside each alert.
 _REPORT_COLS = ["fiscal_quarter", "roe", "eps", "revenue", "net_profit", "net_profit_yoy", "bps",
@@ -39,28 +39,31 @@ class AlertError(ValueError):
     """An alert or decision request that cannot be honoured (unknown id, bad decision, no build)."""
 
 
-def _require_alerts(db: Database) -> None:
-    if not db.table_exists("signals", "stable_alerts"):
-        raise AlertError(f"{ALERTS} does not exist in {db.settings.describe()}; run `aquant build` first")
+def _require_alerts(db: Database) -> str:
+    """The stable_alerts relation, or AlertError saying it is not built."""
+    try:
+        return str(relations.locate(db, ALERTS))
+    except relations.NotBuilt as exc:
+        raise AlertError(str(exc)) from exc
 
 
 def open_alerts(db: Database, include_decided: bool = False) -> pd.DataFrame:
     """Stable alerts without a decision (newest first), with the report figures known that day.
 
-    Columns: every column of signals.stable_alerts plus `pit_<col>` figures from
-    factors.fundamentals_pit for the same stock and day (and, with include_decided, the latest
+    Columns: every column of stable_alerts plus `pit_<col>` figures from
+    fundamentals_pit for the same stock and day (and, with include_decided, the latest
     decision/decided_at/decided_by).
     """
-    _require_alerts(db)
+    alerts = _require_alerts(db)
     db.ensure_table(ALERT_DECISIONS)
-    has_pit = db.table_exists("factors", "fundamentals_pit")
-    pit_cols = "".join(f", p.{c} as pit_{c}" for c in _REPORT_COLS) if has_pit else ""
-    pit_join = (f"left join {PIT} p on p.code = a.code and p.trade_date = a.trade_date" if has_pit else "")
+    pit = (relations.locate(db, PIT, ["code", "trade_date", *_REPORT_COLS]) if relations.exists(db, PIT) else None)
+    pit_cols = "".join(f", p.{c} as pit_{c}" for c in _REPORT_COLS) if pit else ""
+    pit_join = (f"left join {pit} p on p.code = a.code and p.trade_date = a.trade_date" if pit else "")
     latest = ("select signal_id, decision, decided_at, decided_by, row_number() over "
               "(partition by signal_id order by decided_at desc) as rn from ops.alert_decisions")
     where = "" if include_decided else "where d.signal_id is null"
     extra = ", d.decision, d.decided_at, d.decided_by" if include_decided else ""
-    sql = (f"select a.*{pit_cols}{extra} from {ALERTS} a {pit_join} "
+    sql = (f"select a.*{pit_cols}{extra} from {alerts} a {pit_join} "
            f"left join ({latest}) d on d.signal_id = a.signal_id and d.rn = 1 "
            f"{where} order by a.trade_date desc, a.priority, a.code, a.rule")
     return db.query_df(sql)
@@ -74,11 +77,11 @@ def decisions(db: Database) -> pd.DataFrame:
 
 def resolve_signal_id(db: Database, prefix: str) -> str:
     """The full signal_id of a stable alert given its id or an unambiguous prefix (>= 6 chars)."""
-    _require_alerts(db)
+    alerts = _require_alerts(db)
     prefix = prefix.strip().lower()
     if len(prefix) < 6:
         raise AlertError(f"signal id {prefix!r} is too short; give at least 6 characters")
-    rows = db.query(f"select signal_id from {ALERTS} where signal_id like ?", [prefix + "%"])
+    rows = db.query(f"select signal_id from {alerts} where signal_id like ?", [prefix + "%"])
     if not rows:
         raise AlertError(f"no stable alert with signal_id {prefix!r}; list them with `aquant alerts`")
     if len(rows) > 1:
@@ -96,8 +99,8 @@ def record_decision(db: Database, signal_id: str, decision: str, comment: str = 
     decision = (decision or "").strip().lower()
     if decision not in DECISIONS:
         raise AlertError(f"decision must be one of {', '.join(DECISIONS)}; got {decision!r}")
-    _require_alerts(db)
-    row = db.query(f"select code, rule, trade_date from {ALERTS} where signal_id = ?", [signal_id])
+    alerts = _require_alerts(db)
+    row = db.query(f"select code, rule, trade_date from {alerts} where signal_id = ?", [signal_id])
     if not row:
         raise AlertError(f"no stable alert with signal_id {signal_id!r}; list open ones with `aquant alerts`")
     code, rule, trade_date = row[0]

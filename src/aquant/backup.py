@@ -40,10 +40,11 @@ def registered_tables() -> dict[str, Table]:
     from .daily_state import DAILY_RUN
     from .notify.outbox import ALERTS_LOG
     from .qmt import tables as qt
+    from .qmt.live import tables as lt
 
     known = {t.name: t for t in OPS_TABLES.values()}
     for t in (ALERT_DECISIONS, DAILY_RUN, ALERTS_LOG, qt.BACKTEST_RUN, qt.BACKTEST_LOG, qt.BACKTEST_EQUITY,
-              qt.ORDERS, qt.TRADES, qt.PAPER_STATE, qt.RECONCILE_DIFF):
+              qt.ORDERS, qt.TRADES, qt.PAPER_STATE, qt.RECONCILE_DIFF, qt.BACKTEST_SWEEP, *lt.ALL):
         known[t.name] = t
     return known
 

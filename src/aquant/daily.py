@@ -177,16 +177,19 @@ SOURCES = ["sample", "akshare", "tushare", "xtdata"]
 @click.option("--source", type=click.Choice(SOURCES), default="sample", show_default=True, envvar="AQUANT_DAILY_SOURCE")
 @click.option("--date", "run_date", callback=parse_date, envvar="AQUANT_DAILY_DATE",
               help="Trading day to process (YYYY-MM-DD) [default: today in Asia/Shanghai].")
-@click.option("--stocks", type=int, default=None, envvar="AQUANT_DAILY_STOCKS", help="Sample source: number of stocks (default 60).")
+@click.option("--stocks", type=int, default=None, envvar="AQUANT_DAILY_STOCKS",
+              help="Sample source: number of stocks (default 60).")
 @click.option("--qmt-dir", type=click.Path(file_okay=False), default=None,
               help="Folder the QMT hand-off CSV goes to [default: AQUANT_QMT_DIR or data/qmt under the project].")
 @click.option("--account", default="qmt", show_default=True, help="Account the QMT intents are recorded for.")
 @click.option("--capital", type=float, default=1_000_000.0, show_default=True, help="CNY for weight -> qty.")
-@click.option("--skip-notify", is_flag=True, envvar="AQUANT_DAILY_SKIP_NOTIFY", help="Do not send notifications (neither signals nor failures).")
+@click.option("--skip-notify", is_flag=True, envvar="AQUANT_DAILY_SKIP_NOTIFY",
+              help="Do not send notifications (neither signals nor failures).")
 @click.option("--force", is_flag=True, help="Re-run every step even if it is already done for that day.")
 @click.option("--dbt-vars", callback=_parse_vars, help="dbt vars as JSON for the build step.")
 @click.option("--dbt-target-path", type=click.Path(file_okay=False), default=None, envvar="AQUANT_DBT_TARGET_PATH",
-              help="dbt target/log folder [default: the project's target/]; keeps cron apart from a developer's builds.")
+              help="dbt target/log folder [default: the project's target/]; keeps cron apart from a developer's "
+                   "builds.")
 @click.option("--verbose", "-v", is_flag=True, help="Show ingest progress and dbt's own output.")
 def daily_cmd(source: str, run_date: date | None, stocks: int | None, qmt_dir: str | None, account: str,
               capital: float, skip_notify: bool, force: bool, dbt_vars: dict[str, Any] | None,
@@ -195,8 +198,8 @@ def daily_cmd(source: str, run_date: date | None, stocks: int | None, qmt_dir: s
 
     Exit codes: 0 done / already done / not a trading day; 1 a step failed (the next run
     resumes from it); 2 bad usage. Options can also come from the environment (AQUANT_DAILY_SOURCE,
-    AQUANT_DAILY_DATE, AQUANT_DAILY_STOCKS, AQUANT_DAILY_SKIP_NOTIFY=1, AQUANT_QMT_DIR, AQUANT_DBT_TARGET_PATH), which is
-    how `meltano run daily` is configured.
+    AQUANT_DAILY_DATE, AQUANT_DAILY_STOCKS, AQUANT_DAILY_SKIP_NOTIFY=1, AQUANT_QMT_DIR, AQUANT_DBT_TARGET_PATH),
+    which is how `meltano run daily` is configured.
     """
     import os
 

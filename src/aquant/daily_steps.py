@@ -97,7 +97,8 @@ def step_ingest(settings: Settings, opt: DailyOptions) -> StepOutcome:
             if s.status not in ("ok", "partial"):
                 raise StepFailed(f"ingest ended {s.status}", {"status": s.status})
             status = s.status
-            extra = {"rows": {t: [r.inserted, r.updated] for t, r in s.tables.items()}, "failures": len(s.failures), "failed_units": [f"{f.job}:{f.unit}" for f in s.failures[:20]],
+            extra = {"rows": {t: [r.inserted, r.updated] for t, r in s.tables.items()}, "failures": len(s.failures),
+                     "failed_units": [f"{f.job}:{f.unit}" for f in s.failures[:20]],
                      "calls": s.calls, "ingest_event_id": s.event_id}
         after = _raw_counts(db)
         latest = db.scalar("select max(trade_date) from raw.daily_quote") if "daily_quote" in after else None
@@ -123,7 +124,7 @@ def _run_results(path: Path, since: float) -> dict[str, Any]:
 
 
 def step_build(settings: Settings, opt: DailyOptions) -> StepOutcome:
-    """`dbt build` of the whole project: incremental models (factor_macd, factor_technical) only
+    """`dbt build` of the whole project: incremental models (int_macd__recursed, factor_technical) only
     process the new days; tables are rebuilt because their input data changed, which
     `state:modified+` (a code-change selector) would not see."""
     from .config import project_root

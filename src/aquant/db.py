@@ -78,7 +78,8 @@ def connect_duckdb(path, wait: float | None = None):
                 raise
             holder = re.search(r"\(PID (\d+)\)", str(exc))
             if time.monotonic() >= deadline:
-                raise DatabaseBusy(f"{path} stayed in use by another process (PID {holder.group(1) if holder else '?'}) "
+                raise DatabaseBusy(f"{path} stayed in use by another process "
+                                   f"(PID {holder.group(1) if holder else '?'}) "
                                    f"for {limit:.0f} s; is a build or another aquant command still running? "
                                    f"Raise {WAIT_ENV} to wait longer") from exc
             if not told:

@@ -10,7 +10,7 @@ import time
 import click
 from tabulate import tabulate
 
-from . import audit
+from . import audit, relations
 from .backup import registered_tables
 from .config import load_settings
 from .db import Database
@@ -18,32 +18,34 @@ from .dbt_runner import run_dbt
 from .extract.market_guard import MixedMarketError
 from .ingest import run as run_ingest
 
-SHOWN = [("raw", "daily_quote"), ("staging", "stg_daily_quote"), ("staging", "quarantine"),
-         ("factors", "factor_technical"), ("signals", "factor_scores"), ("signals", "signals"),
-         ("signals", "portfolio_targets"), ("signals", "qmt_signals"),
-         ("ops", "backtest_run"), ("ops", "backtest_log"), ("ops", "backtest_equity"), ("ops", "orders"),
-         ("ops", "trades"), ("ops", "audit_log")]
+# What the summary counts: a raw table, the dbt models a reader starts from (found through
+# aquant.relations), and the ops tables the backtest and paper run wrote.
+SHOWN_RAW = ["daily_quote"]
+SHOWN_MODELS = ["stg_daily_quote", "quarantine", "factor_technical", "factor_scores", "signals",
+                "portfolio_targets", "qmt_signals"]
+SHOWN_OPS = ["backtest_run", "backtest_log", "backtest_equity", "orders", "trades", "audit_log"]
 
 
 def _counts(db: Database) -> list[tuple[str, int]]:
-    out = []
-    for schema, name in SHOWN:
-        if db.table_exists(schema, name):
-            out.append((f"{schema}.{name}", int(db.scalar(f"select count(*) from {schema}.{name}"))))
-    return out
+    rels = [f"raw.{n}" for n in SHOWN_RAW if db.table_exists("raw", n)]
+    built = [relations.locate(db, n) for n in SHOWN_MODELS if relations.exists(db, n)]
+    rels += [f"{r.schema}.{r.name}" for r in built]
+    rels += [f"ops.{n}" for n in SHOWN_OPS if db.table_exists("ops", n)]
+    return [(rel, int(db.scalar(f"select count(*) from {rel}"))) for rel in rels]
 
 
 def _backtest(db: Database) -> str:
     """Backtest the whole sample period and return a one-screen summary."""
     from .qmt.backtest import run_backtest
 
-    lo, hi = db.query("select min(trade_date), max(trade_date) from signals.factor_scores")[0]
+    lo, hi = db.query(f"select min(trade_date), max(trade_date) from {relations.locate(db, 'factor_scores')}")[0]
     run_id = run_backtest(db, lo, hi)
     r = db.query_df("select * from ops.backtest_run where run_id = ?", [run_id]).iloc[0]
     audit.record(db, "backtest", {"run_id": run_id, "start": lo, "end": hi, "via": "demo"})
     rows = [("period", f"{lo} .. {hi}"), ("total return", f"{r.total_return:+.2%}"),
             ("annual return", f"{r.annual_return:+.2%}"), ("sharpe", f"{r.sharpe:.2f}"),
-            ("max drawdown", f"{r.max_drawdown:.2%}"), ("benchmark (equal-weight market)", f"{r.benchmark_return:+.2%}"),
+            ("max drawdown", f"{r.max_drawdown:.2%}"),
+            ("benchmark (equal-weight market)", f"{r.benchmark_return:+.2%}"),
             ("turnover (traded value / mean equity, per year)", f"{r.turnover_annual:.1f}x"),
             ("cost drag (fees / initial capital, per year)", f"{r.cost_drag:.2%}  ({r.fees:,.0f} CNY fees)")]
     return f"run {run_id}\n" + tabulate(rows, tablefmt="plain")
@@ -55,11 +57,12 @@ def _paper(db: Database, account: str = "demo-paper") -> str:
     fresh account has nothing to sell, so a day of sells only would show no fill)."""
     from .qmt.paper import run_paper
 
-    first = db.scalar("select max(trade_date) from signals.signals where layer = 'offense' and kind = 'buy' "
-                      "and trade_date < (select max(trade_date) from signals.factor_scores)")
-    days = [r[0] for r in db.query("select distinct trade_date from signals.factor_scores "
+    sg, fs = relations.locate(db, "signals"), relations.locate(db, "factor_scores")
+    first = db.scalar(f"select max(trade_date) from {sg} where layer = 'offense' and kind = 'buy' "
+                      f"and trade_date < (select max(trade_date) from {fs})")
+    days = [r[0] for r in db.query(f"select distinct trade_date from {fs} "
                                    "where trade_date >= ? order by trade_date limit 2", [first])] if first else \
-        [r[0] for r in db.query("select distinct trade_date from signals.factor_scores "
+        [r[0] for r in db.query(f"select distinct trade_date from {fs} "
                                 "order by trade_date desc limit 2")][::-1]
     lines = []
     for day in days:

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from aquant import relations
 from aquant.db import Database
 
 KINDS = ("alert", "stop", "sell", "buy")
@@ -38,12 +39,9 @@ class Event:
     line: str
 
 
-def _relation(db: Database, name: str, home: str) -> str | None:
-    rows = db.query("select table_schema from information_schema.tables where table_name = ?", [name])
-    schemas = [r[0] for r in rows]
-    if not schemas:
-        return None
-    return f'"{home if home in schemas else sorted(schemas)[0]}"."{name}"'
+# What a line needs from `signals` (both layers; the stable alerts are unioned into it by dbt).
+COLUMNS = ["signal_id", "trade_date", "layer", "code", "kind", "rule", "priority", "reason", "close", "take_profit",
+           "stop_loss", "metric_value", "threshold"]
 
 
 def _num(v: Any, fmt: str = "{:.2f}") -> str | None:
@@ -59,24 +57,13 @@ def describe(row: dict[str, Any]) -> str:
     levels = [f"{k} {v}" for k, v in (("close", _num(row.get("close"))), ("TP", _num(row.get("take_profit"))),
                                        ("SL", _num(row.get("stop_loss")))) if v]
     if row["kind"] == "alert" and _num(row.get("metric_value"), "{:.4g}"):
-        levels = [f"value {_num(row.get('metric_value'), '{:.4g}')} vs threshold {_num(row.get('threshold'), '{:.4g}')}"]
+        levels = [f"value {_num(row.get('metric_value'), '{:.4g}')} "
+                  f"vs threshold {_num(row.get('threshold'), '{:.4g}')}"]
     if levels:
         parts.append(", ".join(levels))
     if row.get("reason"):
         parts.append(str(row["reason"]))
     return " · ".join(p for p in parts if p) + f" ({pd.Timestamp(row['trade_date']).date()})"
-
-
-def sources(db: Database) -> list[str]:
-    """Where signals live: `signals` (both layers) and, while the stable layer is built beside it,
-    `stable_alerts`. Rows are deduplicated by signal_id, so a union in `signals` is fine too."""
-    return [r for r in (_relation(db, "signals", "signals"), _relation(db, "stable_alerts", "signals")) if r]
-
-
-def _columns(db: Database, rel: str) -> set[str]:
-    schema, name = (p.strip('"') for p in rel.split("."))
-    return {r[0] for r in db.query("select column_name from information_schema.columns "
-                                   "where table_schema = ? and table_name = ?", [schema, name])}
 
 
 def collect(db: Database, since: date | None, kinds: Sequence[str] = DEFAULT_KINDS,
@@ -91,28 +78,20 @@ def collect(db: Database, since: date | None, kinds: Sequence[str] = DEFAULT_KIN
     bad = sorted(set(kinds) - set(KINDS))
     if bad:
         raise ValueError(f"unknown event kind(s) {', '.join(bad)}; choose from {', '.join(KINDS)}")
-    rels = sources(db)
-    if not rels or not kinds:
+    if not kinds or not relations.exists(db, "signals"):
         return since, []
+    sg = relations.locate(db, "signals", COLUMNS)
     pred = " or ".join(_WHERE[k] for k in kinds)
     if since is None:
-        days = [db.scalar(f"select max(g.trade_date) from {r} g where {pred}") for r in rels]
-        days = [pd.Timestamp(d).date() for d in days if d is not None]
-        if not days:
+        last = db.scalar(f"select max(g.trade_date) from {sg} g where {pred}")
+        if last is None:
             return None, []
-        since = max(days) - timedelta(days=lookback_days)
-    si = _relation(db, "stg_stock_info", "staging")
-    frames = []
-    for rel in rels:
-        cols = _columns(db, rel)
-        opt = "".join(f", g.{c}" if c in cols else f", cast(null as double precision) as {c}"
-                      for c in ("close", "take_profit", "stop_loss", "metric_value", "threshold"))
-        name = "i.name" if si else "cast(null as varchar) as name"
-        join = f"left join {si} i on i.code = g.code" if si else ""
-        frames.append(db.query_df(f"select g.signal_id, g.trade_date, g.layer, g.code, g.kind, g.rule, g.priority, "
-                                  f"g.reason, {name}{opt} from {rel} g {join} "
-                                  f"where g.trade_date >= ? and ({pred})", [since]))
-    df = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
-    df = df.drop_duplicates("signal_id").sort_values(["trade_date", "kind", "priority", "code", "signal_id"])
+        since = pd.Timestamp(last).date() - timedelta(days=lookback_days)
+    si = relations.locate(db, "stg_stock_info", ["code", "name"]) if relations.exists(db, "stg_stock_info") else None
+    name = "i.name" if si else "cast(null as varchar) as name"
+    join = f"left join {si} i on i.code = g.code" if si else ""
+    df = db.query_df(f"select {', '.join('g.' + c for c in COLUMNS)}, {name} from {sg} g {join} "
+                     f"where g.trade_date >= ? and ({pred})", [since])
+    df = df.sort_values(["trade_date", "kind", "priority", "code", "signal_id"])
     return since, [Event(str(r["signal_id"]), pd.Timestamp(r["trade_date"]).date(), str(r["layer"]), str(r["code"]),
                          str(r["kind"]), describe(r)) for r in df.to_dict("records")]

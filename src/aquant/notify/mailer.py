@@ -50,7 +50,8 @@ class EmailChannel:
                     smtp.login(self.user, self._password or "")
                 refused = smtp.send_message(msg)
         except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
-            raise DeliveryError(self.secrets.mask(f"SMTP {self.host}:{self.port}: {type(exc).__name__}: {exc}")) from None
+            raise DeliveryError(
+                self.secrets.mask(f"SMTP {self.host}:{self.port}: {type(exc).__name__}: {exc}")) from None
         if refused:
             raise DeliveryError(f"SMTP {self.host}:{self.port} refused {', '.join(sorted(refused))}")
 

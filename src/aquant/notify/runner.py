@@ -84,6 +84,13 @@ def _deliver(db: Database, channel: Channel, res: ChannelResult) -> None:
             res.delivered += len(ids)
 
 
+def deliver(db: Database, channel: Channel) -> ChannelResult:
+    """Deliver this channel's pending rows now (used by `aquant live` for a stop that just fired)."""
+    res = ChannelResult()
+    _deliver(db, channel, res)
+    return res
+
+
 def run_notify(db: Database, channels: Sequence[Channel], kinds: Sequence[str] = DEFAULT_KINDS,
                since: date | None = None, dry_run: bool = False, who: str | None = None,
                lookback_days: int = LOOKBACK_DAYS) -> NotifyResult:

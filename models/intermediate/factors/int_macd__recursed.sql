@@ -1,13 +1,5 @@
 -- depends_on: {{ ref('stg_daily_quote') }}  (reads stg_daily_quote_base, the table under that view: no *_qfq needed; the ref keeps the view in every +model selection)
-{{
-    config(
-        materialized='incremental',
-        unique_key=['code', 'trade_date'],
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        post_hook=["{{ pg_index(['code', 'trade_date']) }}"]
-    )
-}}
+{{ config(materialized='incremental') }}
 -- One row per stock and trading day: the exact recursive MACD state.
 --
 -- EMAs run on the back-adjusted close (close * adj_factor), which never changes when new data

@@ -10,12 +10,16 @@
     config(
         materialized='incremental',
         unique_key=['signal_id'],
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
         pre_hook="{% if is_incremental() %}delete from {{ this }} where rule_params <> '" ~ rule_params ~ "'{% else %}select 1{% endif %}"
     )
 }}
--- One row per offense-layer signal: buys and the sells that close them.
+-- One row per offense-layer signal: buys and the sells that close them. The public face is
+-- `signals` (layer 'offense'); this is the internal step that makes them, read in five blocks:
+--   1. inputs      (restart points of an incremental run, the day's bars with their windows)
+--   2. candidates  (bars where the composite crosses buy_threshold from below)
+--   3. exits       (each candidate's first exit bar and its rule)
+--   4. chain       (the non-overlapping trades actually taken, one after another per stock)
+--   5. reasons     (buy and sell rows with their ids, priorities and readable reasons)
 --
 -- Buy   on the first bar a buy-eligible stock's composite reaches `buy_threshold` (from below), unless
 --       an earlier buy in that stock is still open. take_profit / stop_loss from the close:
@@ -44,6 +48,7 @@
 
 with recursive
 
+-- ---- 1. inputs ------------------------------------------------------------------------------
 {%- if is_incremental() %}
 open_buys as (
     select b.code, min(b.trade_date) as open_from
@@ -102,6 +107,7 @@ daily as (
     window w as (partition by s.code order by s.trade_date)
 ),
 
+-- ---- 2. candidates: a buy-eligible bar whose composite reaches the threshold from below -------
 candidates as (
     select
         code,
@@ -129,6 +135,7 @@ candidates as (
         and (prev_composite < {{ thr }} or prev_composite is null)
 ),
 
+-- ---- 3. exits: every bar that would close a candidate, the first one wins (hit_rank 1) --------
 exit_hits as (
     select
         c.code,
@@ -175,6 +182,7 @@ trades as (
         and e.hit_rank = 1
 ),
 
+-- ---- 4. chain ------------------------------------------------------------------------------
 -- Follow each stock's chain of non-overlapping trades: first candidate, then the first candidate
 -- after that trade's exit, and so on. Candidates inside an open trade are dropped.
 chain (code, entry_seq, next_entry_seq) as (
@@ -199,6 +207,7 @@ accepted as (
         and t.entry_seq = ch.entry_seq
 ),
 
+-- ---- 5. reasons: one buy row per accepted trade, one sell row per closed one -----------------
 buys as (
     select
         {{ dbt.hash(dbt.concat(["'offense|buy|'", 'code', "'|'", dbt.cast('entry_date', dbt.type_string())])) }}

@@ -68,7 +68,7 @@ quotes as (
 timeline as (
     select code, d, 0 as is_quote, fin_period, div_period from announcements
     union all
-    select code, trade_date as d, 1 as is_quote, cast(null as date), cast(null as date) from quotes
+    select code, trade_date as d, 1 as is_quote, cast(null as date) as fin_period, cast(null as date) as div_period from quotes
 ),
 
 running as (
@@ -100,9 +100,7 @@ keyed as (
     select
         states.*,
         cast(extract(year from report_period) as integer) as fiscal_year,
-        case cast(extract(month from report_period) as integer)
-            when 3 then 1 when 6 then 2 when 9 then 3 when 12 then 4
-        end as fiscal_quarter
+        {{ fiscal_quarter('report_period') }} as fiscal_quarter
     from states
 ),
 

@@ -1,0 +1,262 @@
+"""The fast engine: SimBroker's semantics with its hot paths on integers and precomputed arrays.
+
+Why a second engine: the reference SimBroker (sim_broker.py) computes every fee, slippage and
+limit price in Decimal, one order at a time, which is the readable statement of the rules but
+dominates a full-market backtest. This module keeps every rule of qmt/rules.py by subclassing
+the reference and replacing only how a number is computed, never which rule applies:
+
+- fees and slippage in integer cents with exact rational rates: a rate r written as text (the
+  reference reads `Decimal(str(r))`) is the fraction n/d, and "value x r rounded half up to the
+  cent" is `(2*V*n + d) // (2*d)` for V in cents, the same integer the Decimal quantize gives;
+- the session number since listing (new-listing limits) from calendar indices computed once per
+  code and per day instead of two binary searches per order;
+- the dated rule rows (lots, stamp duty, transfer fee) looked up once per board/exchange and day;
+- a standing stop/target order that the bar does not trigger is answered from the day's arrays
+  (the reference returns "untriggered" without touching the book either; its order-id counter
+  advances the same way).
+
+Anything outside these fast paths (a price that is not a whole number of cents, e.g. a mark
+re-based by a bonus issue; a date outside the exchange calendar) falls back to the reference
+code. tests/test_qmt_fast_core.py runs both engines on the sample market and requires identical
+logs (every column) and equity. The strategy (`decide`) and `execute_day` are shared, so paper
+trading, `aquant live` and both backtest engines make the same decisions.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+
+from .broker import OrderRequest, OrderResult
+from .costs import CostModel, Fee
+from .rules import RuleBook, _sse_sessions, sessions_since_listing
+from .sim_broker import BAR_COLS, SimBroker
+
+ENGINES = ("fast", "reference")
+DEFAULT_ENGINE = "fast"  # identical results to the reference (tests/test_qmt_fast_core.py)
+
+
+def _ratio(x: float) -> tuple[int, int] | None:
+    """A rate as the exact fraction of its text (as `Decimal(str(x))` reads it), or None."""
+    f = Fraction(Decimal(str(x)))
+    return (f.numerator, f.denominator) if f >= 0 else None
+
+
+def _half_up(num: int, den: int) -> int:
+    """num / den rounded half up, for num >= 0 (the exchanges' and brokers' rounding)."""
+    return (2 * num + den) // (2 * den)
+
+
+def _exact_cents(px: float) -> int | None:
+    """The price in cents when it is a whole number of cents (as its text says), else None.
+
+    A float parsed from text with at most two decimals is the float nearest c / 100; c / 100
+    in floating point gives that same float, so the test is exact."""
+    if px != px or px <= 0 or px > 1e9:
+        return None
+    c = round(px * 100)
+    return c if c / 100 == px else None
+
+
+@dataclass(frozen=True)
+class FastRuleBook(RuleBook):
+    """RuleBook whose dated-row lookups are cached per key (the rows are immutable)."""
+
+    def lot(self, board, day):  # noqa: ANN001, ANN201 - same signature as RuleBook.lot
+        key = ("lot", board, day)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._cache[key] = RuleBook.lot(self, board, day)
+        return hit
+
+    def stamp_rule(self, day):  # noqa: ANN001, ANN201
+        key = ("stamp", day)
+        if key not in self._cache:
+            self._cache[key] = RuleBook.stamp_rule(self, day)
+        return self._cache[key]
+
+    def transfer_rule(self, day, exchange="SH"):  # noqa: ANN001, ANN201
+        key = ("transfer", day, exchange)
+        if key not in self._cache:
+            self._cache[key] = RuleBook.transfer_rule(self, day, exchange)
+        return self._cache[key]
+
+
+@dataclass(frozen=True)
+class FastCostModel(CostModel):
+    """CostModel in integer cents; identical results to the Decimal reference (see module doc)."""
+
+    def __post_init__(self) -> None:
+        cm = Decimal(str(self.commission_min)) * 100
+        object.__setattr__(self, "_cm_c", int(cm) if cm == cm.to_integral_value() and cm >= 0 else None)
+        object.__setattr__(self, "_comm", _ratio(self.commission_rate))
+        object.__setattr__(self, "_slip", _ratio(self.slippage))
+        object.__setattr__(self, "_day_rates", {})
+
+    def _rates(self, side: str, day: object, exchange: str) -> tuple | None:
+        """(stamp n/d or None, transfer basis, n/d or None) for this side, day and exchange."""
+        key = (side, day, exchange)
+        hit = self._day_rates.get(key)
+        if hit is None:
+            srule = self.rules.stamp_rule(day)
+            stamp = (_ratio(self.rules.stamp_rate(day)) if srule is not None and (side == "sell" or srule.sides == "both")
+                     else None)
+            trule = self.rules.transfer_rule(day, exchange)
+            transfer = _ratio(self.rules.transfer_rate(day, exchange)) if trule is not None else None
+            hit = self._day_rates[key] = (stamp, trule.basis if trule is not None else "value", transfer)
+        return hit
+
+    def fee_cents(self, side: str, price: float, qty: int, day: object, code: str | None) -> int | None:
+        """Total fee in cents, or None when the fast path does not apply (caller falls back)."""
+        pc = _exact_cents(price)
+        if pc is None or qty <= 0 or self._cm_c is None or self._comm is None:
+            return None
+        exchange = code.rpartition(".")[2].upper() if code and "." in code else "SH"
+        stamp, basis, transfer = self._rates(side, day, exchange)
+        v = pc * int(qty)
+        n, d = self._comm
+        total = max(_half_up(v * n, d), self._cm_c)
+        if stamp is not None:
+            total += _half_up(v * stamp[0], stamp[1])
+        if transfer is not None:
+            base = int(qty) * 100 if basis == "face" else v  # face value 1 CNY per share, in cents
+            total += _half_up(base * transfer[0], transfer[1])
+        return total
+
+    def fee(self, side: str, price: float, qty: int, day, code: str | None = None) -> Fee:  # noqa: ANN001
+        pc = _exact_cents(price)
+        if pc is None or qty <= 0 or self._cm_c is None or self._comm is None:
+            return CostModel.fee(self, side, price, qty, day, code)
+        exchange = code.rpartition(".")[2].upper() if code and "." in code else "SH"
+        stamp, basis, transfer = self._rates(side, day, exchange)
+        v = pc * int(qty)
+        n, d = self._comm
+        c = max(_half_up(v * n, d), self._cm_c)
+        s = _half_up(v * stamp[0], stamp[1]) if stamp is not None else 0
+        base = int(qty) * 100 if basis == "face" else v
+        t = _half_up(base * transfer[0], transfer[1]) if transfer is not None else 0
+        return Fee(c / 100, s / 100, t / 100)
+
+    def slipped(self, side: str, price: float, low: float = 0.0, high: float = float("inf")) -> float:
+        pc = _exact_cents(price)
+        if pc is None or self._slip is None:
+            return CostModel.slipped(self, side, price, low, high)
+        n, d = self._slip
+        num = pc * (d + n if side == "buy" else d - n)
+        if num < 0:
+            return CostModel.slipped(self, side, price, low, high)
+        return min(max(_half_up(num, d) / 100, low), high)
+
+
+class FastSimBroker(SimBroker):
+    """SimBroker with integer-cent fees and array-backed checks (same semantics, see module doc)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        c = self.costs
+        if not isinstance(c, FastCostModel):
+            rules = c.rules if isinstance(c.rules, FastRuleBook) else FastRuleBook(
+                c.rules.limits, c.rules.lots, c.rules.stamp, c.rules.transfer, c.rules.new_listings)
+            self.costs = FastCostModel(c.commission_rate, c.commission_min, c.slippage, rules)
+        self._cal = _sse_sessions()
+        self._ld_i: dict[str, int | None] = {}
+        self._day_i: int | None = None
+        self._rows: dict[str, list[float]] = {}
+
+    def start_day(self, day, bars: pd.DataFrame) -> None:  # noqa: ANN001
+        """As SimBroker.start_day; the day's columns also kept as Python lists (indexing a list
+        is several times cheaper than a numpy scalar), delistings found without sorting the book."""
+        self.day = pd.Timestamp(day)
+        codes = bars["code"].to_numpy() if "code" in bars.columns else bars.index.to_numpy()
+        self._idx = dict(zip(codes.tolist(), range(len(codes))))
+        self._arr = {c: bars[c].to_numpy(dtype=float) for c in BAR_COLS}
+        self._rows = {c: a.tolist() for c, a in self._arr.items()}
+        self._used = {}
+        for h in self._hold.values():
+            h.sellable = h.qty
+        self.delisted = sorted(c for c in self._hold if c in self.delist and self.delist[c] <= self.day)
+        for code in self.delisted:
+            self._delist(code)
+        r = self._rows
+        self._o, self._h, self._l, self._v = r["open"], r["high"], r["low"], r["volume"]
+        s, d = self._cal, np.datetime64(self.day.date(), "D")
+        self._day_i = int(np.searchsorted(s, d, "right")) if s is not None and s[0] <= d <= s[-1] else None
+
+    def bar(self, code: str) -> dict[str, float] | None:
+        i = self._idx.get(code)
+        if i is None:
+            return None
+        r = self._rows
+        return {"open": r["open"][i], "high": r["high"][i], "low": r["low"][i], "close": r["close"][i],
+                "pre_close": r["pre_close"][i], "volume": r["volume"][i]}
+
+    def end_day(self) -> float:
+        close, idx = self._rows["close"], self._idx
+        for code in self._hold:
+            i = idx.get(code)
+            if i is not None:
+                self.last_close[code] = close[i]
+        return self.equity()
+
+    def marks(self, codes: set[str]) -> dict[str, float]:
+        close, idx = self._rows.get("close", []), self._idx
+        out: dict[str, float] = {}
+        for c in codes:
+            i = idx.get(c)
+            if i is not None:
+                out[c] = close[i]
+        for c, h in self._hold.items():
+            if c not in out and h.qty > 0 and c in self.last_close:
+                out[c] = self.last_close[c]
+        return out
+
+    def _buy_cost_c(self, px: float, q: int, code: str) -> int:
+        fee = self.costs.fee_cents("buy", px, q, self.day, code)
+        if fee is None:
+            return super()._buy_cost_c(px, q, code)
+        return q * round(px * 100) + fee
+
+    def limits(self, code: str, pre_close: float) -> tuple[float, float]:
+        """As SimBroker.limits; the session number from calendar indices cached per code/day."""
+        ld = self.list_dates.get(code)
+        if ld is None or self._day_i is None:
+            return super().limits(code, pre_close)
+        li = self._ld_i.get(code, -1)
+        if li == -1:
+            s, x = self._cal, np.datetime64(ld, "D")
+            li = self._ld_i[code] = int(np.searchsorted(s, x, "left")) if s[0] <= x else None
+        if li is None:
+            return super().limits(code, pre_close)
+        n = self._day_i - li
+        if n <= 0:  # day before the listing date: as sessions_since_listing (None)
+            n = sessions_since_listing(ld, self.day)
+        board, st = self._board(code)
+        return self.rules.limit_prices(pre_close, board, st, self.day, listed_session=n, list_date=ld,
+                                       exchange=code.rpartition(".")[2].upper())
+
+    def submit(self, order: OrderRequest) -> OrderResult:
+        """A standing order the bar does not trigger is answered without the full path."""
+        if order.order_type in ("stop", "target") and order.side == "sell" and self.day is not None \
+                and order.qty > 0:
+            i = self._idx.get(order.code)
+            if i is not None and self._v[i] > 0:
+                o, p = self._o[i], order.price
+                hit = (o <= p or self._l[i] <= p) if order.order_type == "stop" else (o >= p or self._h[i] >= p)
+                if not hit:
+                    if not order.order_id:
+                        self._seq += 1
+                        order.order_id = f"sim-{self.day:%Y%m%d}-{self._seq}"
+                    return OrderResult(order.order_id, order.code, order.side, int(order.qty),
+                                       status="untriggered")
+        return super().submit(order)
+
+
+def broker_class(engine: str) -> type[SimBroker]:
+    """The broker class of an engine name (`fast` or `reference`)."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    return FastSimBroker if engine == "fast" else SimBroker
+
