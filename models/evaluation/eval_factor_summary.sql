@@ -56,21 +56,23 @@ turnover as (
 )
 
 select
-    ic.factor,
-    ic.horizon,
+    cast(ic.factor as varchar) as factor,
+    cast(ic.horizon as integer) as horizon,
     ic.first_date,
     ic.last_date,
-    ic.n_days,
-    ic.ic_mean,
-    ic.ic_std,
-    case when ic.ic_std > 0 then ic.ic_mean / ic.ic_std end as icir,
-    case when ic.ic_std > 0 then ic.ic_mean / (ic.ic_std / sqrt(ic.n_days)) end as ic_t_stat,
+    cast(ic.n_days as bigint) as n_days,
+    cast(ic.ic_mean as {{ type_double() }}) as ic_mean,
+    cast(ic.ic_std as {{ type_double() }}) as ic_std,
+    cast(case when ic.ic_std > 0 then ic.ic_mean / ic.ic_std end as {{ type_double() }}) as icir,
+    cast(
+        case when ic.ic_std > 0 then ic.ic_mean / (ic.ic_std / sqrt(ic.n_days)) end as {{ type_double() }}
+    ) as ic_t_stat,
     cast(ic.ic_positive_share as {{ type_double() }}) as ic_positive_share,
-    s.n_spread_days,
-    s.spread_mean,
-    s.spread_std,
-    t.top_turnover,
-    t.bottom_turnover
+    cast(s.n_spread_days as bigint) as n_spread_days,
+    cast(s.spread_mean as {{ type_double() }}) as spread_mean,
+    cast(s.spread_std as {{ type_double() }}) as spread_std,
+    cast(t.top_turnover as {{ type_double() }}) as top_turnover,
+    cast(t.bottom_turnover as {{ type_double() }}) as bottom_turnover
 from ic
 left join spread as s on ic.factor = s.factor and ic.horizon = s.horizon
 left join turnover as t on ic.factor = t.factor and ic.horizon = t.horizon

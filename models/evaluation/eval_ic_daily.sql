@@ -64,11 +64,14 @@ daily as (
 
 select
     trade_date,
-    factor,
-    horizon,
-    n_stocks,
+    cast(factor as varchar) as factor,
+    cast(horizon as integer) as horizon,
+    cast(n_stocks as bigint) as n_stocks,
     -- rounded to 12 decimals: an IC that is 0 in exact arithmetic comes out as +-1e-17 from the
     -- engine's summation order, which would flip its sign between builds (ic_positive_share)
-    case when score_rank_var > 0 and return_rank_var > 0 then round(pearson_of_ranks * 1e12) / 1e12 end as rank_ic
+    cast(
+        case when score_rank_var > 0 and return_rank_var > 0 then round(pearson_of_ranks * 1e12) / 1e12 end
+        as {{ type_double() }}
+    ) as rank_ic
 from daily
 where n_stocks = universe
