@@ -25,16 +25,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from alphalens import performance as al_perf
-from alphalens import utils as al_utils
+from alphalens import performance as al_perf, utils as al_utils
 
 from aquant.db import Database
 from aquant.extract.sample import SampleConfig
 
 from conftest import create_pg_database, drop_pg_database, duck_settings, pg_settings
-from test_offense_support import (DEFAULTS, assert_frames_close, build_selected, copy_duck, load_tables, read,
-                                  sample_tables)
-
+from test_offense_support import (
+    DEFAULTS,
+    assert_frames_close,
+    build_selected,
+    copy_duck,
+    load_tables,
+    read,
+    sample_tables,
+)
 
 CFG = SampleConfig(n_stocks=12, start=date(2021, 1, 4), end=date(2023, 12, 29))
 D = date(2023, 12, 15)  # the first build stops here; the incremental one adds 2023-12-18 .. 12-29
@@ -364,6 +369,9 @@ def test_research_page_draws_this_build_with_the_periods(duck, tables, monkeypat
     comp = next(t for t in decay["data"] if t["name"] == "Composite")
     want = s.query("factor == 'composite_score'").sort_values("horizon").ic_mean.tolist()
     assert np.allclose(_plotly_array(comp["y"]), want, atol=1e-12)
+    # the sweep section follows the factor figures on the same page (no sweep in this build yet)
+    assert "Parameter sweep" in [h.value for h in at.subheader]
+    assert any("No sweep recorded yet" in i.value for i in at.info)
 
 
 def _plotly_array(v) -> np.ndarray:
