@@ -399,3 +399,32 @@ def live_session(db: Database, trade_date: date) -> dict[str, pd.DataFrame]:
                                  args)
                      if exists(db, "live_stops") else pd.DataFrame())
     return out
+
+
+# -- Research page: the evaluation layer (models/evaluation, docs/evaluation.md) ----------------
+EVAL_SUMMARY_COLS = ["factor", "horizon", "first_date", "last_date", "n_days", "ic_mean", "ic_std", "icir",
+                     "ic_t_stat", "ic_positive_share", "n_spread_days", "spread_mean", "spread_std", "top_turnover",
+                     "bottom_turnover"]
+EVAL_IC_COLS = ["trade_date", "factor", "horizon", "n_stocks", "rank_ic"]
+EVAL_QUANTILE_COLS = ["factor", "horizon", "quantile", "first_date", "last_date", "n_days", "mean_return",
+                      "return_std", "mean_stocks"]
+
+
+def eval_factor_summary(db: Database) -> pd.DataFrame:
+    """IC mean / ICIR / spread / turnover per factor and horizon, with the period each covers."""
+    fs = locate(db, "eval_factor_summary", EVAL_SUMMARY_COLS)
+    return db.query_df(f"select {', '.join(EVAL_SUMMARY_COLS)} from {fs} order by factor, horizon")
+
+
+def eval_ic_series(db: Database, factor: str, horizon: int) -> pd.DataFrame:
+    """The daily rank IC of one factor at one horizon (a few hundred rows per year)."""
+    ic = locate(db, "eval_ic_daily", EVAL_IC_COLS)
+    return db.query_df(f"select trade_date, n_stocks, rank_ic from {ic} where factor = ? and horizon = ? "
+                       f"order by trade_date", [factor, int(horizon)])
+
+
+def eval_quantile_summary(db: Database, factor: str) -> pd.DataFrame:
+    """Mean forward return per quantile bucket and horizon of one factor, with the period."""
+    qs = locate(db, "eval_quantile_summary", EVAL_QUANTILE_COLS)
+    return db.query_df(f"select {', '.join(EVAL_QUANTILE_COLS)} from {qs} where factor = ? "
+                       f"order by horizon, quantile", [factor])

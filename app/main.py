@@ -17,6 +17,7 @@ PAGES = [
     ("stock.py", "Stock", ":material/candlestick_chart:"),
     ("industries.py", "Industries", ":material/factory:"),
     ("backtest.py", "Backtest", ":material/science:"),
+    ("research.py", "Research", ":material/query_stats:"),
     ("alerts.py", "Alerts", ":material/notifications:"),
     ("audit.py", "Audit", ":material/history:"),
 ]

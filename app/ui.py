@@ -115,6 +115,13 @@ def identity() -> str:
     return st.session_state.get("aquant_identity") or audit.actor()
 
 
+def read(fn: Callable[[Database], Any]) -> Any:
+    """Run a section that reads through its own queries (e.g. views/sweep.render) on its own
+    connection, closed as soon as it is done, like every other read of the app."""
+    with Database(load_settings()) as db:
+        return fn(db)
+
+
 def write(fn: Callable[[Database], Any]) -> Any:
     """Run one write (a decision) on its own connection, then drop cached reads so pages show it."""
     with Database(load_settings()) as db:

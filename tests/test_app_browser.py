@@ -234,3 +234,26 @@ def test_nothing_is_shown_without_the_login_and_only_loopback_listens(browser, a
         port = int(app_url.rsplit(":", 1)[1])
         with pytest.raises(OSError):
             socket.create_connection((lan, port), timeout=3).close()
+
+
+def test_research_page_shows_ic_decay_and_quantile_returns_with_their_periods(browser, app_url, demo_db, shots):
+    """The Research page draws the evaluation layer of the demo build: IC over time, IC decay and
+    quantile bars, each titled with the period it covers (the first and last evaluated day)."""
+    import duckdb
+    from playwright.sync_api import expect
+
+    con = duckdb.connect(str(demo_db), read_only=True)
+    try:
+        first, last = con.execute("select min(first_date), max(last_date) "
+                                  "from evaluation.eval_factor_summary").fetchone()
+    finally:
+        con.close()
+    page = visit(browser, app_url, "research", "Research", shots)
+    expect(page.locator(".js-plotly-plot")).to_have_count(3, timeout=60_000)  # IC over time, decay, quantiles
+    for title in ("Rank IC over time", "IC decay", "Mean forward return by quantile"):
+        expect(page.locator(".js-plotly-plot .gtitle", has_text=title)).to_have_count(1, timeout=30_000)
+    decay = page.locator(".js-plotly-plot .gtitle", has_text="IC decay").text_content()
+    assert f"{first} → {last}" in decay, decay
+    assert page.locator('[data-testid="stDataFrame"]').count() == 1  # the summary table
+    assert page.locator(".js-plotly-plot", has_text="Q5").count() == 1  # quintile bars
+    page.close()

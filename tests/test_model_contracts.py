@@ -30,7 +30,7 @@ PUBLIC = {
     "qmt_signals": ["signal_id"],
     "stable_alerts": ["signal_id", "trade_date", "code", "layer", "kind", "rule", "priority", "reason"],
 }
-PUBLIC_SCHEMAS = {"staging", "factors", "signals"}
+PUBLIC_SCHEMAS = {"staging", "factors", "signals", "evaluation"}  # evaluation: research only (docs/evaluation.md)
 
 
 @pytest.fixture(scope="module")

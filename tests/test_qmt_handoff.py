@@ -220,7 +220,7 @@ def test_cli_commands_print_summaries_and_clear_errors(duck, monkeypatch, tmp_pa
     from aquant.qmt.commands import COMMANDS
 
     cmds = {c.name: c for c in COMMANDS}
-    assert list(cmds) == ["backtest", "export-qmt", "import-fills", "reconcile", "paper", "live"]
+    assert list(cmds) == ["backtest", "sweep", "export-qmt", "import-fills", "reconcile", "paper", "live"]
     monkeypatch.setenv("AQUANT_DB", str(duck.duckdb_path))
     monkeypatch.setenv("AQUANT_TARGET", "duckdb")
     with Database(duck) as db:
