@@ -82,7 +82,8 @@ def step_ingest(a: argparse.Namespace) -> None:
                 set_watermark(db, "sample", name, unit, wm, len(chunk))
         if not m.restated.empty:
             load_frame(db, "finance_data", m.restated, "sample", "sample.restated")
-        db.execute("checkpoint")
+        if db.kind == "duckdb":
+            db.execute("checkpoint")
     t_load = time.perf_counter() - t3
     total_rows = sum(rows.values()) + len(m.restated)
     emit({"market_s": t_market, "tables_s": t_tables, "chips_s": t_chips, "load_s": t_load,

@@ -23,6 +23,12 @@ if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = "0" ] && command -v apt-get >/de
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null
 fi
 
+# Java 17 for the Spark target's parity test (tests/test_spark_parity.py): pyspark carries Spark,
+# not the JVM.
+if ! command -v java >/dev/null && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+fi
+
 # Linters, only on a full run like the Meltano smoke: `scripts/test.sh tests/x.py` skips them.
 # sqlfluff: dbt templater on DuckDB, a throwaway DuckDB file, nothing is built.
 if [ "$#" = "0" ]; then

@@ -164,7 +164,7 @@ def test_cli_rejects_bad_date_in_one_line(tmp_path):
 
 def test_cli_rejects_unknown_target(tmp_path):
     r = _cli("ingest", env={"AQUANT_TARGET": "oracle"})
-    assert r.returncode == 1 and "AQUANT_TARGET must be one of duckdb, postgres" in r.stderr
+    assert r.returncode == 1 and "AQUANT_TARGET must be one of duckdb, postgres, spark" in r.stderr
 
 
 def test_cli_ingest_writes_an_audit_row(tmp_path):

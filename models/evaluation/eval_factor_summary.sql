@@ -56,7 +56,7 @@ turnover as (
 )
 
 select
-    cast(ic.factor as varchar) as factor,
+    cast(ic.factor as {{ type_varchar() }}) as factor,
     cast(ic.horizon as integer) as horizon,
     ic.first_date,
     ic.last_date,

@@ -64,7 +64,7 @@ daily as (
 
 select
     trade_date,
-    cast(factor as varchar) as factor,
+    cast(factor as {{ type_varchar() }}) as factor,
     cast(horizon as integer) as horizon,
     cast(n_stocks as bigint) as n_stocks,
     -- rounded to 12 decimals: an IC that is 0 in exact arithmetic comes out as +-1e-17 from the

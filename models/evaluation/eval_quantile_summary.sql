@@ -3,7 +3,7 @@
 -- averaged over days) and the bucket's mean size. An h-session return. Rebuilt in full each time
 -- from eval_quantile_returns_daily (small).
 select
-    cast(factor as varchar) as factor,
+    cast(factor as {{ type_varchar() }}) as factor,
     cast(horizon as integer) as horizon,
     cast(quantile as integer) as quantile,
     min(trade_date) as first_date,

@@ -17,7 +17,7 @@
 -- Chip rows come from the source (akshare CYQ) or, where it has none, from the same algorithm run on
 -- the stock's own turnover (extract/chips.py, source 'derived:cyq'). A day with no chip row still
 -- scores: its chip parts count as neutral (0.5) and chip_data_missing is true.
--- Casts use double precision: dbt.type_float() is FLOAT on DuckDB, a 4-byte REAL.
+-- Casts use type_double() (double precision): dbt.type_float() is FLOAT on DuckDB, a 4-byte REAL.
 {%- set n = var('chip_inflow_window') %}
 
 with quotes as (
@@ -49,7 +49,7 @@ joined as (
         c.avg_cost,
         c.concentration_90,
         case when c.avg_cost > 0 then q.close / c.avg_cost - 1 end as price_vs_cost,
-        case when q.inflow_bars > 0 then cast(q.inflow_days as double precision) / q.inflow_bars end
+        case when q.inflow_bars > 0 then cast(q.inflow_days as {{ type_double() }}) / q.inflow_bars end
             as inflow_persistence,
         case when q.amount_n > 0 then q.inflow_n / q.amount_n end as inflow_ratio,
         c.code is null as chip_data_missing,

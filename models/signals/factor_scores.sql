@@ -26,7 +26,7 @@ joined as (
         t.close,
         st.industry_l1,
         -- varchar as the contract says (PostgreSQL's staging gives text; an incremental run compares)
-        cast(st.board as varchar) as board,
+        cast(st.board as {{ type_varchar() }}) as board,
         st.is_st,
         st.list_date,
         f.industry_score,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-TARGETS = ("duckdb", "postgres")
+TARGETS = ("duckdb", "postgres", "spark")
 
 
 class ConfigError(ValueError):
@@ -66,6 +66,8 @@ class Settings:
     target: str
     duckdb_path: Path
     pg: dict[str, str]
+    # AQUANT_TARGET=spark: the warehouse root (Parquet tables + embedded metastore), see aquant.spark_session
+    spark_dir: Path | None = None
 
     @property
     def is_postgres(self) -> bool:
@@ -73,6 +75,8 @@ class Settings:
 
     def describe(self) -> str:
         """Human-readable location, never including a password."""
+        if self.target == "spark":
+            return f"spark (in-process, {os.environ.get('AQUANT_SPARK_MASTER', 'local[2]')}) warehouse {self.spark_dir}"
         if self.is_postgres:
             return f"postgres://{self.pg['user']}@{self.pg['host']}:{self.pg['port']}/{self.pg['dbname']}"
         return str(self.duckdb_path)
@@ -80,6 +84,8 @@ class Settings:
     def dbt_env(self) -> dict[str, str]:
         """Environment for a dbt subprocess/invocation so profiles.yml resolves to this database."""
         env = {"AQUANT_TARGET": self.target, "AQUANT_DB": str(self.duckdb_path)}
+        if self.spark_dir is not None:
+            env["AQUANT_SPARK_DIR"] = str(self.spark_dir)
         if self.is_postgres:
             env.update({"PGHOST": self.pg["host"], "PGPORT": self.pg["port"], "PGUSER": self.pg["user"],
                         "PGDATABASE": self.pg["dbname"]})
@@ -103,10 +109,12 @@ def _pg_from_env() -> dict[str, str]:
 
 
 def load_settings() -> Settings:
-    """Read AQUANT_TARGET / AQUANT_DB / AQUANT_PG_URL / PG* from the environment."""
+    """Read AQUANT_TARGET / AQUANT_DB / AQUANT_PG_URL / PG* / AQUANT_SPARK_DIR from the environment."""
     target = os.environ.get("AQUANT_TARGET", "duckdb").strip().lower()
     if target not in TARGETS:
         raise ConfigError(f"AQUANT_TARGET must be one of {', '.join(TARGETS)}, got {target!r}")
     db = os.environ.get("AQUANT_DB")
     path = Path(db).expanduser() if db else data_dir() / "warehouse.duckdb"
-    return Settings(target=target, duckdb_path=path.resolve(), pg=_pg_from_env())
+    spark = os.environ.get("AQUANT_SPARK_DIR")
+    spark_dir = (Path(spark).expanduser() if spark else data_dir() / "spark").resolve() if target == "spark" else None
+    return Settings(target=target, duckdb_path=path.resolve(), pg=_pg_from_env(), spark_dir=spark_dir)

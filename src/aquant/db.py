@@ -2,7 +2,8 @@
 
 SQL that shapes data lives in dbt models; here are only the generic verbs the loaders and
 operational writers need: create a managed table, upsert a frame on its natural key, run a
-query into a DataFrame. Both engines get the same SQL (`?` placeholders are translated).
+query into a DataFrame. Every engine gets the same SQL (`?` placeholders are translated); on
+Spark the verbs are emulated on Parquet tables (aquant.spark_db).
 """
 from __future__ import annotations
 
@@ -98,9 +99,17 @@ class Database:
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or load_settings()
         self.kind = self.settings.target
+        self.spark = None
         if self.kind == "duckdb":
             self.settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
             self.con = connect_duckdb(self.settings.duckdb_path)
+        elif self.kind == "spark":
+            # One SparkSession per process, shared with in-process dbt (aquant.spark_session).
+            from .spark_db import SparkBackend
+            from .spark_session import get_session
+
+            self.spark = SparkBackend(get_session(self.settings.spark_dir))
+            self.con = None
         else:
             import psycopg2
 
@@ -117,7 +126,9 @@ class Database:
 
     # -- basics -------------------------------------------------------------------------
     def close(self) -> None:
-        self.con.close()
+        # Spark: the session lives as long as the process (its JVM start costs seconds).
+        if self.con is not None:
+            self.con.close()
 
     def __enter__(self) -> "Database":
         return self
@@ -129,6 +140,8 @@ class Database:
         return sql if self.kind == "duckdb" else _Q.sub("%s", sql.replace("%", "%%"))
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        if self.spark is not None:
+            return self.spark.execute(sql, params)
         if self.kind == "duckdb":
             self.con.execute(sql, params or [])
         else:
@@ -136,6 +149,8 @@ class Database:
                 cur.execute(self._sql(sql), params or None)
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        if self.spark is not None:
+            return self.spark.query(sql, params)
         if self.kind == "duckdb":
             return self.con.execute(sql, params or []).fetchall()
         with self.con.cursor() as cur:
@@ -143,6 +158,8 @@ class Database:
             return cur.fetchall() if cur.description else []
 
     def query_df(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        if self.spark is not None:
+            return self.spark.query_df(sql, params)
         if self.kind == "duckdb":
             return self.con.execute(sql, params or []).df()
         with self.con.cursor() as cur:
@@ -156,7 +173,11 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """All or nothing: a failed load leaves no half-written rows."""
+        """All or nothing: a failed load leaves no half-written rows (not on Spark: aquant.spark_db)."""
+        if self.spark is not None:
+            with self.spark.transaction():
+                yield
+            return
         if self.kind == "duckdb":
             self.con.execute("BEGIN TRANSACTION")
             try:
@@ -178,12 +199,18 @@ class Database:
                 self.con.autocommit = True
 
     def table_exists(self, schema: str, name: str) -> bool:
+        if self.spark is not None:
+            return self.spark.table_exists(schema, name)
         return bool(self.scalar("select count(*) from information_schema.tables where table_schema = ? "
                                 "and table_name = ?", [schema, name]))
 
     def ensure_table(self, t: Table) -> None:
         """Create the table (and its schema, and its versions table) if missing."""
         if t.fqn in self._ensured:
+            return
+        if self.spark is not None:
+            self.spark.ensure_table(t)
+            self._ensured.add(t.fqn)
             return
         self.execute(f"CREATE SCHEMA IF NOT EXISTS {t.schema}")
         self.execute(create_sql(t, self.kind))
@@ -220,6 +247,8 @@ class Database:
         self.ensure_table(t)
         if df.empty:
             return UpsertResult()
+        if self.spark is not None:
+            return UpsertResult(*self.spark.upsert(t, df))
         staged = self._stage(t, df)
         key = ", ".join(q(k) for k in t.key)
         on = " and ".join(f"t.{q(k)} = s.{q(k)}" for k in t.key)
@@ -252,6 +281,8 @@ class Database:
         self.ensure_table(t)
         if df.empty:
             return 0
+        if self.spark is not None:
+            return self.spark.append(t, df)
         staged = self._stage(t, df)
         cols = ", ".join(q(c) for c in t.columns)
         self.execute(f"insert into {t.fqn} ({cols}) select {cols} from {staged}")

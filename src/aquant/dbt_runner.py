@@ -61,6 +61,8 @@ def run_dbt(settings: Settings, args: list[str], vars_: dict | None = None, quie
     """`dbt <args>` from the project root, target and database taken from `settings`."""
     import json
 
+    if settings.target == "spark":
+        return run_dbt_in_process(settings, args, vars_, quiet, target_path)
     root = project_root()
     env = {**os.environ, **settings.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     cmd = [*dbt_command(), *args, "--project-dir", str(root), "--profiles-dir", str(root),
@@ -94,3 +96,37 @@ def run_dbt(settings: Settings, args: list[str], vars_: dict | None = None, quie
         except (ValueError, KeyError):
             inv = None
     return DbtResult(returncode, inv, cmd)
+
+
+def run_dbt_in_process(settings: Settings, args: list[str], vars_: dict | None = None, quiet: bool = False,
+                       target_path: str | None = None) -> DbtResult:
+    """dbt in this process (AQUANT_TARGET=spark): dbt-spark's `session` method then finds the
+    process's SparkSession (aquant.spark_session) instead of starting a second JVM, which the
+    embedded metastore (one process at a time) would refuse."""
+    import json
+
+    from dbt.cli.main import dbtRunner
+
+    from .spark_session import get_session
+
+    get_session(settings.spark_dir)  # this warehouse's session, before dbt-spark asks for one
+    root = project_root()
+    os.environ.update({**settings.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
+    cli = [*args, "--project-dir", str(root), "--profiles-dir", str(root), "--target", settings.target]
+    if target_path:
+        cli += ["--target-path", target_path, "--log-path", str(Path(target_path) / "logs")]
+    if vars_:
+        cli += ["--vars", json.dumps(vars_)]
+    if quiet:
+        cli = ["--quiet", *cli]
+    res = dbtRunner().invoke(cli)
+    if res.exception is not None and not quiet:
+        sys.stderr.write(f"dbt failed: {res.exception}\n")
+    inv = None
+    rr = Path(target_path or root / "target") / "run_results.json"
+    if rr.exists():
+        try:
+            inv = json.loads(rr.read_text())["metadata"]["invocation_id"]
+        except (ValueError, KeyError):
+            inv = None
+    return DbtResult(0 if res.success else 1, inv, ["dbt", *cli])

@@ -10,6 +10,11 @@
 {%- set a_fast = 2.0 / (var('macd_fast') + 1) %}
 {%- set a_slow = 2.0 / (var('macd_slow') + 1) %}
 {%- set a_sig = 2.0 / (var('macd_signal') + 1) %}
+{%- if target.type == 'spark' %}
+-- Spark: the same EMAs in closed form (macros/ema_closed_form.sql): a recursion one level per bar
+-- is one Spark job per bar.
+{{ macd_closed_form(ref('stg_daily_quote_base'), a_fast, a_slow, a_sig) }}
+{%- else %}
 
 with recursive
 
@@ -54,7 +59,7 @@ seeds as (
         close_hfq as ema_slow_hfq,
         -- double precision, not dbt.type_float(): that is FLOAT on DuckDB, a 4-byte REAL, and the
         -- whole DEA recursion would then run in single precision (errors ~1e-6 after a few years).
-        cast(0 as double precision) as dea_hfq,
+        cast(0 as {{ type_double() }}) as dea_hfq,
         true as is_new
     from new_bars
     where bar_seq = 1
@@ -96,3 +101,4 @@ inner join new_bars as b
     on b.code = e.code
     and b.bar_seq = e.bar_seq
 where e.is_new
+{%- endif %}

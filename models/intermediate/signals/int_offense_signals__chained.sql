@@ -186,17 +186,7 @@ trades as (
 -- Follow each stock's chain of non-overlapping trades: first candidate, then the first candidate
 -- after that trade's exit, and so on. Candidates inside an open trade are dropped.
 chain (code, entry_seq, next_entry_seq) as (
-    select t.code, t.entry_seq, t.next_entry_seq
-    from trades as t
-    inner join (select code, min(entry_seq) as first_seq from candidates group by code) as f
-        on t.code = f.code
-        and t.entry_seq = f.first_seq
-    union all
-    select t.code, t.entry_seq, t.next_entry_seq
-    from chain as ch
-    inner join trades as t
-        on t.code = ch.code
-        and t.entry_seq = ch.next_entry_seq
+    {{- offense_chain('trades', 'candidates') }}
 ),
 
 accepted as (
