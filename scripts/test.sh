@@ -26,6 +26,8 @@ fi
 # Java 17 for the Spark target's parity test (tests/test_spark_parity.py): pyspark carries Spark,
 # not the JVM.
 if ! command -v java >/dev/null && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+  # (slim Debian images lack the man1 folder the package's update-alternatives step writes to)
+  mkdir -p /usr/share/man/man1
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null
 fi
 
