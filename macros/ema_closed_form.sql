@@ -16,7 +16,8 @@
   `seed` is an SQL expression over `src` columns evaluated on bar 1.
 -#}
 {% macro ema_cte(name, src, value, alpha, seed, block=64) -%}
-{%- set r = 1 - alpha %}
+{%- set r = 'cast(' ~ (1 - alpha) ~ ' as ' ~ type_double() ~ ')' %}
+{%- set alpha = 'cast(' ~ alpha ~ ' as ' ~ type_double() ~ ')' %}
 {{ name }}_blk as (
     select
         code,
@@ -65,9 +66,13 @@
 )
 {%- endmacro %}
 
-{#- factor_macd on Spark: the same columns as the recursive model, every bar rebuilt (incremental
-    models rebuild whole on Spark, macros/spark_compat.sql). -#}
-{% macro macd_closed_form(quotes, a_fast, a_slow, a_sig) %}
+{#- factor_macd without recursion (Spark, PostgreSQL): the same columns as the recursive model.
+    `state` (optional, incremental runs): a relation with each stock's last stored row (code,
+    trade_date, bar_seq, ema_fast_hfq, ema_slow_hfq, dea_hfq); only bars after it are computed, and
+    the EMAs start from the stored state instead of the first close, exactly as the recursion
+    continues it. Without `state` every bar is rebuilt (Spark rebuilds incremental models whole,
+    macros/spark_compat.sql). -#}
+{% macro macd_closed_form(quotes, a_fast, a_slow, a_sig, state=none) %}
 with bars as (
     select
         q.code,
@@ -75,26 +80,45 @@ with bars as (
         q.close_hfq,
         q.adj_factor,
         -- bigint as on DuckDB/PostgreSQL (Spark's row_number is an int); the contracts say bigint
+        -- bar_seq: 1.. over the bars computed here; seq_base: the stored bars before them
         cast(row_number() over (partition by q.code order by q.trade_date) as bigint) as bar_seq
+        {%- if state is not none %},
+        coalesce(s.bar_seq, 0) as seq_base,
+        coalesce(s.ema_fast_hfq, q.close_hfq) as seed_fast,
+        coalesce(s.ema_slow_hfq, q.close_hfq) as seed_slow,
+        coalesce(s.dea_hfq, cast(0 as {{ type_double() }})) as seed_dea
+        {%- else %},
+        cast(0 as bigint) as seq_base,
+        q.close_hfq as seed_fast,
+        q.close_hfq as seed_slow,
+        cast(0 as {{ type_double() }}) as seed_dea
+        {%- endif %}
     from {{ quotes }} as q
+    {%- if state is not none %}
+    left join {{ state }} as s on s.code = q.code
+    where s.trade_date is null or q.trade_date > s.trade_date
+    {%- endif %}
 ),
 
-{{ ema_cte('ema_fast', 'bars', 'close_hfq', a_fast, 'close_hfq') }},
+{{ ema_cte('ema_fast', 'bars', 'close_hfq', a_fast, 'seed_fast') }},
 
-{{ ema_cte('ema_slow', 'bars', 'close_hfq', a_slow, 'close_hfq') }},
+{{ ema_cte('ema_slow', 'bars', 'close_hfq', a_slow, 'seed_slow') }},
 
 difs as (
-    select f.code, f.bar_seq, f.ema as ema_fast_hfq, s.ema as ema_slow_hfq, f.ema - s.ema as dif_hfq
+    select
+        f.code, f.bar_seq, f.ema as ema_fast_hfq, s.ema as ema_slow_hfq, f.ema - s.ema as dif_hfq,
+        b.seed_dea
     from ema_fast as f
     inner join ema_slow as s on s.code = f.code and s.bar_seq = f.bar_seq
+    inner join bars as b on b.code = f.code and b.bar_seq = f.bar_seq
 ),
 
-{{ ema_cte('ema_dea', 'difs', 'dif_hfq', a_sig, 'cast(0 as ' ~ type_double() ~ ')') }}
+{{ ema_cte('ema_dea', 'difs', 'dif_hfq', a_sig, 'seed_dea') }}
 
 select
     b.code,
     b.trade_date,
-    b.bar_seq,
+    b.bar_seq + b.seq_base as bar_seq,
     b.adj_factor,
     d.ema_fast_hfq,
     d.ema_slow_hfq,

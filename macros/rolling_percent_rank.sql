@@ -4,7 +4,8 @@
   Null when the frame holds fewer than `min_rows` rows.
 
   Returns a full select (partition_col, order_col, pct) over `relation`, which must already be
-  filtered to valid values. DuckDB has framed percent_rank; other engines get an exact band
+  filtered to valid values. DuckDB has framed percent_rank; PostgreSQL collects each frame into an
+  array (a framed array_agg) and counts the smaller elements; other engines get an exact band
   self-join on a row number (slower, same result).
 
   `after` (an SQL expression of the order column's type, optional): rank only the rows after it,
@@ -31,6 +32,32 @@
         partition by {{ partition_col }} order by {{ order_col }}
         rows between {{ window - 1 }} preceding and current row
     )
+{% endmacro %}
+
+{#- PostgreSQL: framed percent_rank is not supported, and the band self-join pairs every row with
+    `window` others through a hash join and a group by (76 s of a 104 s build at 500 x 3 years).
+    A framed array_agg gives each row its frame in one sorted pass; counting the elements below the
+    current value is percent_rank's numerator (ties count as not smaller, as in percent_rank). -#}
+{% macro postgres__rolling_percent_rank(relation, partition_col, order_col, value_col, window, min_rows) %}
+    select
+        {{ partition_col }},
+        {{ order_col }},
+        case
+            when cardinality(frame) >= {{ [min_rows, 2] | max }}
+                then cast((select count(*) from unnest(frame) as f(x) where f.x < v) as {{ type_double() }})
+                    / (cardinality(frame) - 1)
+        end as pct
+    from (
+        select
+            {{ partition_col }},
+            {{ order_col }},
+            {{ value_col }} as v,
+            array_agg({{ value_col }}) over (
+                partition by {{ partition_col }} order by {{ order_col }}
+                rows between {{ window - 1 }} preceding and current row
+            ) as frame
+        from {{ relation }}
+    ) as framed
 {% endmacro %}
 
 {% macro default__rolling_percent_rank(relation, partition_col, order_col, value_col, window, min_rows) %}

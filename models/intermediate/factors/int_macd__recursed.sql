@@ -10,10 +10,30 @@
 {%- set a_fast = 2.0 / (var('macd_fast') + 1) %}
 {%- set a_slow = 2.0 / (var('macd_slow') + 1) %}
 {%- set a_sig = 2.0 / (var('macd_signal') + 1) %}
-{%- if target.type == 'spark' %}
--- Spark: the same EMAs in closed form (macros/ema_closed_form.sql): a recursion one level per bar
--- is one Spark job per bar.
+{%- if target.type in ('spark', 'postgres') %}
+-- Spark and PostgreSQL: the same EMAs in closed form (macros/ema_closed_form.sql): a recursion one
+-- level per bar is one Spark job per bar, and PostgreSQL re-scans the bars at every level
+-- (O(days x rows)). Incremental runs continue from each stock's stored state, as below.
+{%- if is_incremental() %}
+with state as (
+    select code, trade_date, bar_seq, ema_fast_hfq, ema_slow_hfq, dea_hfq
+    from (
+        select
+            *,
+            row_number() over (partition by code order by trade_date desc) as rn
+        from {{ this }}
+    ) as latest
+    where rn = 1
+),
+
+macd as (
+{{ macd_closed_form(ref('stg_daily_quote_base'), a_fast, a_slow, a_sig, state='state') }}
+)
+
+select * from macd
+{%- else %}
 {{ macd_closed_form(ref('stg_daily_quote_base'), a_fast, a_slow, a_sig) }}
+{%- endif %}
 {%- else %}
 
 with recursive
