@@ -1,9 +1,9 @@
 """PostgreSQL's non-quadratic paths give DuckDB's numbers (issue 15).
 
-- int_macd__recursed on PostgreSQL is the closed-form EMA (macros/ema_closed_form.sql), not the
-  recursive CTE DuckDB runs; built to day D and then continued incrementally on PostgreSQL, it must
-  equal a DuckDB full build of the same sample market within 1e-9 (the incremental run continues
-  each stock's stored EMA state).
+- int_macd__recursed on PostgreSQL, built to day D and then continued incrementally, must equal a
+  DuckDB full build of the same sample market within 1e-9 (the incremental run continues each
+  stock's stored EMA state). PostgreSQL runs the recursion, as DuckDB does: the closed form was
+  tried and reverted, because its ~1e-14 differences flip factor_technical's crossing tests.
 - postgres__rolling_percent_rank counts smaller elements of a framed array_agg instead of a band
   self-join; factor_valuation (with a window short enough to slide on the sample) must equal
   DuckDB's framed percent_rank, and on a hand-made table with ties, short partitions and a
