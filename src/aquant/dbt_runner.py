@@ -56,6 +56,19 @@ def _run_tee(cmd: list[str], cwd: Path, env: dict[str, str], quiet: bool) -> tup
     return proc.wait(), "".join(lines)
 
 
+def _invocation_id(target: Path) -> str | None:
+    """The invocation id of the run that wrote `target`/run_results.json (None if absent or torn)."""
+    import json
+
+    rr = target / "run_results.json"
+    if not rr.exists():
+        return None
+    try:
+        return json.loads(rr.read_text())["metadata"]["invocation_id"]
+    except (ValueError, KeyError):
+        return None
+
+
 def run_dbt(settings: Settings, args: list[str], vars_: dict | None = None, quiet: bool = False,
             target_path: str | None = None) -> DbtResult:
     """`dbt <args>` from the project root, target and database taken from `settings`."""
@@ -88,14 +101,7 @@ def run_dbt(settings: Settings, args: list[str], vars_: dict | None = None, quie
         time.sleep(0.5 * (attempt + 1))
     if quiet and returncode != 0:
         sys.stderr.write(output)
-    inv = None
-    rr = Path(target_path or root / "target") / "run_results.json"
-    if rr.exists():
-        try:
-            inv = json.loads(rr.read_text())["metadata"]["invocation_id"]
-        except (ValueError, KeyError):
-            inv = None
-    return DbtResult(returncode, inv, cmd)
+    return DbtResult(returncode, _invocation_id(Path(target_path or root / "target")), cmd)
 
 
 def run_dbt_in_process(settings: Settings, args: list[str], vars_: dict | None = None, quiet: bool = False,
@@ -122,11 +128,4 @@ def run_dbt_in_process(settings: Settings, args: list[str], vars_: dict | None =
     res = dbtRunner().invoke(cli)
     if res.exception is not None and not quiet:
         sys.stderr.write(f"dbt failed: {res.exception}\n")
-    inv = None
-    rr = Path(target_path or root / "target") / "run_results.json"
-    if rr.exists():
-        try:
-            inv = json.loads(rr.read_text())["metadata"]["invocation_id"]
-        except (ValueError, KeyError):
-            inv = None
-    return DbtResult(0 if res.success else 1, inv, ["dbt", *cli])
+    return DbtResult(0 if res.success else 1, _invocation_id(Path(target_path or root / "target")), ["dbt", *cli])
