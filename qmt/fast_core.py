@@ -32,6 +32,7 @@ import pandas as pd
 
 from .broker import OrderRequest, OrderResult
 from .costs import CostModel, Fee
+from .data import DayBars
 from .rules import RuleBook, _sse_sessions, sessions_since_listing
 from .sim_broker import BAR_COLS, SimBroker
 
@@ -166,14 +167,19 @@ class FastSimBroker(SimBroker):
         self._day_i: int | None = None
         self._rows: dict[str, list[float]] = {}
 
-    def start_day(self, day, bars: pd.DataFrame) -> None:  # noqa: ANN001
+    def start_day(self, day, bars: pd.DataFrame | DayBars) -> None:  # noqa: ANN001
         """As SimBroker.start_day; the day's columns also kept as Python lists (indexing a list
-        is several times cheaper than a numpy scalar), delistings found without sorting the book."""
+        is several times cheaper than a numpy scalar), delistings found without sorting the book.
+        `bars` may be a data.DayBars (lists already)."""
         self.day = pd.Timestamp(day)
-        codes = bars["code"].to_numpy() if "code" in bars.columns else bars.index.to_numpy()
-        self._idx = dict(zip(codes.tolist(), range(len(codes))))
-        self._arr = {c: bars[c].to_numpy(dtype=float) for c in BAR_COLS}
-        self._rows = {c: a.tolist() for c, a in self._arr.items()}
+        if isinstance(bars, DayBars):  # the backtest's form: lists already (data.bars_by_day)
+            self._idx = dict(zip(bars.codes, range(len(bars.codes))))
+            self._arr, self._rows = {}, bars.cols
+        else:
+            codes = bars["code"].to_numpy() if "code" in bars.columns else bars.index.to_numpy()
+            self._idx = dict(zip(codes.tolist(), range(len(codes))))
+            self._arr = {c: bars[c].to_numpy(dtype=float) for c in BAR_COLS}
+            self._rows = {c: a.tolist() for c, a in self._arr.items()}
         self._used = {}
         for h in self._hold.values():
             h.sellable = h.qty

@@ -20,6 +20,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from .broker import OrderRequest, Position
@@ -167,15 +168,84 @@ def _num(x: Any) -> float | None:
     return v if v == v and v > 0 else None
 
 
+SIGNAL_FIELDS = ("code", "kind", "signal_id", "priority", "composite_score", "stop_loss", "take_profit", "close")
+
+
+@dataclass
+class DaySignals:
+    """D's offense signals as plain rows (tuples of SIGNAL_FIELDS, the frame's order), and D's
+    rotation targets as (code, target_weight) rows: what `decide` reads.
+
+    Why not the DataFrames: filtering and zipping a small frame costs ~0.1 ms per call, which
+    over a full-market backtest weighed more than the decisions. `of` converts a day's frames
+    (paper trading, tests); the backtest converts the whole period's columns once and cuts them
+    by day (`split_by_day`): the same values either way. A missing column reads as None.
+    """
+
+    rows: list[tuple] = field(default_factory=list)
+    targets: list[tuple[str, float]] = field(default_factory=list)
+
+    @staticmethod
+    def columns(frame: pd.DataFrame | None) -> list[list]:
+        """The SIGNAL_FIELDS columns of a signals frame as Python lists (score NaN -> 0, as ranked)."""
+        n = 0 if frame is None else len(frame)
+        if not n:
+            return [[] for _ in SIGNAL_FIELDS]
+        return [(frame[c].fillna(0.0) if c == "composite_score" else frame[c]).tolist() if c in frame.columns
+                else [None] * n for c in SIGNAL_FIELDS]
+
+    @staticmethod
+    def target_rows(targets: pd.DataFrame | None) -> list[tuple[str, float]]:
+        if targets is None or targets.empty:
+            return []
+        return list(zip(targets["code"].tolist(), targets["target_weight"].tolist()))
+
+    @classmethod
+    def of(cls, signals: "pd.DataFrame | DaySignals | None", targets: pd.DataFrame | None = None) -> "DaySignals":
+        if isinstance(signals, DaySignals):
+            return signals
+        return cls(list(zip(*cls.columns(signals))), cls.target_rows(targets))
+
+    def sells(self) -> list[tuple[str, str | None]]:
+        """(code, signal_id) of the sell signals, in the frame's order."""
+        return [(r[0], r[2]) for r in self.rows if r[1] == "sell"]
+
+    def ranked_buys(self) -> list[tuple]:
+        """Buy signals best first: priority (NaN last), score descending, code."""
+        return sorted(((r[3], r[4], r[0], r[2], r[5], r[6]) for r in self.rows if r[1] == "buy"),
+                      key=lambda t: (t[0] != t[0], t[0] if t[0] == t[0] else 0, -t[1], t[2]))
+
+
+def split_by_day(signals: pd.DataFrame, targets: pd.DataFrame | None) -> dict[pd.Timestamp, DaySignals]:
+    """Every day's DaySignals of a backtest at once: columns converted once, cut by day (the rows
+    of a day keep the frame's order, as a groupby gives them)."""
+    out: dict[pd.Timestamp, DaySignals] = {}
+    if signals is not None and not signals.empty:
+        order = np.argsort(signals["trade_date"].to_numpy(), kind="stable")
+        s = signals.iloc[order]
+        rows = list(zip(*DaySignals.columns(s)))
+        dates = s["trade_date"].to_numpy()
+        cuts = np.flatnonzero(dates[1:] != dates[:-1]) + 1
+        for lo, hi in zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(s)].tolist()):
+            out[pd.Timestamp(dates[lo])] = DaySignals(rows[lo:hi])
+    if targets is not None and not targets.empty:
+        for d, g in targets.groupby("rebalance_date"):
+            out.setdefault(pd.Timestamp(d), DaySignals()).targets = DaySignals.target_rows(g)
+    return out
+
+
 def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, closes: Mapping[str, float],
-           signals: pd.DataFrame, targets: pd.DataFrame, industries: Mapping[str, str], state: StrategyState,
+           signals: "pd.DataFrame | DaySignals | None", targets: pd.DataFrame | None,
+           industries: Mapping[str, str], state: StrategyState,
            params: StrategyParams, rules: RuleBook = RuleBook(), market_return: float | None = None) -> Decision:
     """Orders for the next session from day D's close.
 
     `signals` are D's offense signals, `targets` D's rotation targets (may be empty), `closes`
-    D's close per code (held and signalled codes), `industries` code -> industry_l1.
+    D's close per code (held and signalled codes), `industries` code -> industry_l1. `signals`
+    may be a DaySignals with the targets in it (the backtest's form; `targets` is then unused).
     """
     p, out = params, Decision()
+    day_sig = DaySignals.of(signals, targets)
     price = lambda c: closes.get(c) or 0.0  # noqa: E731
     equity = cash + sum(pos.qty * (price(c) or pos.cost) for c, pos in positions.items())
     selling: dict[str, int] = {}  # code -> qty being sold at the open
@@ -214,9 +284,7 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
             sell(code, positions[code].qty, reason)
         state.retry_sells.pop(code, None)
 
-    sig = signals if signals is not None else pd.DataFrame(columns=["kind"])
-    sells = sig[sig["kind"] == "sell"]
-    for code, sid in ([] if sells.empty else zip(sells["code"], sells["signal_id"])):  # zip: itertuples is slow
+    for code, sid in day_sig.sells():
         if code in positions:
             sell(code, positions[code].qty, "signal", sid)
 
@@ -231,14 +299,15 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
             if m.entry_reason == "rotation" and m.bars_held >= p.rotation_max_hold_days:
                 sell(code, pos.qty, "time")
 
-    rebalance = targets is not None and not targets.empty and equity > 0  # the rotation's calendar
+    tgt = day_sig.targets
+    rebalance = bool(tgt) and equity > 0  # the rotation's calendar
     next_day = day + pd.Timedelta(days=1)
     # rotation toward today's targets
     buys: list[tuple[str, float, str, str | None, float | None, float | None]] = []  # code, value, reason, sid, sl, tp
     if p.use_targets and rebalance and not p.rotation_exit:
         # Rotation picks what enters: held codes keep their own exits; only new codes are bought,
         # with take-profit / stop-loss at the signal layer's percentages of D's close.
-        for code, w in sorted(zip(targets["code"], targets["target_weight"])):
+        for code, w in sorted(tgt):
             w, px = min(float(w), p.max_weight_stock), price(code)
             if code in positions:
                 continue
@@ -248,7 +317,7 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
                 buys.append((code, w * equity, "rotation", None, px * (1 - p.rotation_stop_loss_pct),
                              px * (1 + p.rotation_take_profit_pct)))
     elif p.use_targets and rebalance:  # rotation_exit: the old rotation, every holding re-weighted
-        tw = {c: min(float(w), p.max_weight_stock) for c, w in zip(targets["code"], targets["target_weight"])}
+        tw = {c: min(float(w), p.max_weight_stock) for c, w in tgt}
         for code, pos in positions.items():
             if code not in tw:
                 sell(code, pos.qty, "rotation")
@@ -263,11 +332,7 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
                 buys.append((code, (w - cur) * equity, "rotation", None, None, None))
 
     # buy signals, best first
-    bs = sig[sig["kind"] == "buy"]
-    ranked = [] if bs.empty else sorted(zip(bs["priority"], bs["composite_score"].fillna(0.0), bs["code"],
-                                            bs["signal_id"], bs["stop_loss"], bs["take_profit"]),
-                    key=lambda t: (t[0] != t[0], t[0] if t[0] == t[0] else 0, -t[1], t[2]))  # NaN priority last
-    for _prio, _score, code, sid, sl, tp in ranked:
+    for _prio, _score, code, sid, sl, tp in day_sig.ranked_buys():
         w = min(p.buy_weight, p.max_weight_stock)
         buys.append((code, w * equity, "signal", sid, _num(sl), _num(tp)))
 
