@@ -34,7 +34,7 @@ from .broker import OrderRequest, OrderResult
 from .costs import CostModel, Fee
 from .data import DayBars
 from .rules import RuleBook, _sse_sessions, sessions_since_listing
-from .sim_broker import BAR_COLS, SimBroker
+from .sim_broker import BAR_COLS, SimBroker, _Holding, _Lot, to_cents
 
 ENGINES = ("fast", "reference")
 DEFAULT_ENGINE = "fast"  # identical results to the reference (tests/test_qmt_fast_core.py)
@@ -166,6 +166,8 @@ class FastSimBroker(SimBroker):
         self._ld_i: dict[str, int | None] = {}
         self._day_i: int | None = None
         self._rows: dict[str, list[float]] = {}
+        self._oid_day: pd.Timestamp | None = None
+        self._oid, self._date = "", None
 
     def start_day(self, day, bars: pd.DataFrame | DayBars) -> None:  # noqa: ANN001
         """As SimBroker.start_day; the day's columns also kept as Python lists (indexing a list
@@ -243,21 +245,113 @@ class FastSimBroker(SimBroker):
         return self.rules.limit_prices(pre_close, board, st, self.day, listed_session=n, list_date=ld,
                                        exchange=code.rpartition(".")[2].upper())
 
+    def _order_id(self) -> str:
+        """The reference's `sim-YYYYMMDD-n` id, the date text formatted once per day (formatting a
+        Timestamp costs more than the rest of an order's bookkeeping)."""
+        self._seq += 1
+        return self._oid + str(self._seq)
+
     def submit(self, order: OrderRequest) -> OrderResult:
-        """A standing order the bar does not trigger is answered without the full path."""
-        if order.order_type in ("stop", "target") and order.side == "sell" and self.day is not None \
-                and order.qty > 0:
-            i = self._idx.get(order.code)
-            if i is not None and self._v[i] > 0:
-                o, p = self._o[i], order.price
-                hit = (o <= p or self._l[i] <= p) if order.order_type == "stop" else (o >= p or self._h[i] >= p)
-                if not hit:
-                    if not order.order_id:
-                        self._seq += 1
-                        order.order_id = f"sim-{self.day:%Y%m%d}-{self._seq}"
-                    return OrderResult(order.order_id, order.code, order.side, int(order.qty),
-                                       status="untriggered")
+        """A standing order the bar does not trigger is answered without the full path; a market
+        order on a traded bar takes `_submit_market`; anything else the reference path."""
+        if self.day is None:
+            return super().submit(order)
+        if self._oid_day is not self.day:  # the day's id prefix and date, once per day
+            self._oid_day, self._oid, self._date = self.day, f"sim-{self.day:%Y%m%d}-", self.day.date()
+        if not order.order_id:
+            order.order_id = self._order_id()
+        if order.qty <= 0:
+            return super().submit(order)
+        i = self._idx.get(order.code)
+        if i is None or not self._v[i] > 0:
+            return super().submit(order)  # suspended: rejected by the reference
+        if order.order_type == "market":
+            return self._submit_market(order, i)
+        if order.order_type in ("stop", "target") and order.side == "sell":
+            o, p = self._o[i], order.price
+            hit = (o <= p or self._l[i] <= p) if order.order_type == "stop" else (o >= p or self._h[i] >= p)
+            if not hit:
+                return OrderResult(order.order_id, order.code, order.side, int(order.qty), status="untriggered")
         return super().submit(order)
+
+    def _submit_market(self, order: OrderRequest, i: int) -> OrderResult:
+        """SimBroker.submit for a market order on bar row `i` (traded, positive quantity, id set),
+        statement for statement, with the bar read from the day's lists and the money in integer
+        cents (FastCostModel.fee_cents; the Decimal path where it does not apply)."""
+        code, side = order.code, order.side
+        res = OrderResult(order.order_id, code, side, int(order.qty))
+        px = self._o[i]
+        down, up = self.limits(code, self._rows["pre_close"][i])
+        if side == "buy" and px >= up:
+            return self._reject(order, res, int(order.qty), f"limit up {up:.2f}: no buy when sealed")
+        if side == "sell" and px <= down:
+            return self._reject(order, res, int(order.qty), f"limit down {down:.2f}: no sell when sealed")
+        px = self.costs.slipped(side, px, max(self._l[i], down), min(self._h[i], up))
+        board = self._board(code)[0]
+        want, why = int(order.qty), ""
+        cap = int(self.volume_share * self._v[i]) - self._used.get(code, 0)
+        h = self._hold.get(code)
+        rules = self.rules
+        if side == "sell":
+            sellable = h.sellable if h else 0
+            if sellable <= 0:
+                why = "T+1: shares bought today are not sellable" if h and h.qty > 0 else "no position to sell"
+                return self._reject(order, res, want, why)
+            q = min(want, sellable)
+            if q < want:
+                why = "T+1: only %d sellable" % sellable if h.qty > sellable else "exceeds position"
+            if cap < q:
+                q, why = max(cap, 0), f"volume cap {self.volume_share:.0%} of bar volume"
+            q2 = rules.sell_qty(q, sellable, board, self.day)
+            if q2 < q:
+                why = why or "odd lot: only the whole remainder may be sold below a lot"
+            q = q2
+        else:
+            q = want
+            if cap < q:
+                q, why = max(cap, 0), f"volume cap {self.volume_share:.0%} of bar volume"
+            q2 = rules.buy_qty(q, board, self.day)
+            if q2 < q:
+                why = why or "lot size: buys in board lots only"
+            q = q2
+            if q > 0 and self._buy_cost_c(px, q, code) > self._cash_c:
+                q = self._affordable_qty(px, q, board, code)
+                why = "insufficient cash"
+        if q <= 0:
+            return self._reject(order, res, want, why or "nothing to trade")
+        fee_c = self.costs.fee_cents(side, px, q, self.day, code)
+        if fee_c is None:
+            fee_c = to_cents(self.costs.fee(side, px, q, self.day, code).total)
+        pc = _exact_cents(px)
+        value_c = (pc if pc is not None else to_cents(px)) * q
+        tax_c = 0
+        pnl = 0.0
+        if side == "buy":
+            if h is None:
+                h = self._hold[code] = _Holding()
+            h.cost = (h.cost * h.qty + (value_c + fee_c) / 100) / (h.qty + q)
+            h.qty += q
+            if h.lots and h.lots[-1].acquired == self._date and not h.lots[-1].divs:
+                h.lots[-1].qty += q
+            else:
+                h.lots.append(_Lot(q, self._date))
+            self._cash_c -= value_c + fee_c
+        else:
+            due = self._take_lots(h, q)  # dividend tax withheld at the sale
+            tax_c = to_cents(due) if due else 0
+            pnl = (value_c - fee_c - tax_c) / 100 - h.cost * q
+            h.qty -= q
+            h.sellable -= q
+            self._cash_c += value_c - fee_c - tax_c
+            if h.qty == 0:
+                del self._hold[code]
+        self.last_close.setdefault(code, px)
+        self._used[code] = self._used.get(code, 0) + q
+        self._fill(order, px, q, fee_c + tax_c, tax_c, pnl, res)
+        if q < want:
+            self._reject(order, res, want - q, why)
+            res.status = "partial"
+        return res
 
 
 def broker_class(engine: str) -> type[SimBroker]:

@@ -246,8 +246,9 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
     """
     p, out = params, Decision()
     day_sig = DaySignals.of(signals, targets)
-    price = lambda c: closes.get(c) or 0.0  # noqa: E731
-    equity = cash + sum(pos.qty * (price(c) or pos.cost) for c, pos in positions.items())
+    get_close = closes.get
+    price = lambda c: get_close(c) or 0.0  # noqa: E731
+    equity = cash + sum(pos.qty * (get_close(c) or pos.cost) for c, pos in positions.items())
     selling: dict[str, int] = {}  # code -> qty being sold at the open
 
     def sell(code: str, qty: int, reason: str, signal_id: str | None = None) -> None:
@@ -256,9 +257,12 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
             selling[code] = selling.get(code, 0) + qty
             out.orders.append(OrderRequest(code, "sell", qty, reason=reason, signal_id=signal_id))
 
+    meta = state.meta
     for code, pos in positions.items():  # peaks of the trailing stops, sessions held
-        m = state.meta.setdefault(code, PositionMeta(code, peak_close=pos.cost, industry=industries.get(code)))
-        m.peak_close = max(m.peak_close, price(code))
+        m = meta.get(code)
+        if m is None:
+            m = meta[code] = PositionMeta(code, peak_close=pos.cost, industry=industries.get(code))
+        m.peak_close = max(m.peak_close, get_close(code) or 0.0)
         m.bars_held += 1
     state.equity_peak = max(state.equity_peak, equity)
 
@@ -289,13 +293,14 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
             sell(code, positions[code].qty, "signal", sid)
 
     if p.trail_stop_position:
+        keep = 1 - p.trail_stop_position
         for code, pos in positions.items():
-            m = state.meta[code]
-            if price(code) and price(code) <= m.peak_close * (1 - p.trail_stop_position):
+            px = get_close(code)
+            if px and px <= meta[code].peak_close * keep:
                 sell(code, pos.qty, "risk")
     if not p.rotation_exit and p.rotation_max_hold_days:
         for code, pos in positions.items():  # time exit of a rotation entry (a signal's comes as a signal)
-            m = state.meta[code]
+            m = meta[code]
             if m.entry_reason == "rotation" and m.bars_held >= p.rotation_max_hold_days:
                 sell(code, pos.qty, "time")
 
