@@ -164,7 +164,8 @@ def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, ta
     rows: list[tuple] = []
     applied: list[tuple] = []
     empty, no_signals = pd.DataFrame(columns=["kind"]), DaySignals()
-    for d, bars in day_bars:
+    mkt_of = mkt.to_numpy().tolist()  # per day, in the loop's order (Series.get per day is slow)
+    for k, (d, bars) in enumerate(day_bars):
         ev = div_by.get(d)
         ex = dict(zip(ev["code"], ev["ex_date"])) if ev is not None else {}
         for a in execute_day(broker, state, d, bars, ev, plan):
@@ -187,7 +188,7 @@ def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, ta
             if c not in closes and v == v and v:
                 closes[c] = float(v)
         plan = decide(d, held, broker.cash(), closes, sigs, tgts, industries,
-                      state, p, broker.rules, float(mkt.get(d, 0.0)))
+                      state, p, broker.rules, float(mkt_of[k]))
 
     eq = pd.DataFrame(rows, columns=["trade_date", "equity", "cash"])
     eq["drawdown"] = metrics.drawdown(eq["equity"], p.initial_cash)

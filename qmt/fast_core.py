@@ -202,12 +202,16 @@ class FastSimBroker(SimBroker):
                 "pre_close": r["pre_close"][i], "volume": r["volume"][i]}
 
     def end_day(self) -> float:
-        close, idx = self._rows["close"], self._idx
-        for code in self._hold:
+        """As SimBroker.end_day: marks, then cash + the marked value summed in the book's order
+        (one pass: each holding's mark depends on that holding only)."""
+        close, idx, last = self._rows["close"], self._idx, self.last_close
+        value = 0
+        for code, h in self._hold.items():
             i = idx.get(code)
             if i is not None:
-                self.last_close[code] = close[i]
-        return self.equity()
+                last[code] = close[i]
+            value += h.qty * last.get(code, h.cost)
+        return self._cash + value
 
     def marks(self, codes: set[str]) -> dict[str, float]:
         close, idx = self._rows.get("close", []), self._idx
