@@ -33,7 +33,7 @@ import pandas as pd
 from .broker import OrderRequest, OrderResult
 from .costs import CostModel, Fee
 from .data import DayBars
-from .rules import RuleBook, _sse_sessions, sessions_since_listing
+from .rules import MIN_TICK_RULE_FROM, RuleBook, _as_date, _sse_sessions, sessions_since_listing
 from .sim_broker import BAR_COLS, SimBroker, _Holding, _Lot, to_cents
 
 ENGINES = ("fast", "reference")
@@ -72,6 +72,24 @@ class FastRuleBook(RuleBook):
         if hit is None:
             hit = self._cache[key] = RuleBook.lot(self, board, day)
         return hit
+
+    def limit_prices(self, pre_close, board, is_st, day, *, listed_session=None, list_date=None,  # noqa: ANN001, ANN201
+                     exchange=None):  # noqa: ANN001
+        """RuleBook.limit_prices; for a long-listed stock (no listing arguments) the band's width
+        and one-tick floor are looked up once per board, ST flag, day and exchange."""
+        if listed_session is not None or not pre_close or pre_close != pre_close:
+            return RuleBook.limit_prices(self, pre_close, board, is_st, day, listed_session=listed_session,
+                                         list_date=list_date, exchange=exchange)
+        key = ("band", board, is_st, day, exchange)
+        band = self._cache.get(key)
+        if band is None:
+            tick_from = MIN_TICK_RULE_FROM.get(exchange) if exchange else None
+            band = self._cache[key] = (self.limit_pct(board, is_st, day),
+                                       tick_from is not None and _as_date(day) >= tick_from)
+        if band[0] is None:
+            return 0.0, float("inf")
+        hit = self._cache.get(("px", pre_close, band[0], band[1]))
+        return hit if hit is not None else RuleBook.limit_prices(self, pre_close, board, is_st, day, exchange=exchange)
 
     def stamp_rule(self, day):  # noqa: ANN001, ANN201
         key = ("stamp", day)
@@ -246,8 +264,15 @@ class FastSimBroker(SimBroker):
         if n <= 0:  # day before the listing date: as sessions_since_listing (None)
             n = sessions_since_listing(ld, self.day)
         board, st = self._board(code)
-        return self.rules.limit_prices(pre_close, board, st, self.day, listed_session=n, list_date=ld,
-                                       exchange=code.rpartition(".")[2].upper())
+        exchange, rules = code.rpartition(".")[2].upper(), self.rules
+        if n is not None:
+            rule = rules.new_listing_rule(board, ld, exchange)
+            if rule is not None and (n <= rule.free_sessions or (n == 1 and rule.first_day_up is not None)):
+                return rules.limit_prices(pre_close, board, st, self.day, listed_session=n, list_date=ld,
+                                          exchange=exchange)
+        # no new-listing branch applies: RuleBook.limit_prices falls through to the board's band,
+        # which is what it gives without the listing arguments (FastRuleBook caches that band per day)
+        return rules.limit_prices(pre_close, board, st, self.day, exchange=exchange)
 
     def _order_id(self) -> str:
         """The reference's `sim-YYYYMMDD-n` id, the date text formatted once per day (formatting a

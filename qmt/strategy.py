@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field, fields
+from functools import lru_cache
 from typing import Any, Mapping
 
 import numpy as np
@@ -346,8 +347,9 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
 
     # money and caps after the sells
     budget = cash + sum(q * price(c) for c, q in selling.items()) * 0.998
-    held_after = {c: (pos.qty - selling.get(c, 0)) * price(c) for c, pos in positions.items()
-                  if pos.qty - selling.get(c, 0) > 0}
+    sold = selling.get
+    held_after = {c: (pos.qty - sold(c, 0)) * (get_close(c) or 0.0) for c, pos in positions.items()
+                  if pos.qty - sold(c, 0) > 0}
     ind_w: dict[str, float] = {}
     for c, v in held_after.items():
         ind = industries.get(c) or f"?{c}"  # unknown industry: no shared cap
@@ -396,13 +398,20 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
         if left <= 0 or not m:
             continue
         if m.stop_loss:
-            out.standing.append(OrderRequest(code, "sell", left, "stop", round_price(m.stop_loss), "stop", m.signal_id))
+            out.standing.append(OrderRequest(code, "sell", left, "stop", _level(m.stop_loss), "stop", m.signal_id))
         if m.take_profit:
-            out.standing.append(OrderRequest(code, "sell", left, "target", round_price(m.take_profit), "target",
+            out.standing.append(OrderRequest(code, "sell", left, "target", _level(m.take_profit), "target",
                                              m.signal_id))
     # sells before buys: sale cash is usable the same day
     out.orders.sort(key=lambda o: o.side != "sell")
     return out
+
+
+@lru_cache(maxsize=1 << 16, typed=True)
+def _level(x: float) -> float:
+    """round_price of a standing order's level, remembered: a holding's level stays the same from
+    day to day (it moves only on an ex-date), and the Decimal rounding is the costly part."""
+    return round_price(x)
 
 
 def _lots_up(qty: float, board: str, day: pd.Timestamp, rules: RuleBook) -> int:
