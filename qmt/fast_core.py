@@ -13,7 +13,13 @@ the reference and replacing only how a number is computed, never which rule appl
 - the dated rule rows (lots, stamp duty, transfer fee) looked up once per board/exchange and day;
 - a standing stop/target order that the bar does not trigger is answered from the day's arrays
   (the reference returns "untriggered" without touching the book either; its order-id counter
-  advances the same way).
+  advances the same way);
+- a market order on a traded bar goes through `_submit_market`, SimBroker.submit statement for
+  statement with the bar read from the day's lists and the money in integer cents;
+- the limit band of a long-listed stock (no new-listing branch applies) is looked up once per
+  board, ST flag, day and exchange;
+- a day's bars may arrive as data.DayBars (lists cut once for the whole period by
+  data.bars_by_day, no DataFrame per day).
 
 Anything outside these fast paths (a price that is not a whole number of cents, e.g. a mark
 re-based by a bonus issue; a date outside the exchange calendar) falls back to the reference
