@@ -5,19 +5,26 @@ The backtest's fast engine cuts the whole period's signals and bars into per-day
 and the broker that day's DataFrames. These tests pin that both forms carry the same values and
 that `decide` makes the same decision from either, on a market with the awkward cases (a NaN
 score, a NaN priority, missing stop/target levels, several signals per day, rotation targets,
-an industry change mid-period), so paper trading, live and the backtest cannot drift apart here.
-End to end the two engines are compared in tests/test_qmt_fast_core.py.
+an industry change mid-period), so paper trading, live and the backtest cannot drift apart here;
+and paper trading run day by day fills what the fast backtest fills. End to end the two engines
+are compared in tests/test_qmt_fast_core.py.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from aquant.qmt import data
+from aquant.db import Database
+from aquant.qmt import data, paper
+from aquant.qmt.backtest import simulate
 from aquant.qmt.broker import Position
 from aquant.qmt.fast_core import FastSimBroker
+from aquant.qmt.paper import run_paper
 from aquant.qmt.sim_broker import SimBroker
 from aquant.qmt.strategy import DaySignals, StrategyParams, StrategyState, decide, split_by_day
+
+from test_qmt_backtest import load_market, market
 
 CODES = ["000001.SZ", "000002.SZ", "300001.SZ", "600000.SH", "688001.SH"]
 DAYS = pd.bdate_range("2024-03-04", periods=6)
@@ -111,3 +118,30 @@ def test_bars_by_day_carries_each_days_bars_and_state():
         for c in CODES:
             assert fast.bar(c) == slow.bar(c)
         assert fast.marks(set(CODES)) == slow.marks(set(CODES))
+
+
+@pytest.mark.parametrize("params", [{"slippage": 0.0005},
+                                    {"slippage": 0.0005, "rotation_exit": True, "max_weight_stock": 0.2,
+                                     "max_weight_industry": 0.4, "trail_stop_position": 0.05}])
+def test_paper_trading_day_by_day_fills_what_the_fast_backtest_fills(duck, monkeypatch, params):
+    """Paper trading (one run per day through ops tables, the reference broker restored from its
+    snapshot, decide on that day's DataFrames) and the fast backtest (one pass, per-day lists):
+    the same fills, to the cent, and the same equity every day."""
+    m = market()
+    days = sorted(m["stg_daily_quote"].trade_date.unique())
+    after = days[-1] + pd.Timedelta(days=1)
+    monkeypatch.setattr(paper, "next_session",
+                        lambda d, db=None: next((x for x in days if x > pd.Timestamp(d)), after).date())
+    with Database(duck) as db:
+        load_market(db, m)
+        equity = [run_paper(db, d.date(), params).equity for d in days]
+        trades = db.query_df("select traded_at, code, side, price, qty, fee from ops.trades")
+    sig = m["signals"][m["signals"].layer == "offense"]  # what data.load_signals reads
+    res = simulate(m["stg_daily_quote"], m["stg_stock_info"], sig, m["portfolio_targets"], m["stg_dividend"], params,
+                   engine="fast")
+    fills = res.log[res.log.status == "filled"]
+    key = lambda rows: sorted((pd.Timestamp(d), c, s, float(p), int(q), float(f)) for d, c, s, p, q, f in rows)  # noqa: E731
+    assert len(fills) >= 6 and {"buy", "sell"} <= set(fills.side)
+    assert key(trades.itertuples(index=False)) == key(fills[["trade_date", "code", "side", "price", "qty", "fee"]]
+                                                      .itertuples(index=False))
+    assert equity == res.equity["equity"].tolist()
