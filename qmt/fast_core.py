@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -46,6 +47,7 @@ ENGINES = ("fast", "reference")
 DEFAULT_ENGINE = "fast"  # identical results to the reference (tests/test_qmt_fast_core.py)
 
 
+@lru_cache(maxsize=1024, typed=True)
 def _ratio(x: float) -> tuple[int, int] | None:
     """A rate as the exact fraction of its text (as `Decimal(str(x))` reads it), or None."""
     f = Fraction(Decimal(str(x)))
