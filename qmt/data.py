@@ -126,17 +126,20 @@ def bars_by_day(quotes: pd.DataFrame):  # noqa: ANN201 - a generator of (day, Da
     arr = {c: quotes[c].to_numpy(dtype=float) for c in BAR_COLS}
     has_state = "is_st" in quotes.columns
     scols = ["code", "board", "is_st", "industry_l1"] if "industry_l1" in quotes.columns else ["code", "board", "is_st"]
-    sarr = {c: quotes[c].to_numpy() for c in scols} if has_state else {}
-    changed = quotes["state_changed"].to_numpy() if has_state and "state_changed" in quotes.columns else None
     cuts = np.flatnonzero(dates[1:] != dates[:-1]) + 1
-    for lo, hi in zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(dates)].tolist()):
+    if has_state and "state_changed" in quotes.columns:  # only the changed rows' text is converted
+        at = np.flatnonzero(quotes["state_changed"].to_numpy())
+        sarr = {c: quotes[c].iloc[at].to_numpy() for c in scols}
+        bounds = np.searchsorted(at, np.r_[0, cuts, len(dates)]).tolist()
+    else:
+        sarr, bounds = ({c: quotes[c].to_numpy() for c in scols} if has_state else {}), None
+    for k, (lo, hi) in enumerate(zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(dates)].tolist())):
         if not has_state:
             state = {c: [] for c in ("code", "board", "is_st", "industry_l1")}
-        elif changed is None:
+        elif bounds is None:
             state = {c: sarr[c][lo:hi].tolist() for c in scols}
         else:
-            idx = np.flatnonzero(changed[lo:hi]) + lo
-            state = {c: sarr[c][idx].tolist() for c in scols}
+            state = {c: sarr[c][bounds[k]:bounds[k + 1]].tolist() for c in scols}
         yield (pd.Timestamp(dates[lo]), DayBars(codes[lo:hi].tolist(), {c: arr[c][lo:hi].tolist() for c in BAR_COLS},
                                                 state))
 

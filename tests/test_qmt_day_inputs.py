@@ -97,6 +97,13 @@ def _quotes() -> pd.DataFrame:
     return q.sort_values(["trade_date", "code"], kind="stable").reset_index(drop=True)
 
 
+def test_bars_by_day_without_a_change_flag_carries_every_row_as_state():
+    q = _quotes().drop(columns="state_changed")
+    for (d, bars), (_, frame) in zip(data.bars_by_day(q), q.groupby("trade_date", sort=True)):
+        state = data.day_state(frame)
+        assert len(state) == len(frame) and bars.state == {c: state[c].tolist() for c in state.columns}, d
+
+
 def test_bars_by_day_carries_each_days_bars_and_state():
     q = _quotes()
     got = list(data.bars_by_day(q))
