@@ -228,16 +228,17 @@ class FastSimBroker(SimBroker):
                 "pre_close": r["pre_close"][i], "volume": r["volume"][i]}
 
     def end_day(self) -> float:
-        """As SimBroker.end_day: marks, then cash + the marked value summed in the book's order
-        (one pass: each holding's mark depends on that holding only)."""
+        """As SimBroker.end_day: marks, then cash + the marked values in the book's order, added
+        by `sum` as the reference does (Python 3.12's sum of floats is compensated, so a `+=`
+        loop would differ in the last bit there); one pass, as a holding's mark is its own."""
         close, idx, last = self._rows["close"], self._idx, self.last_close
-        value = 0
+        values = []
         for code, h in self._hold.items():
             i = idx.get(code)
             if i is not None:
                 last[code] = close[i]
-            value += h.qty * last.get(code, h.cost)
-        return self._cash + value
+            values.append(h.qty * last.get(code, h.cost))
+        return self._cash + sum(values)
 
     def marks(self, codes: set[str]) -> dict[str, float]:
         close, idx = self._rows.get("close", []), self._idx

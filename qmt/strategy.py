@@ -249,7 +249,6 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
     day_sig = DaySignals.of(signals, targets)
     get_close = closes.get
     price = lambda c: get_close(c) or 0.0  # noqa: E731
-    equity = cash + sum(pos.qty * (get_close(c) or pos.cost) for c, pos in positions.items())
     selling: dict[str, int] = {}  # code -> qty being sold at the open
 
     def sell(code: str, qty: int, reason: str, signal_id: str | None = None) -> None:
@@ -258,13 +257,25 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
             selling[code] = selling.get(code, 0) + qty
             out.orders.append(OrderRequest(code, "sell", qty, reason=reason, signal_id=signal_id))
 
-    meta = state.meta
-    for code, pos in positions.items():  # peaks of the trailing stops, sessions held
+    # One pass over the book (a full-market book holds thousands of codes): each holding's value
+    # at D's close (cost if no close), its trailing-stop peak and sessions held, and whether the
+    # position stop or the time exit fires (their sells are placed below, in this order).
+    meta, values, trailed, timed = state.meta, [], [], []
+    keep = 1 - p.trail_stop_position if p.trail_stop_position else None
+    max_hold = p.rotation_max_hold_days if not p.rotation_exit and p.rotation_max_hold_days else None
+    for code, pos in positions.items():
+        px = get_close(code)
+        values.append(pos.qty * (px or pos.cost))
         m = meta.get(code)
         if m is None:
             m = meta[code] = PositionMeta(code, peak_close=pos.cost, industry=industries.get(code))
-        m.peak_close = max(m.peak_close, get_close(code) or 0.0)
+        m.peak_close = max(m.peak_close, px or 0.0)
         m.bars_held += 1
+        if keep is not None and px and px <= m.peak_close * keep:
+            trailed.append(code)
+        if max_hold is not None and m.entry_reason == "rotation" and m.bars_held >= max_hold:
+            timed.append(code)
+    equity = cash + sum(values)
     state.equity_peak = max(state.equity_peak, equity)
 
     block_buys = ""
@@ -293,17 +304,10 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
         if code in positions:
             sell(code, positions[code].qty, "signal", sid)
 
-    if p.trail_stop_position:
-        keep = 1 - p.trail_stop_position
-        for code, pos in positions.items():
-            px = get_close(code)
-            if px and px <= meta[code].peak_close * keep:
-                sell(code, pos.qty, "risk")
-    if not p.rotation_exit and p.rotation_max_hold_days:
-        for code, pos in positions.items():  # time exit of a rotation entry (a signal's comes as a signal)
-            m = meta[code]
-            if m.entry_reason == "rotation" and m.bars_held >= p.rotation_max_hold_days:
-                sell(code, pos.qty, "time")
+    for code in trailed:  # close at or under the peak since entry less trail_stop_position
+        sell(code, positions[code].qty, "risk")
+    for code in timed:  # time exit of a rotation entry (a signal's comes as a signal)
+        sell(code, positions[code].qty, "time")
 
     tgt = day_sig.targets
     rebalance = bool(tgt) and equity > 0  # the rotation's calendar
@@ -347,13 +351,13 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
 
     # money and caps after the sells
     budget = cash + sum(q * price(c) for c, q in selling.items()) * 0.998
-    sold = selling.get
-    held_after = {c: (pos.qty - sold(c, 0)) * (get_close(c) or 0.0) for c, pos in positions.items()
-                  if pos.qty - sold(c, 0) > 0}
-    ind_w: dict[str, float] = {}
-    for c, v in held_after.items():
-        ind = industries.get(c) or f"?{c}"  # unknown industry: no shared cap
-        ind_w[ind] = ind_w.get(ind, 0.0) + v / equity
+    sold, held_after, ind_w = selling.get, {}, {}  # value left per code after the sells; weight per industry
+    for c, pos in positions.items():
+        left = pos.qty - sold(c, 0)
+        if left > 0:
+            v = held_after[c] = left * (get_close(c) or 0.0)
+            ind = industries.get(c) or f"?{c}"  # unknown industry: no shared cap
+            ind_w[ind] = ind_w.get(ind, 0.0) + v / equity
     for code, value, reason, sid, sl, tp in buys:
         def skip(why: str) -> None:
             out.skipped.append(Skip(code, "buy", sid, f"{reason}: {why}"))
