@@ -4,9 +4,9 @@
   Null when the frame holds fewer than `min_rows` rows.
 
   Returns a full select (partition_col, order_col, pct) over `relation`, which must already be
-  filtered to valid values. DuckDB has framed percent_rank; PostgreSQL collects each frame into an
-  array (a framed array_agg) and counts the smaller elements; other engines get an exact band
-  self-join on a row number (slower, same result).
+  filtered to valid values. DuckDB has framed percent_rank; PostgreSQL keeps each stock's frame
+  sorted with a moving aggregate (udf.sorted_frame) and counts the smaller elements by binary
+  search; other engines get an exact band self-join on a row number (slower, same result).
 
   `after` (an SQL expression of the order column's type, optional): rank only the rows after it,
   each still against its full window of earlier rows. Incremental models use it: the band
@@ -34,25 +34,28 @@
     )
 {% endmacro %}
 
-{#- PostgreSQL: framed percent_rank is not supported, and the band self-join pairs every row with
-    `window` others through a hash join and a group by (76 s of a 104 s build at 500 x 3 years).
-    A framed array_agg gives each row its frame in one sorted pass; counting the elements below the
-    current value is percent_rank's numerator (ties count as not smaller, as in percent_rank). -#}
+{#- PostgreSQL: framed percent_rank is not supported; the band self-join pairs every row with
+    `window` others (76 s of a 104 s build at 500 x 3 years), and a framed array_agg rebuilds each
+    row's frame (array_agg has no inverse transition: O(rows x window), hours at 5,000 x 10 years).
+    udf.sorted_frame (macros/postgres_udfs.sql) keeps the frame sorted as it slides: each row adds
+    one value and drops one with a binary search. It aggregates -v, so width_bucket(-v, frame), the
+    number of frame values >= v, is one binary search; the rest are the smaller values, percent_rank's
+    numerator (ties count as not smaller). -#}
 {% macro postgres__rolling_percent_rank(relation, partition_col, order_col, value_col, window, min_rows) %}
     select
         {{ partition_col }},
         {{ order_col }},
         case
             when cardinality(frame) >= {{ [min_rows, 2] | max }}
-                then cast((select count(*) from unnest(frame) as f(x) where f.x < v) as {{ type_double() }})
+                then cast(cardinality(frame) - width_bucket(-v, frame) as {{ type_double() }})
                     / (cardinality(frame) - 1)
         end as pct
     from (
         select
             {{ partition_col }},
             {{ order_col }},
-            {{ value_col }} as v,
-            array_agg({{ value_col }}) over (
+            cast({{ value_col }} as double precision) as v,
+            {{ udf_schema() }}.sorted_frame(-cast({{ value_col }} as double precision)) over (
                 partition by {{ partition_col }} order by {{ order_col }}
                 rows between {{ window - 1 }} preceding and current row
             ) as frame

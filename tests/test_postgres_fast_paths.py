@@ -4,10 +4,11 @@
   DuckDB full build of the same sample market within 1e-9 (the incremental run continues each
   stock's stored EMA state). PostgreSQL runs the recursion, as DuckDB does: the closed form was
   tried and reverted, because its ~1e-14 differences flip factor_technical's crossing tests.
-- postgres__rolling_percent_rank counts smaller elements of a framed array_agg instead of a band
-  self-join; factor_valuation (with a window short enough to slide on the sample) must equal
-  DuckDB's framed percent_rank, and on a hand-made table with ties, short partitions and a
-  window that slides, the macro must equal an independent Python percent_rank.
+- postgres__rolling_percent_rank keeps each frame sorted with a moving aggregate (udf.sorted_frame,
+  created by the on-run-start hook) and counts the smaller values by binary search, instead of a
+  band self-join or a framed array_agg; factor_valuation (with a window short enough to slide on
+  the sample) must equal DuckDB's framed percent_rank, and on a hand-made table with ties, short
+  partitions and a window that slides, the macro must equal an independent Python percent_rank.
 """
 from __future__ import annotations
 
@@ -87,8 +88,8 @@ def _reference() -> dict[tuple[str, int], float | None]:
     return out
 
 
-def _compiled(settings, tmp: Path) -> str:
-    sql = f"{{{{ rolling_percent_rank('t', 'code', 'd', 'v', {WINDOW}, {MIN_ROWS}) }}}}"
+def _compiled(settings, tmp: Path, sql: str | None = None) -> str:
+    sql = sql or f"{{{{ rolling_percent_rank('t', 'code', 'd', 'v', {WINDOW}, {MIN_ROWS}) }}}}"
     res = run_dbt(settings, ["compile", "--inline", sql], quiet=True, target_path=str(tmp))
     assert res.returncode == 0
     return json.loads((tmp / "run_results.json").read_text())["results"][0]["compiled_code"]
@@ -107,8 +108,10 @@ def test_rolling_percent_rank_with_ties_matches_python_on_both_engines(tmp_path)
     try:
         pg = pg_settings(name)
         pg_sql = _compiled(pg, tmp_path / "t_pg")
-        assert "array_agg" in pg_sql
+        assert "sorted_frame" in pg_sql
         with Database(pg) as db:
+            # what the on-run-start hook runs (`dbt compile` runs no hooks)
+            db.execute(_compiled(pg, tmp_path / "t_udf", "{{ create_udfs() }}"))
             db.execute("create table t (code varchar, d integer, v double precision)")
             for r in ROWS:
                 db.execute("insert into t values (?, ?, ?)", list(r))
