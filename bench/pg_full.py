@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bench.common import OUT, run_step
 
-PSQL = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-qc"]
+PSQL = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qc"]
 
 
 def load(source: Path, name: str) -> dict:

