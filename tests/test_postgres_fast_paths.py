@@ -9,9 +9,10 @@
   (macros/offense_chain.sql); built to day D then continued, it must equal DuckDB's full build.
 - postgres__rolling_percent_rank keeps a bit string of each frame's value ranks with a moving
   aggregate (udf.rank_bits, created by the on-run-start hook) and counts the set bits below the
-  current value's rank, instead of a band self-join or a framed array_agg; factor_valuation (with a window short enough to slide on
-  the sample) must equal DuckDB's framed percent_rank, and on a hand-made table with ties, short
-  partitions and a window that slides, the macro must equal an independent Python percent_rank.
+  current value's rank, instead of a band self-join or a framed array_agg; factor_valuation (with
+  a window short enough to slide on the sample) must equal DuckDB's framed percent_rank, and on a
+  hand-made table with ties, short partitions and a window that slides, the macro must equal an
+  independent Python percent_rank.
 """
 from __future__ import annotations
 
