@@ -131,3 +131,53 @@ def test_rolling_percent_rank_with_ties_matches_python_on_both_engines(tmp_path)
         assert (pg_got[k] is None) == (v is None) == (duck_got[k] is None), k
         if v is not None:
             assert pg_got[k] == pytest.approx(v, abs=1e-15) and duck_got[k] == pytest.approx(v, abs=1e-15), k
+
+
+# -- the offense macros alone: exits shared by two trades, a candidate on an exit bar, open trades --
+CANDIDATES = [("A", s) for s in (1, 3, 5, 8, 9, 12)] + [("B", 2)] + [("C", 2), ("C", 4)]
+EXITS = [("A", 1, 5), ("A", 3, 5), ("A", 5, 7), ("A", 9, 11), ("A", 12, 15), ("C", 2, 3), ("C", 4, 6)]
+# first candidate after each exit (a candidate on the exit bar itself is not after it)
+WANT_TRADES = {("A", 1): 8, ("A", 3): 8, ("A", 5): 8, ("A", 8): None, ("A", 9): 12, ("A", 12): None,
+               ("B", 2): None, ("C", 2): 4, ("C", 4): None}
+WANT_CHAIN = {("A", 1), ("A", 8), ("B", 2), ("C", 2), ("C", 4)}
+OFFENSE_SQL = ("with recursive trades as ({{ offense_trades('candidates', 'exit_hits') }}), "
+               "chain (code, entry_seq, next_entry_seq) as ({{ offense_chain('trades', 'candidates') }}) "
+               "select t.code, t.entry_seq, t.next_entry_seq, ch.entry_seq is not null as taken "
+               "from trades as t left join chain as ch on ch.code = t.code and ch.entry_seq = t.entry_seq")
+OFFENSE_DDL = ["create table candidates (code varchar, entry_seq bigint)",
+               "create table exit_hits (code varchar, entry_seq bigint, bar_seq bigint, trade_date date, "
+               "close double precision, composite_score double precision, exit_rule varchar, hit_rank bigint)"]
+
+
+def _offense_rows(run) -> tuple[dict, set]:  # noqa: ANN001 - run(sql) -> rows
+    rows = run()
+    return {(c, e): n for c, e, n, _ in rows}, {(c, e) for c, e, _, taken in rows if taken}
+
+
+def test_offense_trades_and_chain_match_on_both_engines(tmp_path):
+    duck_sql = _compiled(duck_settings(tmp_path / "o.duckdb"), tmp_path / "o_duck", OFFENSE_SQL)
+    con = duckdb.connect()
+    for ddl in OFFENSE_DDL:
+        con.execute(ddl)
+    con.executemany("insert into candidates values (?, ?)", CANDIDATES)
+    con.executemany("insert into exit_hits values (?, ?, ?, date '2024-01-02', 1.0, 50.0, 'time_exit', 1)", EXITS)
+    duck_trades, duck_chain = _offense_rows(lambda: con.execute(duck_sql).fetchall())
+    name = create_pg_database("aquant_pgfast_offense")
+    try:
+        pg = pg_settings(name)
+        pg_sql = _compiled(pg, tmp_path / "o_pg", OFFENSE_SQL)
+        assert "offense_chain_step" in pg_sql and "from chain" not in pg_sql
+        with Database(pg) as db:
+            db.execute(_compiled(pg, tmp_path / "o_udf", "{{ create_udfs() }}"))
+            for ddl in OFFENSE_DDL:
+                db.execute(ddl)
+            for r in CANDIDATES:
+                db.execute("insert into candidates values (?, ?)", list(r))
+            for r in EXITS:
+                db.execute("insert into exit_hits values (?, ?, ?, date '2024-01-02', 1.0, 50.0, 'time_exit', 1)",
+                           list(r))
+            pg_trades, pg_chain = _offense_rows(lambda: db.query(pg_sql))
+    finally:
+        drop_pg_database(name)
+    assert duck_trades == pg_trades == WANT_TRADES
+    assert duck_chain == pg_chain == WANT_CHAIN
