@@ -7,6 +7,10 @@
   distinct trade_date values in the model). A daily incremental build only writes those days, so
   they are what it can have broken; a full `dbt build` (the default, var unset) tests everything.
   Models without trade_date are tested in full either way. A test's own `where` config still applies.
+  The evaluation models (schema evaluation) rewrite the latest max(eval_horizons) sessions on each
+  build (a forward return of day t appears once t + h is loaded), so theirs check that many more days.
+  `aquant daily` sets it by default (dbt var daily_test_recent_days; docs/daily.md lists the tests
+  that still read every row).
 
   Overrides dbt's default__get_where_subquery (dbt wraps the tested model of every generic test in it).
 -#}
@@ -16,6 +20,9 @@
     {%- set conditions = [] -%}
     {%- if where -%}
         {%- do conditions.append('(' ~ where ~ ')') -%}
+    {%- endif -%}
+    {%- if days and execute and relation is not string and relation.schema == 'evaluation' -%}
+        {%- set days = (days | int) + (eval_max_horizon() | int) -%}
     {%- endif -%}
     {%- if days and execute and relation is not string -%}
         {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
