@@ -20,10 +20,15 @@ with calendar as (
     select trade_date, day_seq from {{ ref('stg_trade_calendar') }}
 ),
 
+-- Incremental: every bar read (entry, exit, the last bar before an exit) is on or after the first
+-- entry recomputed, so only those are read (not all 11.8 M bars at full scale).
 bars as (
     select q.code, q.trade_date, q.close_hfq, c.day_seq
     from {{ ref('stg_daily_quote_base') }} as q
     inner join calendar as c on q.trade_date = c.trade_date
+    {%- if is_incremental() %}
+    where q.trade_date >= {{ eval_recompute_from() }}
+    {%- endif %}
 ),
 
 loaded as (

@@ -16,10 +16,13 @@
 ] %}
 with
 {%- if is_incremental() %}
+-- a state's first day holds its values (every day of a state is a copy of the same event row), so
+-- the states stored are read from those rows only, not as the distinct states of every row
 built_states as (
-    select distinct code, state_from as valid_from, {{ state_cols | join(', ') }}
+    select code, state_from as valid_from, {{ state_cols | join(', ') }}
     from {{ this }}
     where state_from is not null
+      and trade_date = state_from
 ),
 
 current_states as (

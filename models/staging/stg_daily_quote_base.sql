@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        pre_hook="{{ staging_delete_touched(source('raw', 'daily_quote'), ['code', 'trade_date']) }}",
+        pre_hook="{{ daily_quote_delete_redone(incremental_loaded_after()) }}",
         post_hook=["{{ pg_index(['loaded_at']) }}"]
     )
 }}
@@ -9,15 +9,19 @@
 -- = close * adj_factor, never changes when new data arrives). stg_daily_quote is this table plus
 -- the forward-adjusted prices, which depend on each stock's latest factor and so are computed on
 -- read (a view) instead of being rewritten for a stock's whole history at every ex-date.
--- Incremental: only the keys loaded since the last build (raw loaded_at) are re-staged; the
--- pre_hook first removes them, so a bar whose newest copy is quarantined disappears.
+-- Incremental: for each stock with raw rows loaded since the last build (raw loaded_at), its bars
+-- from the earliest such day on are re-checked and re-staged (macros/daily_quote_checked.sql: the
+-- checks' windows read only those rows and a short lookback, not all of raw); the pre_hook first
+-- removes them, so a bar whose newest copy is quarantined disappears.
+-- depends_on: {{ ref('stg_trade_calendar') }} {{ ref('stg_stock_info') }}  (read by the incremental checks)
 with clean as (
-    -- the alias r is read by the incremental filter only
-    select * from {{ ref('int_daily_quote__checked') }} as r  -- noqa: AL05
-    where reason is null
+    select *
     {%- if is_incremental() %}
-      and {{ staging_key_touched(source('raw', 'daily_quote'), ['code', 'trade_date'], 'r') }}
+    from ({{ daily_quote_checked(incremental_loaded_after()) }}) as checked
+    {%- else %}
+    from {{ ref('int_daily_quote__checked') }}
     {%- endif %}
+    where reason is null
 )
 
 select

@@ -121,19 +121,33 @@ def _run_results(path: Path, since: float) -> dict[str, Any]:
     return {"statuses": counts, "failed_nodes": bad[:20], "dbt_elapsed_s": round(data.get("elapsed_time", 0), 2)}
 
 
+def build_vars(opt: DailyOptions) -> dict[str, Any]:
+    """The dbt vars of the daily build: `test_recent_days` from the knob daily_test_recent_days
+    (dbt_project.yml), so the data tests read the days a one-day build writes, not every row of
+    ten years; then the run's own --dbt-vars, which win (`{"test_recent_days": 0}` tests every row)."""
+    from .qmt.knobs import dbt_vars
+
+    days = dbt_vars().get("daily_test_recent_days")
+    out: dict[str, Any] = {"test_recent_days": int(days)} if days else {}
+    out.update(opt.dbt_vars or {})
+    return out
+
+
 def step_build(settings: Settings, opt: DailyOptions) -> StepOutcome:
-    """`dbt build` of the whole project: incremental models (int_macd__recursed, factor_technical) only
-    process the new days; tables are rebuilt because their input data changed, which
-    `state:modified+` (a code-change selector) would not see."""
+    """`dbt build` of the whole project. Every model is incremental or small, so a one-day build
+    writes the new day (and what it changes: a late report, an open trade's chain); tables are
+    rebuilt because their input data changed, which `state:modified+` (a code-change selector)
+    would not see. Data tests on the latest days only by default (build_vars)."""
     from .config import project_root
     from .dbt_runner import run_dbt
 
     args = ["build"]
+    vars_ = build_vars(opt)
     t0 = time.time()
-    res = run_dbt(settings, args, vars_=opt.dbt_vars, quiet=not opt.verbose, target_path=opt.target_path)
+    res = run_dbt(settings, args, vars_=vars_ or None, quiet=not opt.verbose, target_path=opt.target_path)
     rr = Path(opt.target_path or project_root() / "target") / "run_results.json"
     counts = _run_results(rr, t0)
-    detail = {"args": args, "vars": opt.dbt_vars, "returncode": res.returncode,
+    detail = {"args": args, "vars": vars_ or None, "returncode": res.returncode,
               "invocation_id": res.invocation_id if counts else None, **counts}
     if res.returncode != 0:
         raise StepFailed(f"dbt build failed (exit {res.returncode})", detail)

@@ -58,42 +58,129 @@ announcements as (
     group by code, ann_date
 ),
 
-quotes as (
+-- A state starts on the stock's first trading day on or after an announcement (an announcement
+-- counts on its own date: ann_date <= day means known that day); announcements whose first
+-- day is the same share one state. Found with equality joins on (code, trade_date) instead of a
+-- time line over every bar (a window over 11.8 M rows at full scale): the first session on or
+-- after the date from the calendar, the stock's bar on it, and, only when the stock has no bar
+-- there (suspended), the first bar after it. The same for the last bar before the next state.
+ann_days as (
+    select
+        code,
+        d,
+        max(fin_period) as fin_period,
+        max(div_period) as div_period
+    from announcements
+    group by code, d
+),
+
+calendar as (
+    select trade_date, day_seq from {{ ref('stg_trade_calendar') }}
+),
+
+-- every announcement date -> the first session on or after it (null after the last session)
+date_line as (
+    select distinct d, 0 as is_session from ann_days
+    union all
+    select trade_date as d, 1 as is_session from calendar
+),
+
+next_session as (
+    select
+        d,
+        is_session,
+        min(case when is_session = 1 then d end) over (
+            order by d, is_session rows between current row and unbounded following
+        ) as session_date
+    from date_line
+),
+
+bars as (
     select code, trade_date
     from {{ ref('stg_daily_quote_base') }}
 ),
 
--- Announcements and trading days of a stock on one time line; an announcement sorts before a
--- trading day of the same date (ann_date <= day means known that day).
-timeline as (
-    select code, d, 0 as is_quote, fin_period, div_period from announcements
-    union all
-    select code, trade_date as d, 1 as is_quote, cast(null as date) as fin_period, cast(null as date) as div_period from quotes
+on_session as (
+    select a.code, a.d, a.fin_period, a.div_period, b.trade_date as first_bar
+    from ann_days as a
+    inner join next_session as n on n.d = a.d and n.is_session = 0 and n.session_date is not null
+    left join bars as b on b.code = a.code and b.trade_date = n.session_date
 ),
 
-running as (
+-- no bar on that session (suspended, or not listed yet): the stock's first bar after the date
+after_gap as (
+    select o.code, o.d, min(b.trade_date) as first_bar
+    from on_session as o
+    inner join bars as b on b.code = o.code and b.trade_date >= o.d
+    where o.first_bar is null
+    group by o.code, o.d
+),
+
+ann_first_bar as (
+    select
+        o.code,
+        o.d,
+        coalesce(o.first_bar, g.first_bar) as valid_from,
+        -- what is known once this date is reached (the stock's announcements up to it)
+        max(o.fin_period) over (
+            partition by o.code order by o.d rows between unbounded preceding and current row
+        ) as report_period,
+        max(o.div_period) over (
+            partition by o.code order by o.d rows between unbounded preceding and current row
+        ) as div_report_period
+    from on_session as o
+    left join after_gap as g on g.code = o.code and g.d = o.d
+),
+
+starts as (
     select
         code,
-        d,
-        is_quote,
-        max(case when is_quote = 0 then d end) over w as last_announcement,
-        max(fin_period) over w as report_period,
-        max(div_period) over w as div_report_period
-    from timeline
-    window w as (partition by code order by d, is_quote rows between unbounded preceding and current row)
+        valid_from,
+        max(report_period) as report_period,
+        max(div_report_period) as div_report_period,
+        lead(valid_from) over (partition by code order by valid_from) as next_valid_from
+    from ann_first_bar
+    where valid_from is not null
+    group by code, valid_from
+),
+
+last_bars as (
+    select code, max(trade_date) as last_bar
+    from bars
+    group by code
+),
+
+-- the bar before the next state's first bar: on the previous session, else (a gap) the latest before
+before_next as (
+    select s.code, s.valid_from, s.next_valid_from, b.trade_date as prev_bar
+    from starts as s
+    inner join calendar as nc on nc.trade_date = s.next_valid_from
+    inner join calendar as pc on pc.day_seq = nc.day_seq - 1
+    left join bars as b on b.code = s.code and b.trade_date = pc.trade_date
+),
+
+before_gap as (
+    select p.code, p.valid_from, max(b.trade_date) as prev_bar
+    from before_next as p
+    inner join bars as b on b.code = p.code and b.trade_date < p.next_valid_from
+    where p.prev_bar is null
+    group by p.code, p.valid_from
 ),
 
 states as (
     select
-        code,
-        min(d) as valid_from,
-        max(d) as last_trade_date,
-        max(report_period) as report_period,
-        max(div_report_period) as div_report_period
-    from running
-    where is_quote = 1
-      and last_announcement is not null
-    group by code, last_announcement
+        s.code,
+        s.valid_from,
+        case
+            when s.next_valid_from is null then l.last_bar
+            else coalesce(p.prev_bar, g.prev_bar)
+        end as last_trade_date,
+        s.report_period,
+        s.div_report_period
+    from starts as s
+    inner join last_bars as l on l.code = s.code
+    left join before_next as p on p.code = s.code and p.valid_from = s.valid_from
+    left join before_gap as g on g.code = s.code and g.valid_from = s.valid_from
 ),
 
 keyed as (
