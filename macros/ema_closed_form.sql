@@ -8,8 +8,10 @@
       p_k      = a r^(k-k0) * running_sum_{k0<j<=k} x_j r^-(j-k0)      (a window sum; r^-(j-k0) <= r^-block stays far from overflow)
       start_b  = r^(b*block) e_0 + sum_{c<b} r^((b-1-c)*block) P_c       (P_c = p at the end of block c; a small self-join of blocks)
       e_k      = r^(k-k0) start_b + p_k
-  Same numbers as the recursion up to rounding (~1e-15 relative); tests/test_spark_parity.py
-  checks every MACD column against the DuckDB recursion to 1e-9.
+  Same numbers as the recursion up to rounding (~1e-15 relative; dif and dea differ by up to ~1e-13
+  CNY on the sample market): tests/test_spark_parity.py and tests/test_postgres_fast_paths.py check
+  every MACD column against the DuckDB recursion to 1e-9, and factor_technical compares dif, dea and
+  macd through macd_cross_epsilon so that this noise decides no cross.
 
   ema_cte(name, src, value, alpha, seed): CTEs named <name>_blk, <name>_end, <name>_start and <name>
   (code, bar_seq, ema) over `src` (a CTE with code, bar_seq gap-free from 1 per code, and `value`);
@@ -66,12 +68,12 @@
 )
 {%- endmacro %}
 
-{#- factor_macd without recursion (Spark, PostgreSQL): the same columns as the recursive model.
-    `state` (optional, incremental runs): a relation with each stock's last stored row (code,
-    trade_date, bar_seq, ema_fast_hfq, ema_slow_hfq, dea_hfq); only bars after it are computed, and
-    the EMAs start from the stored state instead of the first close, exactly as the recursion
-    continues it. Without `state` every bar is rebuilt (Spark rebuilds incremental models whole,
-    macros/spark_compat.sql). -#}
+{#- int_macd__recursed without recursion (Spark, PostgreSQL): the same columns as the recursive
+    model. `state` (PostgreSQL's incremental runs): a relation with each stock's last stored row
+    (code, trade_date, bar_seq, ema_fast_hfq, ema_slow_hfq, dea_hfq); only bars after it are
+    computed, and the EMAs start from the stored state instead of the first close, exactly as the
+    recursion continues it. Without `state` every bar is computed (a full build; Spark rebuilds
+    incremental models whole, macros/spark_compat.sql). -#}
 {% macro macd_closed_form(quotes, a_fast, a_slow, a_sig, state=none) %}
 with bars as (
     select

@@ -234,8 +234,9 @@ def test_macd_and_cross_flags_follow_the_terminal_convention(built):
     ref = pd.concat(parts).loc[t.index]
     np.testing.assert_allclose(t[["dif", "dea", "macd"]].to_numpy(), ref.to_numpy(), atol=1e-9)
     g = t.groupby("code")
-    golden = (t.dif > t.dea) & (g["dif"].shift() <= g["dea"].shift())
-    dead = (t.dif < t.dea) & (g["dif"].shift() >= g["dea"].shift())
+    eps = dbt_vars()["macd_cross_epsilon"]  # closer than this counts as equal
+    golden = (t.dif - t.dea > eps) & (g["dif"].shift() - g["dea"].shift() <= eps)
+    dead = (t.dea - t.dif > eps) & (g["dea"].shift() - g["dif"].shift() <= eps)
     assert (t.golden_cross == golden).all() and (t.dead_cross == dead).all()
     assert golden.sum() >= 5 and dead.sum() >= 5
 

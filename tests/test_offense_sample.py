@@ -169,15 +169,17 @@ def test_technical_flags_and_score_follow_the_rules(sample_duck):
         lambda s: s.shift(1).rolling(20, min_periods=20).max())
     breakout = (hfq > prev_high) & (vr >= 1.5)
     assert (df["is_breakout"] == breakout.fillna(False)).all()
+    # every comparison of dif, dea and macd goes through macd_cross_epsilon (closer = equal)
+    eps = dbt_vars()["macd_cross_epsilon"]
     prev_dif, prev_dea, prev_macd = (g[c].shift(1) for c in ("dif", "dea", "macd"))
-    golden = (df["dif"] > df["dea"]) & (prev_dif <= prev_dea)
-    dead = (df["dif"] < df["dea"]) & (prev_dif >= prev_dea)
+    golden = (df["dif"] - df["dea"] > eps) & (prev_dif - prev_dea <= eps)
+    dead = (df["dea"] - df["dif"] > eps) & (prev_dea - prev_dif <= eps)
     assert (df["golden_cross"] == golden).all() and (df["dead_cross"] == dead).all()
     recent = golden.astype(int).groupby(df["code"]).transform(lambda s: s.rolling(3, min_periods=1).max()) == 1
-    rising = df["macd"] > prev_macd
+    rising = df["macd"] - prev_macd > eps
     pts = {k.removeprefix("technical_points_"): v for k, v in dbt_vars().items() if k.startswith("technical_points_")}
-    score = (pts["dif_above_dea"] * (df["dif"] > df["dea"]) + pts["golden_cross"] * recent
-             + pts["macd_rising"] * rising + pts["dif_positive"] * (df["dif"] > 0)
+    score = (pts["dif_above_dea"] * (df["dif"] - df["dea"] > eps) + pts["golden_cross"] * recent
+             + pts["macd_rising"] * rising + pts["dif_positive"] * (df["dif"] > eps)
              + pts["volume_active"] * (vr >= 1.2) + pts["volume_surge"] * (vr >= 2.0)
              + pts["breakout"] * breakout.fillna(False))
     np.testing.assert_allclose(df["technical_score"], score, atol=1e-12)

@@ -1,9 +1,11 @@
 """PostgreSQL's non-quadratic paths give DuckDB's numbers (issue 15).
 
-- int_macd__recursed on PostgreSQL, built to day D and then continued incrementally, must equal a
-  DuckDB full build of the same sample market within 1e-9 (the incremental run continues each
-  stock's stored EMA state). PostgreSQL runs the recursion, as DuckDB does: the closed form was
-  tried and reverted, because its ~1e-14 differences flip factor_technical's crossing tests.
+- int_macd__recursed on PostgreSQL is the closed-form EMA (macros/ema_closed_form.sql), not the
+  recursive CTE DuckDB runs; built to day D and then continued incrementally on PostgreSQL, it must
+  equal a DuckDB full build of the same sample market within 1e-9 (the incremental run continues
+  each stock's stored EMA state), and factor_technical on top of it must give the same crosses,
+  flags and scores exactly: its comparisons go through macd_cross_epsilon, so the ~1e-14 between
+  the two EMAs decides nothing (tests/test_macd_cross_noise.py makes that noise on purpose).
 - int_offense_signals__chained on PostgreSQL walks each stock's chain with a running aggregate
   (udf.offense_chain_step) and finds exits and next entries with equijoins and a running min
   (macros/offense_chain.sql); built to day D then continued, it must equal DuckDB's full build.
@@ -37,8 +39,9 @@ D = date(2023, 6, 30)
 # valuation_window 120 < the ~620 bars per stock, so the percent-rank frame slides; min 30 exercises
 # the null for short histories.
 VARS = {**DEFAULTS, "valuation_window": 120, "valuation_min_history": 30}
-SELECT = ["+factor_valuation", "+int_macd__recursed", "+int_offense_signals__chained"]
+SELECT = ["+factor_valuation", "+factor_technical", "+int_offense_signals__chained"]
 TABLES = {"intermediate.int_macd__recursed": ["code", "trade_date"],
+          "factors.factor_technical": ["code", "trade_date"],
           "factors.factor_valuation": ["code", "trade_date"],
           "intermediate.int_offense_signals__chained": ["signal_id"]}
 

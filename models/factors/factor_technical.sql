@@ -27,11 +27,21 @@ with quotes as (
     {% endif %}
 ),
 
+{#- dif, dea and macd compare through macd_cross_epsilon: closer than that counts as equal (a
+    flat price gives dif = dea = 0 exactly in exact arithmetic; the EMA's rounding, ~1e-14 and
+    different on each engine, must not decide a cross). above(d, e): d - e > epsilon. -#}
+{%- set eps = var('macd_cross_epsilon') %}
+{%- set lookback = var('golden_cross_lookback') %}
+
+-- One window pass: the golden cross of each of the last golden_cross_lookback bars is read from
+-- lags of dif and dea (a second window over the golden flags would sort every row again).
 windowed as (
     select
         *,
-        lag(dif) over w as prev_dif,
-        lag(dea) over w as prev_dea,
+        {%- for i in range(1, lookback + 1) %}
+        lag(dif, {{ i }}) over w as dif_{{ i }},
+        lag(dea, {{ i }}) over w as dea_{{ i }},
+        {%- endfor %}
         lag(macd) over w as prev_macd,
         avg(volume) over (
             partition by code order by trade_date
@@ -56,29 +66,27 @@ windowed as (
 flags as (
     select
         *,
-        coalesce(dif > dea and prev_dif <= prev_dea, false) as golden_cross,
-        coalesce(dif < dea and prev_dif >= prev_dea, false) as dead_cross,
+        dif - dea > {{ eps }} as dif_above_dea,
+        coalesce(dif - dea > {{ eps }} and dif_1 - dea_1 <= {{ eps }}, false) as golden_cross,
+        coalesce(dea - dif > {{ eps }} and dea_1 - dif_1 <= {{ eps }}, false) as dead_cross,
+        -- a golden cross on this bar or one of the previous golden_cross_lookback - 1 bars
+        coalesce(dif - dea > {{ eps }} and dif_1 - dea_1 <= {{ eps }}, false)
+        {%- for i in range(1, lookback) %}
+        or coalesce(dif_{{ i }} - dea_{{ i }} > {{ eps }} and dif_{{ i + 1 }} - dea_{{ i + 1 }} <= {{ eps }}, false)
+        {%- endfor %} as recent_golden_cross,
+        coalesce(macd - prev_macd > {{ eps }}, false) as macd_rising,
+        dif > {{ eps }} as dif_positive,
         case
             when prev_volume_bars = {{ var('volume_ratio_window') }} and prev_avg_volume > 0
                 then volume / prev_avg_volume
-        end as volume_ratio
-    from windowed
-),
-
-with_recent as (
-    select
-        *,
-        max(case when golden_cross then 1 else 0 end) over (
-            partition by code order by trade_date
-            rows between {{ var('golden_cross_lookback') - 1 }} preceding and current row
-        ) = 1 as recent_golden_cross,
+        end as volume_ratio,
         coalesce(
             prev_high_bars = {{ var('breakout_window') }}
             and close_hfq > prev_high_hfq
             and volume / nullif(prev_avg_volume, 0) >= {{ var('breakout_volume_ratio') }},
             false
         ) as is_breakout
-    from flags
+    from windowed
 ),
 
 scored as (
@@ -96,21 +104,21 @@ scored as (
         macd,
         golden_cross,
         dead_cross,
-        coalesce(macd > prev_macd, false) as macd_rising,
+        macd_rising,
         volume_ratio,
         is_breakout,
         -- typed as the contract says: PostgreSQL would give an unconstrained numeric, and an
         -- incremental run compares it with the stored decimal(18,1) (on DuckDB a no-op cast)
         cast(
-        {{ var('technical_points_dif_above_dea') }} * (case when dif > dea then 1 else 0 end)
+        {{ var('technical_points_dif_above_dea') }} * (case when dif_above_dea then 1 else 0 end)
         + {{ var('technical_points_golden_cross') }} * (case when recent_golden_cross then 1 else 0 end)
-        + {{ var('technical_points_macd_rising') }} * (case when macd > prev_macd then 1 else 0 end)
-        + {{ var('technical_points_dif_positive') }} * (case when dif > 0 then 1 else 0 end)
+        + {{ var('technical_points_macd_rising') }} * (case when macd_rising then 1 else 0 end)
+        + {{ var('technical_points_dif_positive') }} * (case when dif_positive then 1 else 0 end)
         + {{ var('technical_points_volume_active') }} * (case when volume_ratio >= {{ var('volume_ratio_active') }} then 1 else 0 end)
         + {{ var('technical_points_volume_surge') }} * (case when volume_ratio >= {{ var('volume_ratio_surge') }} then 1 else 0 end)
         + {{ var('technical_points_breakout') }} * (case when is_breakout then 1 else 0 end)
         as decimal(18, 1)) as technical_score
-    from with_recent
+    from flags
 )
 
 select * from scored
