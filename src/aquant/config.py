@@ -126,8 +126,9 @@ _ENV_NAME = re.compile(r"""env_var\(\s*'(AQUANT_DUCKDB_\w+)'""")
 
 
 def duckdb_settings() -> dict[str, str]:
-    """DuckDB's settings (memory_limit, threads, ...) as profiles.yml gives them to dbt, for the
-    connections aquant opens itself (aquant.db), so one place sets them for both.
+    """DuckDB's settings (memory_limit, threads, ...) as profiles.yml gives them to dbt
+    (`config_options` of the duckdb output), for the connections aquant opens itself (aquant.db),
+    so one place sets them for both.
 
     Each setting there is `{{ env_var('AQUANT_DUCKDB_X', 'default') }}`: the variable when set, else
     the default. A setting whose default is an expression (temp_directory: the database path +
@@ -137,7 +138,7 @@ def duckdb_settings() -> dict[str, str]:
 
     try:
         profiles = yaml.safe_load((project_root() / "profiles.yml").read_text(encoding="utf-8"))
-        raw = profiles["aquant"]["outputs"]["duckdb"].get("settings") or {}
+        raw = profiles["aquant"]["outputs"]["duckdb"].get("config_options") or {}
     except (OSError, KeyError, TypeError, ConfigError):
         return {}
     out: dict[str, str] = {}

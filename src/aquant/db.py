@@ -80,6 +80,10 @@ def connect_duckdb(path, wait: float | None = None):
         try:
             con = duckdb.connect(str(path))
             for key, value in duckdb_settings().items():
+                # DuckDB refuses to move temp_directory once used, even to the same place
+                if key == "temp_directory" and con.execute("select current_setting('temp_directory')").fetchall() \
+                        == [(value,)]:
+                    continue
                 con.execute(f"SET {key} = '{value.replace(chr(39), chr(39) * 2)}'")
             return con
         except duckdb.IOException as exc:
