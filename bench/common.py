@@ -191,12 +191,15 @@ class TreeRssSampler:
 
     wait4's ru_maxrss is the peak of the largest single process, not of the tree; dbt runs in a
     child of the step, DuckDB inside dbt, so this is what "peak memory of the process tree" means
-    here. Samples are (unix time, bytes), for mapping onto the nodes dbt ran at that time.
+    here. Samples are (unix time, bytes, CPU seconds so far), for mapping onto the nodes dbt ran at
+    that time. CPU seconds (user + system of the tree) are the figure to compare on a loaded
+    machine, where wall time mostly measures the neighbours.
     """
 
     def __init__(self, interval: float = 0.2):
         self.interval = interval
-        self.samples: list[tuple[float, int]] = []
+        self.samples: list[tuple[float, int, float]] = []
+        self._cpu_done: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -205,13 +208,18 @@ class TreeRssSampler:
 
         me = psutil.Process()
         while not self._stop.is_set():
-            total = 0
+            total, cpu = 0, 0.0
             for proc in [me, *me.children(recursive=True)]:
                 try:
                     total += proc.memory_info().rss
+                    t = proc.cpu_times()
+                    # a process's own CPU (its finished children show up in the parent's children_*)
+                    self._cpu_done[proc.pid] = t.user + t.system + (t.children_user + t.children_system
+                                                                    if proc.pid != me.pid else 0.0)
                 except psutil.Error:
                     pass
-            self.samples.append((time.time(), total))
+            cpu = sum(self._cpu_done.values())
+            self.samples.append((time.time(), total, cpu))
             self._stop.wait(self.interval)
 
     def __enter__(self) -> "TreeRssSampler":
@@ -222,9 +230,17 @@ class TreeRssSampler:
         self._stop.set()
         self._thread.join()
 
+    def _within(self, start: float | None, end: float | None) -> list[tuple[float, int, float]]:
+        return [x for x in self.samples if (start is None or x[0] >= start) and (end is None or x[0] <= end)]
+
     def peak_mib(self, start: float | None = None, end: float | None = None) -> float | None:
-        xs = [b for t, b in self.samples if (start is None or t >= start) and (end is None or t <= end)]
+        xs = [b for _, b, _ in self._within(start, end)]
         return max(xs) / 2 ** 20 if xs else None
+
+    def cpu_s(self, start: float | None = None, end: float | None = None) -> float | None:
+        """CPU seconds the tree spent between two times (about: sampled every `interval`)."""
+        xs = [c for _, _, c in self._within(start, end)]
+        return xs[-1] - xs[0] if len(xs) > 1 else None
 
 
 def median(xs: list[float]) -> float:

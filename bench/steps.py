@@ -130,6 +130,7 @@ def _run_results(target: Path, rss: TreeRssSampler | None = None) -> dict:
         times = [(_iso(t["started_at"]), _iso(t["completed_at"])) for t in r.get("timing", []) if t.get("started_at")]
         if rss is not None and times:
             row["peak_mib"] = rss.peak_mib(min(a for a, _ in times), max(b for _, b in times))
+            row["cpu_s"] = rss.cpu_s(min(a for a, _ in times), max(b for _, b in times))
         (models if uid.startswith(("model.", "seed.")) else tests).append(row)
     return {"elapsed_s": rr["elapsed_time"], "models": models,
             "tests_s": sum(t["s"] for t in tests), "n_tests": len(tests),
@@ -157,6 +158,7 @@ def step_build(a: argparse.Namespace) -> None:
     wall = time.perf_counter() - t0
     out = _run_results(target, rss)
     out.update({"wall_s": wall, "returncode": res.returncode, "tree_peak_mib": rss.peak_mib(),
+                "cpu_s": rss.cpu_s(),
                 "duckdb_settings": {k: v for k, v in os.environ.items() if k.startswith("AQUANT_DUCKDB_")}})
     emit(out)
     if res.returncode != 0:
