@@ -147,7 +147,8 @@ def _bench_backtest(res: dict, sc, ref: Path) -> None:  # noqa: ANN001
 def bench_postgres(a: argparse.Namespace, res: dict) -> None:
     sc = SCALES[a.scale]
     name = f"aquant_bench_{sc.name}"
-    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-qc"]
+    # -d postgres: a PGDATABASE in the environment (even this very database) must not be the one psql opens
+    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qc"]
     subprocess.run(psql + [f"drop database if exists {name}"], check=True)
     subprocess.run(psql + [f"create database {name}"], check=True)
     env = {"AQUANT_TARGET": "postgres", "PGDATABASE": name}

@@ -22,7 +22,7 @@ from .corporate_actions import schedule
 from .costs import CostModel
 from .fast_core import DEFAULT_ENGINE, broker_class
 from .sim_broker import DELISTING_RULES, CorporateAction, LogEntry, SimBroker
-from .strategy import Decision, StrategyParams, StrategyState, decide
+from .strategy import DaySignals, Decision, StrategyParams, StrategyState, decide, split_by_day
 from .tables import BACKTEST_EQUITY, BACKTEST_LOG, BACKTEST_RUN, add_missing_columns
 
 
@@ -138,13 +138,19 @@ def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, ta
                          "`aquant ingest` and `aquant build`, or widen --start/--end")
     quotes = quotes.sort_values(["trade_date", "code"], kind="stable")
     days = pd.DatetimeIndex(quotes["trade_date"].unique())
-    by_day = {d: g for d, g in quotes.groupby("trade_date", sort=True)}
+    fast = engine == "fast"
     # equal-weight market return per day: benchmark and crash rule
     mkt = (quotes["close"] / quotes["pre_close"] - 1).groupby(quotes["trade_date"]).mean().reindex(days).fillna(0.0)
     # Plain Python objects for the text columns: itertuples over Arrow-backed strings is slow.
     signals = signals.astype({c: object for c in signals.columns if signals[c].dtype.kind not in "fiubmM"})
-    sig_by = {d: g for d, g in signals.groupby("trade_date")} if not signals.empty else {}
-    tgt_by = {d: g for d, g in targets.groupby("rebalance_date")} if targets is not None and not targets.empty else {}
+    if fast:  # each day's bars and signals as plain lists, converted once (not a DataFrame per day)
+        day_bars = data.bars_by_day(quotes)
+        sig_days = split_by_day(signals, targets)
+    else:  # the reference: each day's rows as DataFrames
+        day_bars = iter(quotes.groupby("trade_date", sort=True))
+        sig_by = {d: g for d, g in signals.groupby("trade_date")} if not signals.empty else {}
+        tgt_by = ({d: g for d, g in targets.groupby("rebalance_date")}
+                  if targets is not None and not targets.empty else {})
     events = schedule(dividends, days)
     div_by = {d: g for d, g in events.groupby("apply_date")} if not events.empty else {}
     industries: dict[str, str] = {}
@@ -157,9 +163,9 @@ def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, ta
     broker, state, plan = book.apply(make_broker(p, info, engine)), StrategyState(), Decision()
     rows: list[tuple] = []
     applied: list[tuple] = []
-    empty = pd.DataFrame(columns=["kind"])
-    for d in days:
-        bars = by_day[d]
+    empty, no_signals = pd.DataFrame(columns=["kind"]), DaySignals()
+    mkt_of = mkt.to_numpy().tolist()  # per day, in the loop's order (Series.get per day is slow)
+    for k, (d, bars) in enumerate(day_bars):
         ev = div_by.get(d)
         ex = dict(zip(ev["code"], ev["ex_date"])) if ev is not None else {}
         for a in execute_day(broker, state, d, bars, ev, plan):
@@ -169,15 +175,20 @@ def simulate(quotes: pd.DataFrame, info: pd.DataFrame, signals: pd.DataFrame, ta
         if day_industry:  # industry caps use each stock's industry of the day (rows that changed)
             chg = data.day_state(bars)
             industries.update({c: i for c, i in zip(chg["code"], chg["industry_l1"]) if isinstance(i, str)})
-        sigs = sig_by.get(d, empty)
         held = broker.positions()
-        codes = set(held) | set(sigs.get("code", [])) | set(tgt_by.get(d, empty).get("code", []))
-        closes = broker.marks(codes)
-        for c, v in zip(sigs.get("code", []), sigs.get("close", [])):  # signal's own close as fallback
+        if fast:
+            sigs, tgts = sig_days.get(d, no_signals), None  # the targets ride in the DaySignals
+            sig_codes, sig_closes = [r[0] for r in sigs.rows], [r[7] for r in sigs.rows]
+            tgt_codes = [c for c, _ in sigs.targets]
+        else:
+            sigs, tgts = sig_by.get(d, empty), tgt_by.get(d, empty)
+            sig_codes, sig_closes, tgt_codes = sigs.get("code", []), sigs.get("close", []), tgts.get("code", [])
+        closes = broker.marks(set(held) | set(sig_codes) | set(tgt_codes))
+        for c, v in zip(sig_codes, sig_closes):  # signal's own close as fallback
             if c not in closes and v == v and v:
                 closes[c] = float(v)
-        plan = decide(d, held, broker.cash(), closes, sigs, tgt_by.get(d, empty), industries,
-                      state, p, broker.rules, float(mkt.get(d, 0.0)))
+        plan = decide(d, held, broker.cash(), closes, sigs, tgts, industries,
+                      state, p, broker.rules, float(mkt_of[k]))
 
     eq = pd.DataFrame(rows, columns=["trade_date", "equity", "cash"])
     eq["drawdown"] = metrics.drawdown(eq["equity"], p.initial_cash)

@@ -16,6 +16,8 @@ import pandas as pd
 from aquant import relations
 from aquant.db import Database
 
+from .sim_broker import BAR_COLS
+
 QUOTE_COLS = ["code", "trade_date", "open", "high", "low", "close", "pre_close", "volume", "amount",
               "turnover_rate", "adj_factor"]
 INFO_COLS = ["code", "name", "board", "industry_l1", "is_st", "list_date", "delist_date"]
@@ -103,9 +105,50 @@ def _with_state(db: Database, quotes: pd.DataFrame, start: date, end: date, src:
     return m.drop(columns="trade_date_from")
 
 
-def day_state(bars: pd.DataFrame) -> pd.DataFrame:
+@dataclass
+class DayBars:
+    """One session's bars as Python lists, the fast engine's form of a day (fast_core.FastSimBroker
+    reads it without pandas): `codes`, `cols` (BAR_COLS, floats) and `state`, day_state's rows as
+    lists per column. Cut from the whole period's arrays by `bars_by_day`."""
+
+    codes: list
+    cols: dict[str, list]
+    state: dict[str, list]
+
+
+def bars_by_day(quotes: pd.DataFrame):  # noqa: ANN201 - a generator of (day, DayBars)
+    """(day, DayBars) for each day of `quotes` (sorted by trade_date, code), in order: the columns
+    converted to numpy once, each day's slice to lists when it is reached (lists for the whole
+    period would not fit in memory at full scale). Same values as day_state and SimBroker.start_day
+    read from the day's DataFrame."""
+    dates = quotes["trade_date"].to_numpy()
+    codes = quotes["code"].to_numpy()
+    arr = {c: quotes[c].to_numpy(dtype=float) for c in BAR_COLS}
+    has_state = "is_st" in quotes.columns
+    scols = ["code", "board", "is_st", "industry_l1"] if "industry_l1" in quotes.columns else ["code", "board", "is_st"]
+    cuts = np.flatnonzero(dates[1:] != dates[:-1]) + 1
+    if has_state and "state_changed" in quotes.columns:  # only the changed rows' text is converted
+        at = np.flatnonzero(quotes["state_changed"].to_numpy())
+        sarr = {c: quotes[c].iloc[at].to_numpy() for c in scols}
+        bounds = np.searchsorted(at, np.r_[0, cuts, len(dates)]).tolist()
+    else:
+        sarr, bounds = ({c: quotes[c].to_numpy() for c in scols} if has_state else {}), None
+    for k, (lo, hi) in enumerate(zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(dates)].tolist())):
+        if not has_state:
+            state = {c: [] for c in ("code", "board", "is_st", "industry_l1")}
+        elif bounds is None:
+            state = {c: sarr[c][lo:hi].tolist() for c in scols}
+        else:
+            state = {c: sarr[c][bounds[k]:bounds[k + 1]].tolist() for c in scols}
+        yield (pd.Timestamp(dates[lo]), DayBars(codes[lo:hi].tolist(), {c: arr[c][lo:hi].tolist() for c in BAR_COLS},
+                                                state))
+
+
+def day_state(bars: pd.DataFrame | DayBars) -> pd.DataFrame | dict[str, list]:
     """The rows of a day's bars whose point-in-time state is new (for SimBroker.set_info and the
     industry caps): all rows when the bars do not say which changed."""
+    if isinstance(bars, DayBars):
+        return bars.state
     if "is_st" not in bars.columns:
         return _NO_STATE
     cols = ["code", "board", "is_st", "industry_l1"] if "industry_l1" in bars.columns else ["code", "board", "is_st"]

@@ -13,7 +13,13 @@ the reference and replacing only how a number is computed, never which rule appl
 - the dated rule rows (lots, stamp duty, transfer fee) looked up once per board/exchange and day;
 - a standing stop/target order that the bar does not trigger is answered from the day's arrays
   (the reference returns "untriggered" without touching the book either; its order-id counter
-  advances the same way).
+  advances the same way);
+- a market order on a traded bar goes through `_submit_market`, SimBroker.submit statement for
+  statement with the bar read from the day's lists and the money in integer cents;
+- the limit band of a long-listed stock (no new-listing branch applies) is looked up once per
+  board, ST flag, day and exchange;
+- a day's bars may arrive as data.DayBars (lists cut once for the whole period by
+  data.bars_by_day, no DataFrame per day).
 
 Anything outside these fast paths (a price that is not a whole number of cents, e.g. a mark
 re-based by a bonus issue; a date outside the exchange calendar) falls back to the reference
@@ -26,19 +32,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from .broker import OrderRequest, OrderResult
 from .costs import CostModel, Fee
-from .rules import RuleBook, _sse_sessions, sessions_since_listing
-from .sim_broker import BAR_COLS, SimBroker
+from .data import DayBars
+from .rules import MIN_TICK_RULE_FROM, RuleBook, _as_date, _sse_sessions, sessions_since_listing
+from .sim_broker import BAR_COLS, SimBroker, _Holding, _Lot, to_cents
 
 ENGINES = ("fast", "reference")
 DEFAULT_ENGINE = "fast"  # identical results to the reference (tests/test_qmt_fast_core.py)
 
 
+@lru_cache(maxsize=1024, typed=True)
 def _ratio(x: float) -> tuple[int, int] | None:
     """A rate as the exact fraction of its text (as `Decimal(str(x))` reads it), or None."""
     f = Fraction(Decimal(str(x)))
@@ -71,6 +80,24 @@ class FastRuleBook(RuleBook):
         if hit is None:
             hit = self._cache[key] = RuleBook.lot(self, board, day)
         return hit
+
+    def limit_prices(self, pre_close, board, is_st, day, *, listed_session=None, list_date=None,  # noqa: ANN001, ANN201
+                     exchange=None):  # noqa: ANN001
+        """RuleBook.limit_prices; for a long-listed stock (no listing arguments) the band's width
+        and one-tick floor are looked up once per board, ST flag, day and exchange."""
+        if listed_session is not None or not pre_close or pre_close != pre_close:
+            return RuleBook.limit_prices(self, pre_close, board, is_st, day, listed_session=listed_session,
+                                         list_date=list_date, exchange=exchange)
+        key = ("band", board, is_st, day, exchange)
+        band = self._cache.get(key)
+        if band is None:
+            tick_from = MIN_TICK_RULE_FROM.get(exchange) if exchange else None
+            band = self._cache[key] = (self.limit_pct(board, is_st, day),
+                                       tick_from is not None and _as_date(day) >= tick_from)
+        if band[0] is None:
+            return 0.0, float("inf")
+        hit = self._cache.get(("px", pre_close, band[0], band[1]))
+        return hit if hit is not None else RuleBook.limit_prices(self, pre_close, board, is_st, day, exchange=exchange)
 
     def stamp_rule(self, day):  # noqa: ANN001, ANN201
         key = ("stamp", day)
@@ -165,15 +192,22 @@ class FastSimBroker(SimBroker):
         self._ld_i: dict[str, int | None] = {}
         self._day_i: int | None = None
         self._rows: dict[str, list[float]] = {}
+        self._oid_day: pd.Timestamp | None = None
+        self._oid, self._date = "", None
 
-    def start_day(self, day, bars: pd.DataFrame) -> None:  # noqa: ANN001
+    def start_day(self, day, bars: pd.DataFrame | DayBars) -> None:  # noqa: ANN001
         """As SimBroker.start_day; the day's columns also kept as Python lists (indexing a list
-        is several times cheaper than a numpy scalar), delistings found without sorting the book."""
+        is several times cheaper than a numpy scalar), delistings found without sorting the book.
+        `bars` may be a data.DayBars (lists already)."""
         self.day = pd.Timestamp(day)
-        codes = bars["code"].to_numpy() if "code" in bars.columns else bars.index.to_numpy()
-        self._idx = dict(zip(codes.tolist(), range(len(codes))))
-        self._arr = {c: bars[c].to_numpy(dtype=float) for c in BAR_COLS}
-        self._rows = {c: a.tolist() for c, a in self._arr.items()}
+        if isinstance(bars, DayBars):  # the backtest's form: lists already (data.bars_by_day)
+            self._idx = dict(zip(bars.codes, range(len(bars.codes))))
+            self._arr, self._rows = {}, bars.cols
+        else:
+            codes = bars["code"].to_numpy() if "code" in bars.columns else bars.index.to_numpy()
+            self._idx = dict(zip(codes.tolist(), range(len(codes))))
+            self._arr = {c: bars[c].to_numpy(dtype=float) for c in BAR_COLS}
+            self._rows = {c: a.tolist() for c, a in self._arr.items()}
         self._used = {}
         for h in self._hold.values():
             h.sellable = h.qty
@@ -194,12 +228,17 @@ class FastSimBroker(SimBroker):
                 "pre_close": r["pre_close"][i], "volume": r["volume"][i]}
 
     def end_day(self) -> float:
-        close, idx = self._rows["close"], self._idx
-        for code in self._hold:
+        """As SimBroker.end_day: marks, then cash + the marked values in the book's order, added
+        by `sum` as the reference does (Python 3.12's sum of floats is compensated, so a `+=`
+        loop would differ in the last bit there); one pass, as a holding's mark is its own."""
+        close, idx, last = self._rows["close"], self._idx, self.last_close
+        values = []
+        for code, h in self._hold.items():
             i = idx.get(code)
             if i is not None:
-                self.last_close[code] = close[i]
-        return self.equity()
+                last[code] = close[i]
+            values.append(h.qty * last.get(code, h.cost))
+        return self._cash + sum(values)
 
     def marks(self, codes: set[str]) -> dict[str, float]:
         close, idx = self._rows.get("close", []), self._idx
@@ -234,24 +273,123 @@ class FastSimBroker(SimBroker):
         if n <= 0:  # day before the listing date: as sessions_since_listing (None)
             n = sessions_since_listing(ld, self.day)
         board, st = self._board(code)
-        return self.rules.limit_prices(pre_close, board, st, self.day, listed_session=n, list_date=ld,
-                                       exchange=code.rpartition(".")[2].upper())
+        exchange, rules = code.rpartition(".")[2].upper(), self.rules
+        if n is not None:
+            rule = rules.new_listing_rule(board, ld, exchange)
+            if rule is not None and (n <= rule.free_sessions or (n == 1 and rule.first_day_up is not None)):
+                return rules.limit_prices(pre_close, board, st, self.day, listed_session=n, list_date=ld,
+                                          exchange=exchange)
+        # no new-listing branch applies: RuleBook.limit_prices falls through to the board's band,
+        # which is what it gives without the listing arguments (FastRuleBook caches that band per day)
+        return rules.limit_prices(pre_close, board, st, self.day, exchange=exchange)
+
+    def _order_id(self) -> str:
+        """The reference's `sim-YYYYMMDD-n` id, the date text formatted once per day (formatting a
+        Timestamp costs more than the rest of an order's bookkeeping)."""
+        self._seq += 1
+        return self._oid + str(self._seq)
 
     def submit(self, order: OrderRequest) -> OrderResult:
-        """A standing order the bar does not trigger is answered without the full path."""
-        if order.order_type in ("stop", "target") and order.side == "sell" and self.day is not None \
-                and order.qty > 0:
-            i = self._idx.get(order.code)
-            if i is not None and self._v[i] > 0:
-                o, p = self._o[i], order.price
-                hit = (o <= p or self._l[i] <= p) if order.order_type == "stop" else (o >= p or self._h[i] >= p)
-                if not hit:
-                    if not order.order_id:
-                        self._seq += 1
-                        order.order_id = f"sim-{self.day:%Y%m%d}-{self._seq}"
-                    return OrderResult(order.order_id, order.code, order.side, int(order.qty),
-                                       status="untriggered")
+        """A standing order the bar does not trigger is answered without the full path; a market
+        order on a traded bar takes `_submit_market`; anything else the reference path."""
+        if self.day is None:
+            return super().submit(order)
+        if self._oid_day is not self.day:  # the day's id prefix and date, once per day
+            self._oid_day, self._oid, self._date = self.day, f"sim-{self.day:%Y%m%d}-", self.day.date()
+        if not order.order_id:
+            order.order_id = self._order_id()
+        if order.qty <= 0:
+            return super().submit(order)
+        i = self._idx.get(order.code)
+        if i is None or not self._v[i] > 0:
+            return super().submit(order)  # suspended: rejected by the reference
+        if order.order_type == "market":
+            return self._submit_market(order, i)
+        if order.order_type in ("stop", "target") and order.side == "sell":
+            o, p = self._o[i], order.price
+            hit = (o <= p or self._l[i] <= p) if order.order_type == "stop" else (o >= p or self._h[i] >= p)
+            if not hit:
+                return OrderResult(order.order_id, order.code, order.side, int(order.qty), status="untriggered")
         return super().submit(order)
+
+    def _submit_market(self, order: OrderRequest, i: int) -> OrderResult:
+        """SimBroker.submit for a market order on bar row `i` (traded, positive quantity, id set),
+        statement for statement, with the bar read from the day's lists and the money in integer
+        cents (FastCostModel.fee_cents; the Decimal path where it does not apply)."""
+        code, side = order.code, order.side
+        res = OrderResult(order.order_id, code, side, int(order.qty))
+        px = self._o[i]
+        down, up = self.limits(code, self._rows["pre_close"][i])
+        if side == "buy" and px >= up:
+            return self._reject(order, res, int(order.qty), f"limit up {up:.2f}: no buy when sealed")
+        if side == "sell" and px <= down:
+            return self._reject(order, res, int(order.qty), f"limit down {down:.2f}: no sell when sealed")
+        px = self.costs.slipped(side, px, max(self._l[i], down), min(self._h[i], up))
+        board = self._board(code)[0]
+        want, why = int(order.qty), ""
+        cap = int(self.volume_share * self._v[i]) - self._used.get(code, 0)
+        h = self._hold.get(code)
+        rules = self.rules
+        if side == "sell":
+            sellable = h.sellable if h else 0
+            if sellable <= 0:
+                why = "T+1: shares bought today are not sellable" if h and h.qty > 0 else "no position to sell"
+                return self._reject(order, res, want, why)
+            q = min(want, sellable)
+            if q < want:
+                why = "T+1: only %d sellable" % sellable if h.qty > sellable else "exceeds position"
+            if cap < q:
+                q, why = max(cap, 0), f"volume cap {self.volume_share:.0%} of bar volume"
+            q2 = rules.sell_qty(q, sellable, board, self.day)
+            if q2 < q:
+                why = why or "odd lot: only the whole remainder may be sold below a lot"
+            q = q2
+        else:
+            q = want
+            if cap < q:
+                q, why = max(cap, 0), f"volume cap {self.volume_share:.0%} of bar volume"
+            q2 = rules.buy_qty(q, board, self.day)
+            if q2 < q:
+                why = why or "lot size: buys in board lots only"
+            q = q2
+            if q > 0 and self._buy_cost_c(px, q, code) > self._cash_c:
+                q = self._affordable_qty(px, q, board, code)
+                why = "insufficient cash"
+        if q <= 0:
+            return self._reject(order, res, want, why or "nothing to trade")
+        fee_c = self.costs.fee_cents(side, px, q, self.day, code)
+        if fee_c is None:
+            fee_c = to_cents(self.costs.fee(side, px, q, self.day, code).total)
+        pc = _exact_cents(px)
+        value_c = (pc if pc is not None else to_cents(px)) * q
+        tax_c = 0
+        pnl = 0.0
+        if side == "buy":
+            if h is None:
+                h = self._hold[code] = _Holding()
+            h.cost = (h.cost * h.qty + (value_c + fee_c) / 100) / (h.qty + q)
+            h.qty += q
+            if h.lots and h.lots[-1].acquired == self._date and not h.lots[-1].divs:
+                h.lots[-1].qty += q
+            else:
+                h.lots.append(_Lot(q, self._date))
+            self._cash_c -= value_c + fee_c
+        else:
+            due = self._take_lots(h, q)  # dividend tax withheld at the sale
+            tax_c = to_cents(due) if due else 0
+            pnl = (value_c - fee_c - tax_c) / 100 - h.cost * q
+            h.qty -= q
+            h.sellable -= q
+            self._cash_c += value_c - fee_c - tax_c
+            if h.qty == 0:
+                del self._hold[code]
+        self.last_close.setdefault(code, px)
+        self._used[code] = self._used.get(code, 0) + q
+        self._fill(order, px, q, fee_c + tax_c, tax_c, pnl, res)
+        if q < want:
+            self._reject(order, res, want - q, why)
+            res.status = "partial"
+        return res
 
 
 def broker_class(engine: str) -> type[SimBroker]:

@@ -18,8 +18,10 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field, fields
+from functools import lru_cache
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from .broker import OrderRequest, Position
@@ -167,17 +169,86 @@ def _num(x: Any) -> float | None:
     return v if v == v and v > 0 else None
 
 
+SIGNAL_FIELDS = ("code", "kind", "signal_id", "priority", "composite_score", "stop_loss", "take_profit", "close")
+
+
+@dataclass
+class DaySignals:
+    """D's offense signals as plain rows (tuples of SIGNAL_FIELDS, the frame's order), and D's
+    rotation targets as (code, target_weight) rows: what `decide` reads.
+
+    Why not the DataFrames: filtering and zipping a small frame costs ~0.1 ms per call, which
+    over a full-market backtest weighed more than the decisions. `of` converts a day's frames
+    (paper trading, tests); the backtest converts the whole period's columns once and cuts them
+    by day (`split_by_day`): the same values either way. A missing column reads as None.
+    """
+
+    rows: list[tuple] = field(default_factory=list)
+    targets: list[tuple[str, float]] = field(default_factory=list)
+
+    @staticmethod
+    def columns(frame: pd.DataFrame | None) -> list[list]:
+        """The SIGNAL_FIELDS columns of a signals frame as Python lists (score NaN -> 0, as ranked)."""
+        n = 0 if frame is None else len(frame)
+        if not n:
+            return [[] for _ in SIGNAL_FIELDS]
+        return [(frame[c].fillna(0.0) if c == "composite_score" else frame[c]).tolist() if c in frame.columns
+                else [None] * n for c in SIGNAL_FIELDS]
+
+    @staticmethod
+    def target_rows(targets: pd.DataFrame | None) -> list[tuple[str, float]]:
+        if targets is None or targets.empty:
+            return []
+        return list(zip(targets["code"].tolist(), targets["target_weight"].tolist()))
+
+    @classmethod
+    def of(cls, signals: "pd.DataFrame | DaySignals | None", targets: pd.DataFrame | None = None) -> "DaySignals":
+        if isinstance(signals, DaySignals):
+            return signals
+        return cls(list(zip(*cls.columns(signals))), cls.target_rows(targets))
+
+    def sells(self) -> list[tuple[str, str | None]]:
+        """(code, signal_id) of the sell signals, in the frame's order."""
+        return [(r[0], r[2]) for r in self.rows if r[1] == "sell"]
+
+    def ranked_buys(self) -> list[tuple]:
+        """Buy signals best first: priority (NaN last), score descending, code."""
+        return sorted(((r[3], r[4], r[0], r[2], r[5], r[6]) for r in self.rows if r[1] == "buy"),
+                      key=lambda t: (t[0] != t[0], t[0] if t[0] == t[0] else 0, -t[1], t[2]))
+
+
+def split_by_day(signals: pd.DataFrame, targets: pd.DataFrame | None) -> dict[pd.Timestamp, DaySignals]:
+    """Every day's DaySignals of a backtest at once: columns converted once, cut by day (the rows
+    of a day keep the frame's order, as a groupby gives them)."""
+    out: dict[pd.Timestamp, DaySignals] = {}
+    if signals is not None and not signals.empty:
+        order = np.argsort(signals["trade_date"].to_numpy(), kind="stable")
+        s = signals.iloc[order]
+        rows = list(zip(*DaySignals.columns(s)))
+        dates = s["trade_date"].to_numpy()
+        cuts = np.flatnonzero(dates[1:] != dates[:-1]) + 1
+        for lo, hi in zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(s)].tolist()):
+            out[pd.Timestamp(dates[lo])] = DaySignals(rows[lo:hi])
+    if targets is not None and not targets.empty:
+        for d, g in targets.groupby("rebalance_date"):
+            out.setdefault(pd.Timestamp(d), DaySignals()).targets = DaySignals.target_rows(g)
+    return out
+
+
 def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, closes: Mapping[str, float],
-           signals: pd.DataFrame, targets: pd.DataFrame, industries: Mapping[str, str], state: StrategyState,
+           signals: "pd.DataFrame | DaySignals | None", targets: pd.DataFrame | None,
+           industries: Mapping[str, str], state: StrategyState,
            params: StrategyParams, rules: RuleBook = RuleBook(), market_return: float | None = None) -> Decision:
     """Orders for the next session from day D's close.
 
     `signals` are D's offense signals, `targets` D's rotation targets (may be empty), `closes`
-    D's close per code (held and signalled codes), `industries` code -> industry_l1.
+    D's close per code (held and signalled codes), `industries` code -> industry_l1. `signals`
+    may be a DaySignals with the targets in it (the backtest's form; `targets` is then unused).
     """
     p, out = params, Decision()
-    price = lambda c: closes.get(c) or 0.0  # noqa: E731
-    equity = cash + sum(pos.qty * (price(c) or pos.cost) for c, pos in positions.items())
+    day_sig = DaySignals.of(signals, targets)
+    get_close = closes.get
+    price = lambda c: get_close(c) or 0.0  # noqa: E731
     selling: dict[str, int] = {}  # code -> qty being sold at the open
 
     def sell(code: str, qty: int, reason: str, signal_id: str | None = None) -> None:
@@ -186,10 +257,25 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
             selling[code] = selling.get(code, 0) + qty
             out.orders.append(OrderRequest(code, "sell", qty, reason=reason, signal_id=signal_id))
 
-    for code, pos in positions.items():  # peaks of the trailing stops, sessions held
-        m = state.meta.setdefault(code, PositionMeta(code, peak_close=pos.cost, industry=industries.get(code)))
-        m.peak_close = max(m.peak_close, price(code))
+    # One pass over the book (a full-market book holds thousands of codes): each holding's value
+    # at D's close (cost if no close), its trailing-stop peak and sessions held, and whether the
+    # position stop or the time exit fires (their sells are placed below, in this order).
+    meta, values, trailed, timed = state.meta, [], [], []
+    keep = 1 - p.trail_stop_position if p.trail_stop_position else None
+    max_hold = p.rotation_max_hold_days if not p.rotation_exit and p.rotation_max_hold_days else None
+    for code, pos in positions.items():
+        px = get_close(code)
+        values.append(pos.qty * (px or pos.cost))
+        m = meta.get(code)
+        if m is None:
+            m = meta[code] = PositionMeta(code, peak_close=pos.cost, industry=industries.get(code))
+        m.peak_close = max(m.peak_close, px or 0.0)
         m.bars_held += 1
+        if keep is not None and px and px <= m.peak_close * keep:
+            trailed.append(code)
+        if max_hold is not None and m.entry_reason == "rotation" and m.bars_held >= max_hold:
+            timed.append(code)
+    equity = cash + sum(values)
     state.equity_peak = max(state.equity_peak, equity)
 
     block_buys = ""
@@ -214,31 +300,24 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
             sell(code, positions[code].qty, reason)
         state.retry_sells.pop(code, None)
 
-    sig = signals if signals is not None else pd.DataFrame(columns=["kind"])
-    sells = sig[sig["kind"] == "sell"]
-    for code, sid in ([] if sells.empty else zip(sells["code"], sells["signal_id"])):  # zip: itertuples is slow
+    for code, sid in day_sig.sells():
         if code in positions:
             sell(code, positions[code].qty, "signal", sid)
 
-    if p.trail_stop_position:
-        for code, pos in positions.items():
-            m = state.meta[code]
-            if price(code) and price(code) <= m.peak_close * (1 - p.trail_stop_position):
-                sell(code, pos.qty, "risk")
-    if not p.rotation_exit and p.rotation_max_hold_days:
-        for code, pos in positions.items():  # time exit of a rotation entry (a signal's comes as a signal)
-            m = state.meta[code]
-            if m.entry_reason == "rotation" and m.bars_held >= p.rotation_max_hold_days:
-                sell(code, pos.qty, "time")
+    for code in trailed:  # close at or under the peak since entry less trail_stop_position
+        sell(code, positions[code].qty, "risk")
+    for code in timed:  # time exit of a rotation entry (a signal's comes as a signal)
+        sell(code, positions[code].qty, "time")
 
-    rebalance = targets is not None and not targets.empty and equity > 0  # the rotation's calendar
+    tgt = day_sig.targets
+    rebalance = bool(tgt) and equity > 0  # the rotation's calendar
     next_day = day + pd.Timedelta(days=1)
     # rotation toward today's targets
     buys: list[tuple[str, float, str, str | None, float | None, float | None]] = []  # code, value, reason, sid, sl, tp
     if p.use_targets and rebalance and not p.rotation_exit:
         # Rotation picks what enters: held codes keep their own exits; only new codes are bought,
         # with take-profit / stop-loss at the signal layer's percentages of D's close.
-        for code, w in sorted(zip(targets["code"], targets["target_weight"])):
+        for code, w in sorted(tgt):
             w, px = min(float(w), p.max_weight_stock), price(code)
             if code in positions:
                 continue
@@ -248,7 +327,7 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
                 buys.append((code, w * equity, "rotation", None, px * (1 - p.rotation_stop_loss_pct),
                              px * (1 + p.rotation_take_profit_pct)))
     elif p.use_targets and rebalance:  # rotation_exit: the old rotation, every holding re-weighted
-        tw = {c: min(float(w), p.max_weight_stock) for c, w in zip(targets["code"], targets["target_weight"])}
+        tw = {c: min(float(w), p.max_weight_stock) for c, w in tgt}
         for code, pos in positions.items():
             if code not in tw:
                 sell(code, pos.qty, "rotation")
@@ -263,11 +342,7 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
                 buys.append((code, (w - cur) * equity, "rotation", None, None, None))
 
     # buy signals, best first
-    bs = sig[sig["kind"] == "buy"]
-    ranked = [] if bs.empty else sorted(zip(bs["priority"], bs["composite_score"].fillna(0.0), bs["code"],
-                                            bs["signal_id"], bs["stop_loss"], bs["take_profit"]),
-                    key=lambda t: (t[0] != t[0], t[0] if t[0] == t[0] else 0, -t[1], t[2]))  # NaN priority last
-    for _prio, _score, code, sid, sl, tp in ranked:
+    for _prio, _score, code, sid, sl, tp in day_sig.ranked_buys():
         w = min(p.buy_weight, p.max_weight_stock)
         buys.append((code, w * equity, "signal", sid, _num(sl), _num(tp)))
 
@@ -276,12 +351,13 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
 
     # money and caps after the sells
     budget = cash + sum(q * price(c) for c, q in selling.items()) * 0.998
-    held_after = {c: (pos.qty - selling.get(c, 0)) * price(c) for c, pos in positions.items()
-                  if pos.qty - selling.get(c, 0) > 0}
-    ind_w: dict[str, float] = {}
-    for c, v in held_after.items():
-        ind = industries.get(c) or f"?{c}"  # unknown industry: no shared cap
-        ind_w[ind] = ind_w.get(ind, 0.0) + v / equity
+    sold, held_after, ind_w = selling.get, {}, {}  # value left per code after the sells; weight per industry
+    for c, pos in positions.items():
+        left = pos.qty - sold(c, 0)
+        if left > 0:
+            v = held_after[c] = left * (get_close(c) or 0.0)
+            ind = industries.get(c) or f"?{c}"  # unknown industry: no shared cap
+            ind_w[ind] = ind_w.get(ind, 0.0) + v / equity
     for code, value, reason, sid, sl, tp in buys:
         def skip(why: str) -> None:
             out.skipped.append(Skip(code, "buy", sid, f"{reason}: {why}"))
@@ -326,13 +402,20 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
         if left <= 0 or not m:
             continue
         if m.stop_loss:
-            out.standing.append(OrderRequest(code, "sell", left, "stop", round_price(m.stop_loss), "stop", m.signal_id))
+            out.standing.append(OrderRequest(code, "sell", left, "stop", _level(m.stop_loss), "stop", m.signal_id))
         if m.take_profit:
-            out.standing.append(OrderRequest(code, "sell", left, "target", round_price(m.take_profit), "target",
+            out.standing.append(OrderRequest(code, "sell", left, "target", _level(m.take_profit), "target",
                                              m.signal_id))
     # sells before buys: sale cash is usable the same day
     out.orders.sort(key=lambda o: o.side != "sell")
     return out
+
+
+@lru_cache(maxsize=1 << 16, typed=True)
+def _level(x: float) -> float:
+    """round_price of a standing order's level, remembered: a holding's level stays the same from
+    day to day (it moves only on an ex-date), and the Decimal rounding is the costly part."""
+    return round_price(x)
 
 
 def _lots_up(qty: float, board: str, day: pd.Timestamp, rules: RuleBook) -> int:

@@ -60,3 +60,24 @@ def test_restated_report_keeps_superseded_version(any_db):
         assert db.query("select ann_date, net_profit from raw.finance_data")[0][1] == 0.9e8
         old = db.query("select cast(ann_date as varchar), net_profit from raw.finance_data_versions")
         assert old == [("2024-08-20", 1e8)]
+
+
+def test_values_survive_the_load_exactly(any_db):
+    """Floats to the last bit, NULLs, and strings CSV must quote (the PostgreSQL path stages a CSV)."""
+    names = ["逗号,引号\"", "line\nbreak", "\\N", "", None, "tab\there", "plain"]
+    shares = [0.1, 1 / 3, 1e-300, 123456789.12345679, -2.5e17, None, 5e-324]
+    frame = pd.DataFrame({
+        "code": [f"60000{i}.SH" for i in range(7)], "name": names, "exchange": "SSE", "board": "main",
+        "industry_l1": "银行", "industry_l2": None, "list_date": ["2001-01-02"] * 6 + [None],
+        "delist_date": None, "is_st": [True, False, None, True, False, True, False],
+        "total_shares": shares, "float_shares": [2.0 ** -1074 * 3, 1e308, 7.0, 0.0, -0.5, 1e-7, 42.0],
+    })
+    with Database(any_db) as db:
+        assert load_frame(db, "stock_info", frame, "test").inserted == 7
+        got = db.query("select code, name, list_date, is_st, total_shares, float_shares from raw.stock_info "
+                       "order by code")
+    assert [r[1] for r in got] == names  # "\N" stays a string, "" stays empty, None is NULL
+    assert [r[2] is None for r in got] == [False] * 6 + [True]
+    assert [r[3] for r in got] == [True, False, None, True, False, True, False]
+    assert [r[4] for r in got] == shares  # exact, not approximately
+    assert [r[5] for r in got] == list(frame["float_shares"])

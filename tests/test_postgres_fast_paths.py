@@ -4,10 +4,15 @@
   DuckDB full build of the same sample market within 1e-9 (the incremental run continues each
   stock's stored EMA state). PostgreSQL runs the recursion, as DuckDB does: the closed form was
   tried and reverted, because its ~1e-14 differences flip factor_technical's crossing tests.
-- postgres__rolling_percent_rank counts smaller elements of a framed array_agg instead of a band
-  self-join; factor_valuation (with a window short enough to slide on the sample) must equal
-  DuckDB's framed percent_rank, and on a hand-made table with ties, short partitions and a
-  window that slides, the macro must equal an independent Python percent_rank.
+- int_offense_signals__chained on PostgreSQL walks each stock's chain with a running aggregate
+  (udf.offense_chain_step) and finds exits and next entries with equijoins and a running min
+  (macros/offense_chain.sql); built to day D then continued, it must equal DuckDB's full build.
+- postgres__rolling_percent_rank keeps a bit string of each frame's value ranks with a moving
+  aggregate (udf.rank_bits, created by the on-run-start hook) and counts the set bits below the
+  current value's rank, instead of a band self-join or a framed array_agg; factor_valuation (with
+  a window short enough to slide on the sample) must equal DuckDB's framed percent_rank, and on a
+  hand-made table with ties, short partitions and a window that slides, the macro must equal an
+  independent Python percent_rank.
 """
 from __future__ import annotations
 
@@ -32,9 +37,10 @@ D = date(2023, 6, 30)
 # valuation_window 120 < the ~620 bars per stock, so the percent-rank frame slides; min 30 exercises
 # the null for short histories.
 VARS = {**DEFAULTS, "valuation_window": 120, "valuation_min_history": 30}
-SELECT = ["+factor_valuation", "+int_macd__recursed"]
+SELECT = ["+factor_valuation", "+int_macd__recursed", "+int_offense_signals__chained"]
 TABLES = {"intermediate.int_macd__recursed": ["code", "trade_date"],
-          "factors.factor_valuation": ["code", "trade_date"]}
+          "factors.factor_valuation": ["code", "trade_date"],
+          "intermediate.int_offense_signals__chained": ["signal_id"]}
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +69,11 @@ def test_postgres_incremental_equals_duckdb_full(builds, table):
     pg, duck = builds
     a, b = read(pg, f"select * from {table}"), read(duck, f"select * from {table}")
     later = read(pg, f"select count(distinct trade_date) as n from {table} where trade_date > ?", [D])
-    assert later["n"][0] == 10  # the incremental run added 2023-07-03 .. 2023-07-14
-    assert len(a) > 5000
+    if table.endswith("chained"):  # signals: a few a day, and both kinds
+        assert later["n"][0] >= 1 and len(a) > 100 and set(a["kind"]) == {"buy", "sell"}
+    else:
+        assert later["n"][0] == 10  # the incremental run added 2023-07-03 .. 2023-07-14
+        assert len(a) > 5000
     assert_frames_close(a[list(b.columns)], b, TABLES[table], 1e-9, f"{table} postgres incremental vs duckdb full")
 
 
@@ -87,8 +96,8 @@ def _reference() -> dict[tuple[str, int], float | None]:
     return out
 
 
-def _compiled(settings, tmp: Path) -> str:
-    sql = f"{{{{ rolling_percent_rank('t', 'code', 'd', 'v', {WINDOW}, {MIN_ROWS}) }}}}"
+def _compiled(settings, tmp: Path, sql: str | None = None) -> str:
+    sql = sql or f"{{{{ rolling_percent_rank('t', 'code', 'd', 'v', {WINDOW}, {MIN_ROWS}) }}}}"
     res = run_dbt(settings, ["compile", "--inline", sql], quiet=True, target_path=str(tmp))
     assert res.returncode == 0
     return json.loads((tmp / "run_results.json").read_text())["results"][0]["compiled_code"]
@@ -107,8 +116,10 @@ def test_rolling_percent_rank_with_ties_matches_python_on_both_engines(tmp_path)
     try:
         pg = pg_settings(name)
         pg_sql = _compiled(pg, tmp_path / "t_pg")
-        assert "array_agg" in pg_sql
+        assert "rank_bits" in pg_sql
         with Database(pg) as db:
+            # what the on-run-start hook runs (`dbt compile` runs no hooks)
+            db.execute(_compiled(pg, tmp_path / "t_udf", "{{ create_udfs() }}"))
             db.execute("create table t (code varchar, d integer, v double precision)")
             for r in ROWS:
                 db.execute("insert into t values (?, ?, ?)", list(r))
@@ -120,3 +131,53 @@ def test_rolling_percent_rank_with_ties_matches_python_on_both_engines(tmp_path)
         assert (pg_got[k] is None) == (v is None) == (duck_got[k] is None), k
         if v is not None:
             assert pg_got[k] == pytest.approx(v, abs=1e-15) and duck_got[k] == pytest.approx(v, abs=1e-15), k
+
+
+# -- the offense macros alone: exits shared by two trades, a candidate on an exit bar, open trades --
+CANDIDATES = [("A", s) for s in (1, 3, 5, 8, 9, 12)] + [("B", 2)] + [("C", 2), ("C", 4)]
+EXITS = [("A", 1, 5), ("A", 3, 5), ("A", 5, 7), ("A", 9, 11), ("A", 12, 15), ("C", 2, 3), ("C", 4, 6)]
+# first candidate after each exit (a candidate on the exit bar itself is not after it)
+WANT_TRADES = {("A", 1): 8, ("A", 3): 8, ("A", 5): 8, ("A", 8): None, ("A", 9): 12, ("A", 12): None,
+               ("B", 2): None, ("C", 2): 4, ("C", 4): None}
+WANT_CHAIN = {("A", 1), ("A", 8), ("B", 2), ("C", 2), ("C", 4)}
+OFFENSE_SQL = ("with recursive trades as ({{ offense_trades('candidates', 'exit_hits') }}), "
+               "chain (code, entry_seq, next_entry_seq) as ({{ offense_chain('trades', 'candidates') }}) "
+               "select t.code, t.entry_seq, t.next_entry_seq, ch.entry_seq is not null as taken "
+               "from trades as t left join chain as ch on ch.code = t.code and ch.entry_seq = t.entry_seq")
+OFFENSE_DDL = ["create table candidates (code varchar, entry_seq bigint)",
+               "create table exit_hits (code varchar, entry_seq bigint, bar_seq bigint, trade_date date, "
+               "close double precision, composite_score double precision, exit_rule varchar, hit_rank bigint)"]
+
+
+def _offense_rows(run) -> tuple[dict, set]:  # noqa: ANN001 - run(sql) -> rows
+    rows = run()
+    return {(c, e): n for c, e, n, _ in rows}, {(c, e) for c, e, _, taken in rows if taken}
+
+
+def test_offense_trades_and_chain_match_on_both_engines(tmp_path):
+    duck_sql = _compiled(duck_settings(tmp_path / "o.duckdb"), tmp_path / "o_duck", OFFENSE_SQL)
+    con = duckdb.connect()
+    for ddl in OFFENSE_DDL:
+        con.execute(ddl)
+    con.executemany("insert into candidates values (?, ?)", CANDIDATES)
+    con.executemany("insert into exit_hits values (?, ?, ?, date '2024-01-02', 1.0, 50.0, 'time_exit', 1)", EXITS)
+    duck_trades, duck_chain = _offense_rows(lambda: con.execute(duck_sql).fetchall())
+    name = create_pg_database("aquant_pgfast_offense")
+    try:
+        pg = pg_settings(name)
+        pg_sql = _compiled(pg, tmp_path / "o_pg", OFFENSE_SQL)
+        assert "offense_chain_step" in pg_sql and "from chain" not in pg_sql
+        with Database(pg) as db:
+            db.execute(_compiled(pg, tmp_path / "o_udf", "{{ create_udfs() }}"))
+            for ddl in OFFENSE_DDL:
+                db.execute(ddl)
+            for r in CANDIDATES:
+                db.execute("insert into candidates values (?, ?)", list(r))
+            for r in EXITS:
+                db.execute("insert into exit_hits values (?, ?, ?, date '2024-01-02', 1.0, 50.0, 'time_exit', 1)",
+                           list(r))
+            pg_trades, pg_chain = _offense_rows(lambda: db.query(pg_sql))
+    finally:
+        drop_pg_database(name)
+    assert duck_trades == pg_trades == WANT_TRADES
+    assert duck_chain == pg_chain == WANT_CHAIN

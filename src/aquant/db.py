@@ -7,11 +7,11 @@ Spark the verbs are emulated on Parquet tables (aquant.spark_db).
 """
 from __future__ import annotations
 
-import io
 import logging
 import os
 import re
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -240,14 +240,14 @@ class Database:
             self.con.unregister("_staged_frame")
             return "_staged"
         coldefs = ", ".join(f"{q(c)} {sql_type(typ, self.kind)}" for c, typ in t.columns.items())
-        with self.con.cursor() as cur:
+        with self.con.cursor() as cur, tempfile.TemporaryDirectory(prefix="aquant_stage_") as tmp:
             cur.execute("DROP TABLE IF EXISTS _staged")
             cur.execute(f"CREATE TEMP TABLE _staged ({coldefs})")
-            buf = io.StringIO()
-            df[cols].to_csv(buf, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S.%f")
-            buf.seek(0)
-            cur.copy_expert(f"COPY _staged ({', '.join(q(c) for c in cols)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
-                            buf)
+            csv = os.path.join(tmp, "staged.csv")
+            _frame_to_csv(df[cols], csv)
+            with open(csv, encoding="utf-8") as fh:
+                cur.copy_expert(f"COPY _staged ({', '.join(q(c) for c in cols)}) FROM STDIN "
+                                f"WITH (FORMAT csv, NULL '\\N', ENCODING 'UTF8')", fh)
         return "_staged"
 
     def upsert(self, t: Table, df: pd.DataFrame) -> UpsertResult:
@@ -300,6 +300,24 @@ class Database:
         self.execute(f"insert into {t.fqn} ({cols}) select {cols} from {staged}")
         self.execute(f"drop table if exists {staged}")
         return len(df)
+
+
+def _frame_to_csv(df: pd.DataFrame, path: str) -> None:
+    """Write `df` as CSV for PostgreSQL's COPY (no header, NULL as \\N), with DuckDB's writer.
+
+    pandas' to_csv formats floats one by one in Python: 61 % of the loader's time on PostgreSQL
+    (28.6 of 46.8 s for 576,505 daily bars, profiled). DuckDB writes the same text (shortest
+    round-trip floats, NaN as NULL like pandas' na_rep, ISO dates and timestamps) in C++, and
+    quotes a string that reads "\\N" so it stays a string (pandas wrote it bare: a NULL).
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.register("frame", df)
+        con.execute(f"COPY (SELECT * FROM frame) TO '{path}' (HEADER false, NULLSTR '\\N')")
+    finally:
+        con.close()
 
 
 def connect(settings: Settings | None = None) -> Database:

@@ -152,10 +152,7 @@ exit_hits as (
         end as exit_rule,
         row_number() over (partition by c.code, c.entry_seq order by d.bar_seq) as hit_rank
     from candidates as c
-    inner join daily as d
-        on d.code = c.code
-        and d.bar_seq > c.entry_seq
-        and d.bar_seq <= c.entry_seq + {{ var('max_hold_days') }}
+    {{ offense_hold_join('c', 'daily', 'd', var('max_hold_days')) }}
     where d.close_adj <= c.stop_loss * c.entry_adj_factor
         or d.close_adj >= c.take_profit * c.entry_adj_factor
         or d.score_exit
@@ -163,23 +160,7 @@ exit_hits as (
 ),
 
 trades as (
-    select
-        c.*,
-        e.bar_seq as exit_seq,
-        e.trade_date as exit_date,
-        e.close as exit_close,
-        e.composite_score as exit_composite,
-        e.exit_rule,
-        (
-            select min(c2.entry_seq)
-            from candidates as c2
-            where c2.code = c.code and c2.entry_seq > e.bar_seq
-        ) as next_entry_seq
-    from candidates as c
-    left join exit_hits as e
-        on e.code = c.code
-        and e.entry_seq = c.entry_seq
-        and e.hit_rank = 1
+    {{- offense_trades('candidates', 'exit_hits') }}
 ),
 
 -- ---- 4. chain ------------------------------------------------------------------------------
