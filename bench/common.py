@@ -12,8 +12,9 @@ import platform
 import statistics
 import subprocess
 import sys
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -90,16 +91,26 @@ class StepRun:
     result: dict
 
 
-def run_step(step: str, args: list[str], log: Path, env: dict | None = None) -> StepRun:
-    """Run `python -m bench.steps STEP ARGS` and read its peak memory through wait4."""
+def run_step(step: str, args: list[str], log: Path, env: dict | None = None,
+             cgroup: "MemoryCgroup | None" = None) -> StepRun:
+    """Run `python -m bench.steps STEP ARGS` and read its peak memory through wait4.
+
+    With `cgroup`, the step (and every process it starts) runs inside that memory cgroup: a hard
+    limit the kernel enforces, where a process tree above it is reclaimed from and then OOM-killed.
+    The cgroup's own figures (peak usage, times the limit was hit, OOM kills) land in the result
+    under "cgroup".
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "bench.steps", step, *args]
     t0 = time.perf_counter()
+    if cgroup is not None:
+        cgroup.reset()
     with open(log, "w") as fh:
         fh.write(" ".join(cmd) + "\n")
         fh.flush()
         p = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT,
-                             env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"})
+                             env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
+                             preexec_fn=cgroup.enter if cgroup is not None else None)
         _, status, ru = os.wait4(p.pid, 0)
         p.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t0
@@ -107,9 +118,129 @@ def run_step(step: str, args: list[str], log: Path, env: dict | None = None) -> 
     for line in log.read_text().splitlines():
         if line.startswith("RESULT "):
             result = json.loads(line[7:])
+    if cgroup is not None:
+        result["cgroup"] = cgroup.figures()
+        with open(log, "a") as fh:
+            fh.write(f"CGROUP {json.dumps(result['cgroup'])}\n")
     if p.returncode != 0:
         raise RuntimeError(f"bench step {step} failed with exit code {p.returncode}; see {log}")
     return StepRun(wall, ru.ru_maxrss / 1024, result)
+
+
+@dataclass
+class MemoryCgroup:
+    """A cgroup (v1 `memory` controller, else v2) with a hard memory limit, for one step at a time.
+
+    Needs root (the bench machine runs as root). Swap is kept out (v1 swappiness 0, v2 swap.max 0),
+    so the limit is on RAM. Note that the cgroup is also charged for the page cache of the files the
+    step reads and writes; the kernel reclaims that cache first, so hitting the limit (failcnt) is
+    normal and only an OOM kill (or the step failing) means the step did not fit.
+    """
+
+    name: str
+    limit_bytes: int
+    path: Path = field(init=False)
+    v2: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        v1 = Path("/sys/fs/cgroup/memory")
+        self.v2 = not v1.is_dir()
+        self.path = (Path("/sys/fs/cgroup") if self.v2 else v1) / self.name
+        self.path.mkdir(exist_ok=True)
+        if self.v2:
+            (self.path / "memory.max").write_text(str(self.limit_bytes))
+            (self.path / "memory.swap.max").write_text("0")
+        else:
+            (self.path / "memory.limit_in_bytes").write_text(str(self.limit_bytes))
+            (self.path / "memory.swappiness").write_text("0")
+
+    def reset(self) -> None:
+        """Zero the peak and the limit-hit counter before a step (v1; v2 keeps them per cgroup)."""
+        if not self.v2:
+            (self.path / "memory.max_usage_in_bytes").write_text("0")
+            (self.path / "memory.failcnt").write_text("0")
+
+    def enter(self) -> None:
+        """Move the calling process (a freshly forked step, before exec) into this cgroup."""
+        (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def figures(self) -> dict:
+        def read(name: str) -> str:
+            f = self.path / name
+            return f.read_text().strip() if f.exists() else ""
+
+        if self.v2:
+            events = dict(line.split() for line in read("memory.events").splitlines())
+            peak = read("memory.peak")
+            return {"limit_mib": self.limit_bytes / 2 ** 20, "peak_mib": int(peak) / 2 ** 20 if peak else None,
+                    "limit_hits": int(events.get("max", 0)), "oom_kills": int(events.get("oom_kill", 0))}
+        oom = dict(line.split() for line in read("memory.oom_control").splitlines())
+        return {"limit_mib": self.limit_bytes / 2 ** 20,
+                "peak_mib": int(read("memory.max_usage_in_bytes")) / 2 ** 20,
+                "limit_hits": int(read("memory.failcnt")), "oom_kills": int(oom.get("oom_kill", 0))}
+
+    def remove(self) -> None:
+        try:
+            self.path.rmdir()
+        except OSError:
+            pass
+
+
+class TreeRssSampler:
+    """Samples the summed RSS of this process and all its descendants every `interval` seconds.
+
+    wait4's ru_maxrss is the peak of the largest single process, not of the tree; dbt runs in a
+    child of the step, DuckDB inside dbt, so this is what "peak memory of the process tree" means
+    here. Samples are (unix time, bytes, CPU seconds so far), for mapping onto the nodes dbt ran at
+    that time. CPU seconds (user + system of the tree) are the figure to compare on a loaded
+    machine, where wall time mostly measures the neighbours.
+    """
+
+    def __init__(self, interval: float = 0.2):
+        self.interval = interval
+        self.samples: list[tuple[float, int, float]] = []
+        self._cpu_done: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total, cpu = 0, 0.0
+            for proc in [me, *me.children(recursive=True)]:
+                try:
+                    total += proc.memory_info().rss
+                    t = proc.cpu_times()
+                    # a process's own CPU (its finished children show up in the parent's children_*)
+                    self._cpu_done[proc.pid] = t.user + t.system + (t.children_user + t.children_system
+                                                                    if proc.pid != me.pid else 0.0)
+                except psutil.Error:
+                    pass
+            cpu = sum(self._cpu_done.values())
+            self.samples.append((time.time(), total, cpu))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "TreeRssSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _within(self, start: float | None, end: float | None) -> list[tuple[float, int, float]]:
+        return [x for x in self.samples if (start is None or x[0] >= start) and (end is None or x[0] <= end)]
+
+    def peak_mib(self, start: float | None = None, end: float | None = None) -> float | None:
+        xs = [b for _, b, _ in self._within(start, end)]
+        return max(xs) / 2 ** 20 if xs else None
+
+    def cpu_s(self, start: float | None = None, end: float | None = None) -> float | None:
+        """CPU seconds the tree spent between two times (about: sampled every `interval`)."""
+        xs = [c for _, _, c in self._within(start, end)]
+        return xs[-1] - xs[0] if len(xs) > 1 else None
 
 
 def median(xs: list[float]) -> float:

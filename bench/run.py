@@ -3,9 +3,12 @@
     .venv/bin/python -m bench.run --scale small            # 500 stocks x 3 years, a few minutes
     .venv/bin/python -m bench.run --scale full             # 5,000 stocks x 10 years, long: run in background
     .venv/bin/python -m bench.run --scale small --pg       # the same build on PostgreSQL (own database, dropped)
+    .venv/bin/python -m bench.run --scale full --reuse-ingest --full-only --hard-limit-gib 4
+        # only the full build, inside a 4 GiB memory cgroup (root; cgroup v1 or v2)
 
 Figures are medians of --reps runs (long steps run fewer times; each table says how many).
-Every step runs in its own subprocess; "peak MiB" is that process tree's max RSS (wait4).
+Every step runs in its own subprocess; "peak MiB" is the largest single process's max RSS (wait4);
+a build step also samples the summed RSS of its whole process tree ("tree peak MiB", per model too).
 Writes bench/out/results-<scale>[-pg].json and .md; bench/RESULTS.md is assembled from those.
 """
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from bench.common import OUT, SCALES, StepRun, fmt_s, machine, median, run_step
+from bench.common import OUT, SCALES, MemoryCgroup, StepRun, fmt_s, machine, median, run_step
 
 
 def _copy(src: Path, dst: Path) -> None:
@@ -34,22 +37,37 @@ def _copy(src: Path, dst: Path) -> None:
         shutil.copytree(held, dst.with_suffix(".lastday"))
 
 
-def _runs(step: str, args: list[str], n: int, tag: str, env: dict | None = None) -> list[StepRun]:
+def _runs(step: str, args: list[str], n: int, tag: str, env: dict | None = None,
+          cgroup: MemoryCgroup | None = None) -> list[StepRun]:
     out = []
     for i in range(n):
-        r = run_step(step, args, OUT / "logs" / f"{tag}_{i + 1}.log", env)
-        print(f"  {tag} run {i + 1}/{n}: {r.wall_s:.1f} s, peak {r.max_rss_mib:.0f} MiB", flush=True)
+        r = run_step(step, args, OUT / "logs" / f"{tag}_{i + 1}.log", env, cgroup)
+        tree = r.result.get("tree_peak_mib")
+        print(f"  {tag} run {i + 1}/{n}: {r.wall_s:.1f} s, peak {r.max_rss_mib:.0f} MiB"
+              + (f", tree peak {tree:.0f} MiB" if tree else "")
+              + (f", cgroup {r.result['cgroup']}" if "cgroup" in r.result else ""), flush=True)
         out.append(r)
     return out
 
 
+def _tree_peak(runs: list[StepRun]) -> str:
+    xs = [r.result.get("tree_peak_mib") for r in runs if r.result.get("tree_peak_mib")]
+    return f"{max(xs):,.0f}" if xs else "-"
+
+
 def _model_table(full: list[StepRun], incr: list[StepRun]) -> list[list]:
-    """Per model: median seconds in the full and the incremental build."""
+    """Per model: median seconds in the full and the incremental build, and the largest tree RSS
+    sampled while it ran in the full build."""
     def med(runs: list[StepRun]) -> dict[str, float]:
         names = {m["name"] for r in runs for m in r.result["models"]}
         return {n: median([m["s"] for r in runs for m in r.result["models"] if m["name"] == n]) for n in names}
     f, i = med(full), med(incr)
-    rows = [[n, f.get(n, float("nan")), i.get(n, float("nan"))] for n in f]
+    peak = {}
+    for r in full:
+        for m in r.result["models"]:
+            if m.get("peak_mib"):
+                peak[m["name"]] = max(peak.get(m["name"], 0), m["peak_mib"])
+    rows = [[n, f.get(n, float("nan")), i.get(n, float("nan")), peak.get(n)] for n in f]
     rows.sort(key=lambda r: -r[1])
     return rows
 
@@ -71,6 +89,17 @@ def bench_duckdb(a: argparse.Namespace, res: dict) -> None:
         saved.write_text(json.dumps(vars(res["ingest"][-1]), default=str))
     print(f"(2) full dbt build x{a.reps_long}", flush=True)
     res["full"] = _runs("build", ["--db", str(db), "--target", tgt, "--full"], a.reps_long, f"{sc.name}_full")
+    if a.hard_limit_gib:
+        # the same full build inside a memory cgroup: the kernel, not DuckDB, enforces the limit
+        print(f"(2) full dbt build under a hard {a.hard_limit_gib:g} GiB limit (memory cgroup) x1", flush=True)
+        cg = MemoryCgroup(f"aquant_bench_{sc.name}", int(a.hard_limit_gib * 2 ** 30))
+        try:
+            res["full_limited"] = _runs("build", ["--db", str(db), "--target", tgt, "--full"], 1,
+                                        f"{sc.name}_full_limited", cgroup=cg)
+        finally:
+            cg.remove()
+    if a.full_only:
+        return
     if a.backtest_only:  # ingest, one build, then only the backtest comparison (4)
         _copy(db, ref)
         _bench_backtest(res, sc, ref)
@@ -164,12 +193,21 @@ def report(a: argparse.Namespace, res: dict, seconds: float) -> str:
     rows = [["full `dbt build --full-refresh` (raw -> signals, with tests)", len(full),
              fmt_s(median([r.wall_s for r in full])), fmt_s(median([r.result['elapsed_s'] for r in full])),
              fmt_s(median([sum(m['s'] for m in r.result['models']) for r in full])),
-             fmt_s(median([r.result['tests_s'] for r in full])), f"{max(r.max_rss_mib for r in full):,.0f}"]]
+             fmt_s(median([r.result['tests_s'] for r in full])), f"{max(r.max_rss_mib for r in full):,.0f}",
+             _tree_peak(full)]]
+    for r in res.get("full_limited", []):
+        cg = r.result.get("cgroup", {})
+        rows.append([f"same, in a memory cgroup limited to {cg.get('limit_mib', 0) / 1024:g} GiB (cgroup peak "
+                     f"{cg.get('peak_mib', 0):,.0f} MiB incl. page cache, limit hit {cg.get('limit_hits')}x, "
+                     f"OOM kills {cg.get('oom_kills')})", 1, fmt_s(r.wall_s), fmt_s(r.result['elapsed_s']),
+                     fmt_s(sum(m['s'] for m in r.result['models'])), fmt_s(r.result['tests_s']),
+                     f"{r.max_rss_mib:,.0f}", _tree_peak([r])])
     if incr:
         rows.append(["one-day incremental `dbt build` (with tests)", len(incr), fmt_s(median([r.wall_s for r in incr])),
                      fmt_s(median([r.result['elapsed_s'] for r in incr])),
                      fmt_s(median([sum(m['s'] for m in r.result['models']) for r in incr])),
-                     fmt_s(median([r.result['tests_s'] for r in incr])), f"{max(r.max_rss_mib for r in incr):,.0f}"])
+                     fmt_s(median([r.result['tests_s'] for r in incr])), f"{max(r.max_rss_mib for r in incr):,.0f}",
+                     _tree_peak(incr)])
     incr_recent = res.get("incr_recent", [])
     if incr_recent:
         rows.append(["one-day incremental `dbt build`, tests on the latest 5 days (`test_recent_days: 5`)",
@@ -177,22 +215,24 @@ def report(a: argparse.Namespace, res: dict, seconds: float) -> str:
                      fmt_s(median([r.result['elapsed_s'] for r in incr_recent])),
                      fmt_s(median([sum(m['s'] for m in r.result['models']) for r in incr_recent])),
                      fmt_s(median([r.result['tests_s'] for r in incr_recent])),
-                     f"{max(r.max_rss_mib for r in incr_recent):,.0f}"])
+                     f"{max(r.max_rss_mib for r in incr_recent):,.0f}", _tree_peak(incr_recent)])
     for r in res.get("incr_run", []):
         rows.append(["one-day incremental, models only (`--select resource_type:model`)", 1, fmt_s(r.wall_s),
                      fmt_s(r.result['elapsed_s']), fmt_s(sum(m['s'] for m in r.result['models'])), "-",
-                     f"{r.max_rss_mib:,.0f}"])
+                     f"{r.max_rss_mib:,.0f}", _tree_peak([r])])
     if res.get("add_day"):
         ad = res["add_day"]
         rows.append(["load the new day (raw upsert)", len(ad), fmt_s(median([r.result['load_s'] for r in ad])), "-",
-                     "-", "-", f"{max(r.max_rss_mib for r in ad):,.0f}"])
+                     "-", "-", f"{max(r.max_rss_mib for r in ad):,.0f}", "-"])
     L += ["### dbt build", "",
           tabulate(rows, headers=["what", "runs", "wall s (process)", "dbt elapsed s", "sum of model s",
-                                  "sum of test s", "peak MiB"], tablefmt="github"), "",
+                                  "sum of test s", "peak MiB", "tree peak MiB"], tablefmt="github"), "",
           "Per model (median execution seconds from run_results.json; the incremental column shows how "
-          "little each model does on a one-day run):", "",
-          tabulate([[n, fmt_s(f), fmt_s(i)] for n, f, i in _model_table(full, incr or full)],
-                   headers=["model", "full build s", "incremental s"], tablefmt="github"), ""]
+          "little each model does on a one-day run; tree peak: the largest summed RSS sampled while the "
+          "model ran in the full build, shared with whatever dbt ran beside it):", "",
+          tabulate([[n, fmt_s(f), fmt_s(i), f"{p:,.0f}" if p else "-"]
+                    for n, f, i, p in _model_table(full, incr or full)],
+                   headers=["model", "full build s", "incremental s", "tree peak MiB"], tablefmt="github"), ""]
     if res.get("compare"):
         c = res["compare"][0].result
         bad = {k: v for k, v in c.items() if v}
@@ -280,6 +320,10 @@ def main() -> None:
     ap.add_argument("--rerun", nargs="*", choices=["vectorbt"],
                     help="re-run these steps of the last bench at this scale and rewrite its report")
     ap.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
+    ap.add_argument("--full-only", action="store_true",
+                    help="ingest (or --reuse-ingest) and the full build(s) only")
+    ap.add_argument("--hard-limit-gib", type=float,
+                    help="also run the full build once inside a memory cgroup with this hard limit (needs root)")
     ap.add_argument("--backtest-only", action="store_true",
                     help="ingest and one full build, then only the backtest comparison (engines and vectorbt)")
     a = ap.parse_args()

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.common import OUT, SCALES
+from bench.common import OUT, SCALES, TreeRssSampler
 
 DATE_COL = {"daily_quote": "trade_date", "funds_flow": "trade_date", "industry_flow": "trade_date",
             "chip_distribution": "trade_date", "finance_data": "ann_date", "dividend": "ann_date",
@@ -111,7 +111,15 @@ def step_add_day(a: argparse.Namespace) -> None:
 
 
 # -- (2) dbt build ------------------------------------------------------------------------------
-def _run_results(target: Path) -> dict:
+def _iso(ts: str) -> float:
+    from datetime import datetime, timezone
+
+    return datetime.strptime(ts.rstrip("Z"), "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc).timestamp()
+
+
+def _run_results(target: Path, rss: TreeRssSampler | None = None) -> dict:
+    """Per node: status, seconds, and (with `rss`) the peak RSS of the process tree while it ran
+    (with dbt threads > 1 that peak is shared with whatever ran beside it)."""
     rr = json.loads((target / "run_results.json").read_text())
     models, tests = [], []
     for r in rr["results"]:
@@ -119,6 +127,10 @@ def _run_results(target: Path) -> dict:
         row = {"name": uid.split(".")[-1] if uid.startswith("model.") else uid.split(".")[2],
                "status": r["status"], "s": r["execution_time"],
                "rows": (r.get("adapter_response") or {}).get("rows_affected")}
+        times = [(_iso(t["started_at"]), _iso(t["completed_at"])) for t in r.get("timing", []) if t.get("started_at")]
+        if rss is not None and times:
+            row["peak_mib"] = rss.peak_mib(min(a for a, _ in times), max(b for _, b in times))
+            row["cpu_s"] = rss.cpu_s(min(a for a, _ in times), max(b for _, b in times))
         (models if uid.startswith(("model.", "seed.")) else tests).append(row)
     return {"elapsed_s": rr["elapsed_time"], "models": models,
             "tests_s": sum(t["s"] for t in tests), "n_tests": len(tests),
@@ -141,10 +153,13 @@ def step_build(a: argparse.Namespace) -> None:
     args += (["--select", *a.select] if a.select else []) + (["--exclude", *a.exclude] if a.exclude else [])
     args += (["--vars", a.vars] if a.vars else [])
     t0 = time.perf_counter()
-    res = run_dbt(settings, args, quiet=True, target_path=str(target))
+    with TreeRssSampler() as rss:
+        res = run_dbt(settings, args, quiet=True, target_path=str(target))
     wall = time.perf_counter() - t0
-    out = _run_results(target)
-    out.update({"wall_s": wall, "returncode": res.returncode})
+    out = _run_results(target, rss)
+    out.update({"wall_s": wall, "returncode": res.returncode, "tree_peak_mib": rss.peak_mib(),
+                "cpu_s": rss.cpu_s(),
+                "duckdb_settings": {k: v for k, v in os.environ.items() if k.startswith("AQUANT_DUCKDB_")}})
     emit(out)
     if res.returncode != 0:
         sys.exit(res.returncode)

@@ -14,7 +14,8 @@
 -#}
 {% macro rolling_percent_rank(relation, partition_col, order_col, value_col, window, min_rows, after=none) %}
     {%- if after is not none %}
-        {{ return(rolling_percent_rank_band(relation, partition_col, order_col, value_col, window, min_rows, after)) }}
+        {{ return(adapter.dispatch('rolling_percent_rank_after')(relation, partition_col, order_col, value_col, window,
+                                                                 min_rows, after)) }}
     {%- endif %}
     {{ return(adapter.dispatch('rolling_percent_rank')(relation, partition_col, order_col, value_col, window, min_rows)) }}
 {% endmacro %}
@@ -32,6 +33,34 @@
         partition by {{ partition_col }} order by {{ order_col }}
         rows between {{ window - 1 }} preceding and current row
     )
+{% endmacro %}
+
+{% macro default__rolling_percent_rank_after(relation, partition_col, order_col, value_col, window, min_rows, after) %}
+    {{ return(rolling_percent_rank_band(relation, partition_col, order_col, value_col, window, min_rows, after)) }}
+{% endmacro %}
+
+{#- DuckDB, incremental: the band self-join over the new rows needs each partition's last
+    `window - 1` rows before them, not its whole history to number. max(order_col, n) keeps the n
+    largest values per partition in a bounded heap (one hash-aggregate pass, no sort); the smallest
+    of them is the oldest row any new row's frame can reach. -#}
+{% macro duckdb__rolling_percent_rank_after(relation, partition_col, order_col, value_col, window, min_rows, after) %}
+    {%- set recent -%}
+        (
+            select r.*
+            from {{ relation }} as r
+            left join (
+                select {{ partition_col }}, list_min(max({{ order_col }}, {{ [window - 1, 1] | max }})) as first_needed
+                from {{ relation }}
+                where {{ order_col }} <= {{ after }}
+                group by {{ partition_col }}
+            ) as f on r.{{ partition_col }} = f.{{ partition_col }}
+            where r.{{ order_col }} >= coalesce(f.first_needed, r.{{ order_col }})
+              and r.{{ partition_col }} in (
+                  select n.{{ partition_col }} from {{ relation }} as n where n.{{ order_col }} > {{ after }}
+              )
+        )
+    {%- endset %}
+    {{ return(rolling_percent_rank_band(recent, partition_col, order_col, value_col, window, min_rows, after)) }}
 {% endmacro %}
 
 {#- PostgreSQL: framed percent_rank is not supported; the band self-join pairs every row with

@@ -29,7 +29,9 @@
 {%- set n = var('flow_window') %}
 {%- set lag = var('avail_lag_margin_north') %}
 
-with stock_flows_raw as (
+with stock_flows as (
+    -- one window pass: the value usable on a day is `lag` rows back (published the next morning),
+    -- the one `flow_window` usable days earlier is `flow_window + lag` rows back
     select
         f.code,
         f.trade_date,
@@ -40,11 +42,16 @@ with stock_flows_raw as (
         f.main_net_inflow,
         {%- if lag > 0 %}
         lag(f.margin_balance, {{ lag }}) over w as margin_balance,
-        lag(f.north_hold_shares, {{ lag }}) over w as north_hold_shares
         {%- else %}
         f.margin_balance,
-        f.north_hold_shares
         {%- endif %}
+        lag(f.margin_balance, {{ n + lag }}) over w as margin_balance_prev,
+        {%- if lag > 0 %}
+        (lag(f.north_hold_shares, {{ lag }}) over w - lag(f.north_hold_shares, {{ n + lag }}) over w) * q.close
+        {%- else %}
+        (f.north_hold_shares - lag(f.north_hold_shares, {{ n }}) over w) * q.close
+        {%- endif %}
+            as north_value_change
     from {{ ref('stg_funds_flow') }} as f
     inner join {{ ref('stg_daily_quote_base') }} as q on f.code = q.code and f.trade_date = q.trade_date
     inner join {{ ref('stg_stock_state_periods') }} as st
@@ -53,15 +60,6 @@ with stock_flows_raw as (
     where f.trade_date >= {{ incremental_lookback_start(2 * n + lag) }}
     {%- endif %}
     window w as (partition by f.code order by f.trade_date)
-),
-
-stock_flows as (
-    select
-        *,
-        lag(margin_balance, {{ n }}) over w as margin_balance_prev,
-        (north_hold_shares - lag(north_hold_shares, {{ n }}) over w) * close as north_value_change
-    from stock_flows_raw
-    window w as (partition by code order by trade_date)
 ),
 
 industry_flows as (

@@ -16,21 +16,36 @@
 -- each stock's full window of earlier valid bars (rolling_percent_rank's `after`).
 {%- set after = incremental_last_day() if is_incremental() else none %}
 
-with quotes as (
-    -- the industry of the day (point-in-time): a reclassified stock joins its new industry's median
-    -- from its start date on
-    select q.code, q.trade_date, q.pe_ttm, q.pb, st.industry_l1
+with stocks as (
+    -- the stocks with a point-in-time state (every stock of stg_stock_info: its periods cover
+    -- 1900-01-01..9999-12-31 without gaps), i.e. the rows the industry join below keeps
+    select distinct code from {{ ref('stg_stock_state_periods') }}
+),
+
+valuations as (
+    select q.code, q.trade_date, q.pe_ttm, q.pb
     from {{ ref('stg_daily_quote_base') }} as q
+    where q.code in (select s.code from stocks as s)
+),
+
+quotes as (
+    -- the industry of the day (point-in-time): a reclassified stock joins its new industry's median
+    -- from its start date on. Incremental: the new days only (the percentiles read `valuations`).
+    select q.code, q.trade_date, q.pe_ttm, q.pb, st.industry_l1
+    from valuations as q
     inner join {{ ref('stg_stock_state_periods') }} as st
         on q.code = st.code and q.trade_date between st.valid_from and st.valid_to
+    {%- if after is not none %}
+    where q.trade_date > {{ after }}
+    {%- endif %}
 ),
 
 valid_pe as (
-    select code, trade_date, pe_ttm from quotes where pe_ttm > 0
+    select code, trade_date, pe_ttm from valuations where pe_ttm > 0
 ),
 
 valid_pb as (
-    select code, trade_date, pb from quotes where pb > 0
+    select code, trade_date, pb from valuations where pb > 0
 ),
 
 pe_rank as (
@@ -51,9 +66,6 @@ industry_median as (
         count(*) as industry_pe_count
     from quotes
     where pe_ttm > 0
-    {%- if after is not none %}
-        and trade_date > {{ after }}
-    {%- endif %}
     group by industry_l1, trade_date
 ),
 
@@ -75,9 +87,6 @@ joined as (
     left join pe_rank on q.code = pe_rank.code and q.trade_date = pe_rank.trade_date
     left join pb_rank on q.code = pb_rank.code and q.trade_date = pb_rank.trade_date
     left join industry_median as m on q.industry_l1 = m.industry_l1 and q.trade_date = m.trade_date
-    {%- if after is not none %}
-    where q.trade_date > {{ after }}
-    {%- endif %}
 ),
 
 scored as (

@@ -6,6 +6,7 @@ them (ingest, build, backtest, app) at the same database, as the contract promis
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -118,3 +119,35 @@ def load_settings() -> Settings:
     spark = os.environ.get("AQUANT_SPARK_DIR")
     spark_dir = (Path(spark).expanduser() if spark else data_dir() / "spark").resolve() if target == "spark" else None
     return Settings(target=target, duckdb_path=path.resolve(), pg=_pg_from_env(), spark_dir=spark_dir)
+
+
+_ENV_DEFAULT = re.compile(r"""^\{\{\s*env_var\(\s*'(\w+)'\s*,\s*'([^']*)'\s*\)\s*\}\}$""")
+_ENV_NAME = re.compile(r"""env_var\(\s*'(AQUANT_DUCKDB_\w+)'""")
+
+
+def duckdb_settings() -> dict[str, str]:
+    """DuckDB's settings (memory_limit, threads, ...) as profiles.yml gives them to dbt
+    (`config_options` of the duckdb output), for the connections aquant opens itself (aquant.db),
+    so one place sets them for both.
+
+    Each setting there is `{{ env_var('AQUANT_DUCKDB_X', 'default') }}`: the variable when set, else
+    the default. A setting whose default is an expression (temp_directory: the database path +
+    .tmp, which is DuckDB's own default too) is taken only from its variable.
+    """
+    import yaml
+
+    try:
+        profiles = yaml.safe_load((project_root() / "profiles.yml").read_text(encoding="utf-8"))
+        raw = profiles["aquant"]["outputs"]["duckdb"].get("config_options") or {}
+    except (OSError, KeyError, TypeError, ConfigError):
+        return {}
+    out: dict[str, str] = {}
+    for key, template in raw.items():
+        m = _ENV_DEFAULT.match(str(template))
+        if m:
+            out[key] = os.environ.get(m.group(1), m.group(2))
+        else:
+            name = _ENV_NAME.search(str(template))
+            if name and os.environ.get(name.group(1)):
+                out[key] = os.environ[name.group(1)]
+    return out

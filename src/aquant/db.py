@@ -65,15 +65,27 @@ def connect_duckdb(path, wait: float | None = None):
     second process cannot even open it read-only. Every aquant process opens it briefly (a query,
     one write transaction) except dbt during a build, so waiting is the right answer to a lock:
     the wait is announced once on stderr, and only a wait longer than AQUANT_DB_WAIT is an error.
+
+    The connection gets the DuckDB settings dbt gets (memory_limit, threads, ...; profiles.yml,
+    AQUANT_DUCKDB_*), so a loader or a backtest stays inside the same memory budget as a build.
     """
     import duckdb
+
+    from .config import duckdb_settings
 
     limit = lock_wait_seconds() if wait is None else wait
     deadline = time.monotonic() + limit
     delay, told = 0.05, False
     while True:
         try:
-            return duckdb.connect(str(path))
+            con = duckdb.connect(str(path))
+            for key, value in duckdb_settings().items():
+                # DuckDB refuses to move temp_directory once used, even to the same place
+                if key == "temp_directory" and con.execute("select current_setting('temp_directory')").fetchall() \
+                        == [(value,)]:
+                    continue
+                con.execute(f"SET {key} = '{value.replace(chr(39), chr(39) * 2)}'")
+            return con
         except duckdb.IOException as exc:
             if not _is_lock_conflict(exc):
                 raise
