@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.pg_full --source /work/fullscale/full.duckdb --pg pg_full
     .venv/bin/python -m bench.pg_full --source ... --pg pg_full --steps load     # one step only
+    .venv/bin/python -m bench.pg_full --source ... --pg pg_full --exclude evaluation  # raw -> signals
 
 Steps (each timed, each build in its own subprocess through bench.steps so its peak RSS is its own):
   load   raw.* of the DuckDB file (read only, never written) into a new PostgreSQL database: DuckDB
@@ -71,6 +72,7 @@ def main() -> None:
     ap.add_argument("--pg", default="pg_full", help="PostgreSQL database to create (dropped at the end)")
     ap.add_argument("--steps", default="load,full,day")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--exclude", nargs="*", help="dbt --exclude for both builds (e.g. evaluation)")
     a = ap.parse_args()
     steps = a.steps.split(",")
     source = Path(a.source)
@@ -78,18 +80,20 @@ def main() -> None:
     res = json.loads(res_path.read_text()) if res_path.exists() else {}
     env = {"AQUANT_TARGET": "postgres", "PGDATABASE": a.pg}
     tgt = str(OUT / f"target-{a.pg}")
+    excl = ["--exclude", *a.exclude] if a.exclude else []
     try:
         if "load" in steps:
             res["load"] = load(source, a.pg)
             print(f"load: {res['load']['rows']:,} rows in {res['load']['load_s']:.0f} s", flush=True)
         if "full" in steps:
-            r = run_step("build", ["--pg", a.pg, "--target", tgt, "--full"], OUT / "logs" / f"{a.pg}_full.log", env)
+            r = run_step("build", ["--pg", a.pg, "--target", tgt, "--full", *excl],
+                         OUT / "logs" / f"{a.pg}_full.log", env)
             res["full"] = vars(r)
             print(f"full build: {r.wall_s:.0f} s, peak {r.max_rss_mib:.0f} MiB", flush=True)
         if "day" in steps:
             r = run_step("add_day", ["--db", str(source)], OUT / "logs" / f"{a.pg}_add_day.log", env)
             res["add_day"] = vars(r)
-            r = run_step("build", ["--pg", a.pg, "--target", tgt], OUT / "logs" / f"{a.pg}_incr.log", env)
+            r = run_step("build", ["--pg", a.pg, "--target", tgt, *excl], OUT / "logs" / f"{a.pg}_incr.log", env)
             res["incr"] = vars(r)
             print(f"one-day build: {r.wall_s:.1f} s, peak {r.max_rss_mib:.0f} MiB", flush=True)
     finally:

@@ -37,7 +37,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from .broker import OrderRequest, OrderResult
+from .broker import OrderRequest, OrderResult, Position
 from .costs import CostModel, Fee
 from .data import DayBars
 from .rules import MIN_TICK_RULE_FROM, RuleBook, _as_date, _sse_sessions, sessions_since_listing
@@ -189,7 +189,8 @@ class FastSimBroker(SimBroker):
                 c.rules.limits, c.rules.lots, c.rules.stamp, c.rules.transfer, c.rules.new_listings)
             self.costs = FastCostModel(c.commission_rate, c.commission_min, c.slippage, rules)
         self._cal = _sse_sessions()
-        self._ld_i: dict[str, int | None] = {}
+        # code -> (board, list date, calendar index of the listing, exchange, new-listing rule)
+        self._lim: dict[str, tuple] = {}
         self._day_i: int | None = None
         self._rows: dict[str, list[float]] = {}
         self._oid_day: pd.Timestamp | None = None
@@ -218,6 +219,13 @@ class FastSimBroker(SimBroker):
         self._o, self._h, self._l, self._v = r["open"], r["high"], r["low"], r["volume"]
         s, d = self._cal, np.datetime64(self.day.date(), "D")
         self._day_i = int(np.searchsorted(s, d, "right")) if s is not None and s[0] <= d <= s[-1] else None
+
+    def positions(self) -> dict[str, Position]:
+        """As SimBroker.positions, without building a Position per holding per day (at full scale
+        the book holds ~2,000 codes and that copy cost more than the day's orders): the values are
+        the live holdings, which read as Positions (qty, sellable, cost; every holding in the book
+        has qty > 0: a sale to zero deletes it). Read-only, and only until the broker trades again."""
+        return dict(self._hold)
 
     def bar(self, code: str) -> dict[str, float] | None:
         i = self._idx.get(code)
@@ -259,26 +267,28 @@ class FastSimBroker(SimBroker):
         return q * round(px * 100) + fee
 
     def limits(self, code: str, pre_close: float) -> tuple[float, float]:
-        """As SimBroker.limits; the session number from calendar indices cached per code/day."""
+        """As SimBroker.limits; the session number from calendar indices, and the code's
+        new-listing rule, cached per code (re-looked-up when its board or listing date changes)."""
         ld = self.list_dates.get(code)
         if ld is None or self._day_i is None:
             return super().limits(code, pre_close)
-        li = self._ld_i.get(code, -1)
-        if li == -1:
+        board, st = self._board(code)
+        hit = self._lim.get(code)
+        if hit is None or hit[0] != board or hit[1] != ld:
             s, x = self._cal, np.datetime64(ld, "D")
-            li = self._ld_i[code] = int(np.searchsorted(s, x, "left")) if s[0] <= x else None
+            li = int(np.searchsorted(s, x, "left")) if s[0] <= x else None
+            exchange = code.rpartition(".")[2].upper()
+            hit = self._lim[code] = (board, ld, li, exchange, self.rules.new_listing_rule(board, ld, exchange))
+        li, exchange, rule, rules = hit[2], hit[3], hit[4], self.rules
         if li is None:
             return super().limits(code, pre_close)
         n = self._day_i - li
         if n <= 0:  # day before the listing date: as sessions_since_listing (None)
             n = sessions_since_listing(ld, self.day)
-        board, st = self._board(code)
-        exchange, rules = code.rpartition(".")[2].upper(), self.rules
-        if n is not None:
-            rule = rules.new_listing_rule(board, ld, exchange)
-            if rule is not None and (n <= rule.free_sessions or (n == 1 and rule.first_day_up is not None)):
-                return rules.limit_prices(pre_close, board, st, self.day, listed_session=n, list_date=ld,
-                                          exchange=exchange)
+        if n is not None and rule is not None and (
+                n <= rule.free_sessions or (n == 1 and rule.first_day_up is not None)):
+            return rules.limit_prices(pre_close, board, st, self.day, listed_session=n, list_date=ld,
+                                      exchange=exchange)
         # no new-listing branch applies: RuleBook.limit_prices falls through to the board's band,
         # which is what it gives without the listing arguments (FastRuleBook caches that band per day)
         return rules.limit_prices(pre_close, board, st, self.day, exchange=exchange)
@@ -352,12 +362,16 @@ class FastSimBroker(SimBroker):
             if q2 < q:
                 why = why or "lot size: buys in board lots only"
             q = q2
-            if q > 0 and self._buy_cost_c(px, q, code) > self._cash_c:
+            pc = _exact_cents(px)
+            fee_c = self.costs.fee_cents(side, px, q, self.day, code) if q > 0 and pc is not None else None
+            # the buy's cost in cents, fees included (= _buy_cost_c; its fee is reused below when q holds)
+            if q > 0 and (q * pc + fee_c if fee_c is not None else self._buy_cost_c(px, q, code)) > self._cash_c:
                 q = self._affordable_qty(px, q, board, code)
-                why = "insufficient cash"
+                why, fee_c = "insufficient cash", None
         if q <= 0:
             return self._reject(order, res, want, why or "nothing to trade")
-        fee_c = self.costs.fee_cents(side, px, q, self.day, code)
+        if side == "sell" or fee_c is None:
+            fee_c = self.costs.fee_cents(side, px, q, self.day, code)
         if fee_c is None:
             fee_c = to_cents(self.costs.fee(side, px, q, self.day, code).total)
         pc = _exact_cents(px)

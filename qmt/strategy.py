@@ -263,13 +263,15 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
     meta, values, trailed, timed = state.meta, [], [], []
     keep = 1 - p.trail_stop_position if p.trail_stop_position else None
     max_hold = p.rotation_max_hold_days if not p.rotation_exit and p.rotation_max_hold_days else None
+    add_value, get_meta = values.append, meta.get
     for code, pos in positions.items():
         px = get_close(code)
-        values.append(pos.qty * (px or pos.cost))
-        m = meta.get(code)
+        add_value(pos.qty * (px or pos.cost))
+        m = get_meta(code)
         if m is None:
             m = meta[code] = PositionMeta(code, peak_close=pos.cost, industry=industries.get(code))
-        m.peak_close = max(m.peak_close, px or 0.0)
+        if (px or 0.0) > m.peak_close:  # = max(peak, px or 0.0), without the call
+            m.peak_close = px or 0.0
         m.bars_held += 1
         if keep is not None and px and px <= m.peak_close * keep:
             trailed.append(code)
@@ -352,12 +354,13 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
     # money and caps after the sells
     budget = cash + sum(q * price(c) for c, q in selling.items()) * 0.998
     sold, held_after, ind_w = selling.get, {}, {}  # value left per code after the sells; weight per industry
+    industry_of, weight_of = industries.get, ind_w.get
     for c, pos in positions.items():
         left = pos.qty - sold(c, 0)
         if left > 0:
             v = held_after[c] = left * (get_close(c) or 0.0)
-            ind = industries.get(c) or f"?{c}"  # unknown industry: no shared cap
-            ind_w[ind] = ind_w.get(ind, 0.0) + v / equity
+            ind = industry_of(c) or f"?{c}"  # unknown industry: no shared cap
+            ind_w[ind] = weight_of(ind, 0.0) + v / equity
     for code, value, reason, sid, sl, tp in buys:
         def skip(why: str) -> None:
             out.skipped.append(Skip(code, "buy", sid, f"{reason}: {why}"))
@@ -396,10 +399,13 @@ def decide(day: pd.Timestamp, positions: Mapping[str, Position], cash: float, cl
             state.pending_meta[code] = PositionMeta(code, sid, sl, tp, 0.0, ind, entry_reason=reason)
 
     # standing stop-loss / take-profit for what stays held
+    get_meta = state.meta.get
     for code, pos in positions.items():
-        left = pos.qty - selling.get(code, 0)
-        m = state.meta.get(code)
-        if left <= 0 or not m:
+        m = get_meta(code)
+        if not m or not (m.stop_loss or m.take_profit):
+            continue
+        left = pos.qty - sold(code, 0)
+        if left <= 0:
             continue
         if m.stop_loss:
             out.standing.append(OrderRequest(code, "sell", left, "stop", _level(m.stop_loss), "stop", m.signal_id))
