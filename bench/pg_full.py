@@ -34,7 +34,7 @@ def load(source: Path, name: str) -> dict:
     from aquant.config import load_settings
     from aquant.db import Database
     from aquant.extract.loader import ensure_raw
-    from aquant.schema import RAW_TABLES, q
+    from aquant.schema import RAW_TABLES, q, versions_table
 
     os.environ.update({"AQUANT_TARGET": "postgres", "PGDATABASE": name})
     subprocess.run(PSQL + [f"drop database if exists {name}"], check=True)
@@ -44,7 +44,11 @@ def load(source: Path, name: str) -> dict:
     con = duckdb.connect(str(source), read_only=True)
     with Database(load_settings()) as db:
         ensure_raw(db)
-        for tname, t in RAW_TABLES.items():
+        # every raw table with its `<name>_versions` (superseded rows, e.g. restated reports: the
+        # point-in-time models read them; leaving them out made fundamentals_pit differ)
+        tables = {**RAW_TABLES, **{versions_table(t).name: versions_table(t) for t in RAW_TABLES.values()
+                                   if t.versioned}}
+        for tname, t in tables.items():
             if not con.execute("select count(*) from information_schema.tables where table_schema = 'raw' "
                                "and table_name = ?", [tname]).fetchone()[0]:
                 continue

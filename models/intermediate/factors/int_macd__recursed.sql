@@ -1,5 +1,5 @@
 -- depends_on: {{ ref('stg_daily_quote') }}  (reads stg_daily_quote_base, the table under that view: no *_qfq needed; the ref keeps the view in every +model selection)
-{{ config(materialized='incremental') }}
+{{ config(materialized='incremental', pre_hook="{{ pg_no_nested_loops() }}") }}
 -- One row per stock and trading day: the exact recursive MACD state.
 --
 -- EMAs run on the back-adjusted close (close * adj_factor), which never changes when new data
