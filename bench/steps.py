@@ -184,7 +184,9 @@ def step_compare(a: argparse.Namespace) -> None:
                      ("staging.stg_chip_distribution", "code, trade_date"),
                      ("staging.stg_industry_flow", "industry_l1, trade_date"),
                      ("factors.fundamentals_pit", "code, trade_date"),
-                     ("intermediate.int_offense_signals__chained", "signal_id")]:
+                     ("intermediate.int_offense_signals__chained", "signal_id"),
+                     ("staging.quarantine", "source_table, code, row_date"),
+                     ("intermediate.int_fundamentals__pit_events", "code, trade_date")]:
         cols = [r[0] for r in con.execute(f"select column_name from information_schema.columns where "
                                           f"table_schema = '{fqn.split('.')[0]}' "
                                           f"and table_name = '{fqn.split('.')[1]}' "
