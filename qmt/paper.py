@@ -28,7 +28,7 @@ from .broker import OrderRequest
 from .corporate_actions import schedule
 from .records import mark_order, now, record_fills, record_intents
 from .strategy import Decision, StrategyParams, StrategyState, decide
-from .tables import ORDERS, PAPER_STATE, TRADES
+from .tables import ORDERS, PAPER_STATE, TRADES, add_missing_columns
 
 
 @dataclass
@@ -77,15 +77,19 @@ def _events(db: Database, src: data.Sources, last_run: date | None, day: date) -
 
 
 def _plan(db: Database, account: str, day: date) -> Decision:
-    """Recorded, unsent intents for `day`, as orders (rows are the source of truth, not memory)."""
+    """Recorded, unsent intents for `day`, as orders (rows are the source of truth, not memory), in
+    the decision's order (`seq`: sells, then buys best first, as the backtest executes them; by
+    order_id the buys ran in the order of their signal ids, so with cash short a worse-ranked buy
+    could take the cash of a better one)."""
     df = db.query_df("select order_id, signal_id, code, side, qty, price, order_type, reason from ops.orders "
-                     "where account = ? and trade_date = ? and status = 'pending' order by order_id", [account, day])
+                     "where account = ? and trade_date = ? and status = 'pending' order by seq nulls last, order_id",
+                     [account, day])
     plan = Decision()
     for r in df.itertuples(index=False):
         o = OrderRequest(r.code, r.side, int(r.qty), r.order_type, None if pd.isna(r.price) else float(r.price),
                          r.reason, None if pd.isna(r.signal_id) else r.signal_id, r.order_id)
         (plan.orders if r.order_type == "market" else plan.standing).append(o)
-    plan.orders.sort(key=lambda o: (o.side != "sell", o.order_id))
+    plan.orders.sort(key=lambda o: o.side != "sell")  # stable: the decision's order within each side
     return plan
 
 
@@ -96,6 +100,7 @@ def run_paper(db: Database, day: date | str, params: StrategyParams | dict | Non
     src = data.Sources(p.staging_schema, p.signals_schema)
     for t in (ORDERS, TRADES, PAPER_STATE):
         db.ensure_table(t)
+    add_missing_columns(db, ORDERS)  # seq, on a warehouse from before it
     rep = PaperReport(day)
     if db.scalar("select count(*) from ops.paper_state where account = ? and as_of = ?", [account, day]):
         rep.already_done = True

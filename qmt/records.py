@@ -14,7 +14,7 @@ from aquant.db import Database
 
 from .broker import Fill, OrderRequest
 from .strategy import Skip
-from .tables import ORDERS, TRADES
+from .tables import ORDERS, TRADES, add_missing_columns
 
 FINAL = ("filled", "rejected", "skipped", "cancelled", "expired")
 
@@ -46,17 +46,19 @@ def record_intents(db: Database, account: str, trade_date: date, orders: Iterabl
     buy signal did not become an order.
     """
     db.ensure_table(ORDERS)
+    add_missing_columns(db, ORDERS)  # seq, on a warehouse from before it
     rows, orders = [], list(orders)
-    for o in orders:
+    for o in orders:  # seq = the place in the decision: the order they are sent in
         o.order_id = o.order_id or order_id_for(account, trade_date, o)
-        rows.append((o.order_id, o.signal_id, o.code, o.side, o.price, int(o.qty), status, o.order_type, o.reason))
+        rows.append((o.order_id, o.signal_id, o.code, o.side, o.price, int(o.qty), status, o.order_type, o.reason,
+                     len(rows)))
     for s in skipped:
         rows.append((order_id_for(account, trade_date, s), s.signal_id, s.code, s.side, None, int(s.qty),
-                     "skipped", "market", s.reason))
+                     "skipped", "market", s.reason, len(rows)))
     if not rows:
         return []
     df = pd.DataFrame(rows, columns=["order_id", "signal_id", "code", "side", "price", "qty", "status",
-                                     "order_type", "reason"]).drop_duplicates("order_id")
+                                     "order_type", "reason", "seq"]).drop_duplicates("order_id")
     have = existing(db, df["order_id"].tolist())
     new = df[~df["order_id"].isin(have)].assign(
         account=account, created_at=now(), trade_date=pd.Timestamp(trade_date), broker_order_id=None,

@@ -35,10 +35,13 @@ ORDERS = Table("ops", "orders", {
     "order_id": "VARCHAR", "signal_id": "VARCHAR", "account": "VARCHAR", "code": "VARCHAR",
     "side": "VARCHAR", "price": "DOUBLE", "qty": "BIGINT", "status": "VARCHAR", "created_at": "TIMESTAMP",
     "trade_date": "DATE", "order_type": "VARCHAR", "reason": "VARCHAR", "broker_order_id": "VARCHAR",
-    "filled_qty": "BIGINT", "updated_at": "TIMESTAMP"}, ("order_id",), audit_cols=(),
+    "filled_qty": "BIGINT", "updated_at": "TIMESTAMP", "seq": "BIGINT"}, ("order_id",), audit_cols=(),
     doc="Every order intent, written before it is sent. order_id is derived from the account and "
         "the signal, so a restart finds it and never sends it twice. status: pending (not yet sent), "
-        "sent, filled, partial, rejected, skipped (never sent, reason says why), exported, cancelled.")
+        "sent, filled, partial, rejected, skipped (never sent, reason says why), exported, cancelled. "
+        "seq: the intent's place in the decision that wrote it (sells first, then buys best first), "
+        "the order paper trading and the live session send them in, as the backtest does; null on "
+        "rows written before the column existed.")
 
 TRADES = Table("ops", "trades", {
     "trade_id": "VARCHAR", "order_id": "VARCHAR", "code": "VARCHAR", "side": "VARCHAR", "price": "DOUBLE",

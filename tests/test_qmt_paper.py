@@ -74,3 +74,33 @@ def test_paper_on_a_day_without_quotes_says_what_to_do(duck):
         load_market(db, m)
         with pytest.raises(ValueError, match="no quotes for 2023-01-01"):
             run_paper(db, "2023-01-01")
+
+
+def test_paper_sends_intents_in_the_decisions_order(any_db):
+    """Intents come back sells first, then buys in the decision's order (best ranked first), as the
+    backtest executes them, not in order_id order: "paper:s10:buy" sorts before "paper:s9:buy", so
+    by id the worse-ranked s10 would spend the cash first. A warehouse whose ops.orders predates
+    `seq` gets the column; its old rows (seq null) come after the new ones."""
+    from datetime import date
+
+    from aquant.qmt.broker import OrderRequest
+    from aquant.qmt.records import record_intents
+
+    day = date(2024, 1, 3)
+    decision = [OrderRequest("600001.SH", "sell", 100, signal_id="s2"),
+                OrderRequest("600002.SH", "buy", 100, signal_id="s9"),  # ranked first by decide
+                OrderRequest("600003.SH", "buy", 100, signal_id="s10"),
+                OrderRequest("600004.SH", "sell", 100, "stop", 9.5, "stop", "s3")]
+    with Database(any_db) as db:
+        record_intents(db, "paper", day, decision)
+        plan = paper._plan(db, "paper", day)
+        assert [o.signal_id for o in plan.orders] == ["s2", "s9", "s10"]
+        assert [o.signal_id for o in plan.standing] == ["s3"]
+
+        old = date(2024, 1, 4)  # a warehouse from before seq: the column is added, old rows last
+        db.execute("alter table ops.orders drop column seq")
+        db.execute("insert into ops.orders (order_id, signal_id, account, code, side, qty, status, trade_date, "
+                   "order_type, reason) values ('paper:s1:buy', 's1', 'paper', '600005.SH', 'buy', 100, "
+                   "'pending', ?, 'market', 'signal')", [old])
+        record_intents(db, "paper", old, [OrderRequest("600006.SH", "buy", 100, signal_id="s8")])
+        assert [o.signal_id for o in paper._plan(db, "paper", old).orders] == ["s8", "s1"]

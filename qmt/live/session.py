@@ -28,7 +28,7 @@ from ..knobs import dbt_var
 from ..paper import next_session
 from ..records import mark_order, now, reconcile_on_start, record_intents, send_pending
 from ..rules import RuleBook, board_of
-from ..tables import ORDERS, TRADES
+from ..tables import ORDERS, TRADES, add_missing_columns
 from . import safety
 from .clock import to_bj, to_utc
 from .decide import Intent, decide_open, protected_price
@@ -180,7 +180,7 @@ class LiveSession:
         by_sig = {r.signal_id: r for r in sig.itertuples(index=False)} if not sig.empty else {}
         rows = self.db.query_df("select order_id, signal_id, code, side, qty, reason from ops.orders where account = ? "
                                 "and trade_date = ? and status = 'pending' and order_type = 'market' order by "
-                                "side desc, order_id", [self.account, self.day])
+                                "side desc, seq nulls last, order_id", [self.account, self.day])
 
         def f(v: object) -> float | None:
             return None if v is None or pd.isna(v) else float(v)
@@ -400,6 +400,7 @@ class LiveSession:
     def run(self) -> Summary:
         for t in (ORDERS, TRADES, *LIVE_TABLES):
             self.db.ensure_table(t)
+        add_missing_columns(self.db, ORDERS)  # seq, on a warehouse from before it
         outbox.ensure(self.db)
         prev = self.db.query("select started_at from ops.live_session where account = ? and trade_date = ?",
                              [self.account, self.day])
