@@ -43,8 +43,11 @@
   engine sorts once (a count over (partition by ..., col) would be a second partitioning).
 -#}
 {% macro eval_avg_rank(col, partition_by) -%}
-    (
-        rank() over (partition by {{ partition_by }} order by {{ col }})
-        + count(*) over (partition by {{ partition_by }} order by {{ col }})
-    ) / 2.0
+    ({{ eval_twice_avg_rank(col, partition_by) }}) / 2.0
+{%- endmacro %}
+
+{#- 2 x eval_avg_rank(col, partition_by), an integer (bigint): min_rank + max_rank. -#}
+{% macro eval_twice_avg_rank(col, partition_by) -%}
+    rank() over (partition by {{ partition_by }} order by {{ col }})
+    + count(*) over (partition by {{ partition_by }} order by {{ col }})
 {%- endmacro %}

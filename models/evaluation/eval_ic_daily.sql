@@ -45,28 +45,33 @@ base_codes as (
     select distinct code, trade_date from quantiles
 ),
 
-base_ranked as (
+-- their forward returns, a column per horizon
+forward_wide as (
     select
         f.code,
-        f.trade_date,
-        f.horizon,
-        cast(2 * {{ eval_avg_rank('f.fwd_return', 'f.trade_date, f.horizon') }} as bigint) as y2,
-        count(*) over (partition by f.trade_date, f.horizon) as n_base
+        f.trade_date
+        {%- for h in var('eval_horizons') %},
+        max(case when f.horizon = {{ h }} then f.fwd_return end) as fwd_return_{{ h }}
+        {%- endfor %}
     from forward as f
     inner join base_codes as b on f.code = b.code and f.trade_date = b.trade_date
+    group by f.code, f.trade_date
 ),
 
--- one row per stock and day: its return rank for every horizon
+-- ranked once per day and horizon: Y = 2 x the average rank (nulls sort last, so a stock without
+-- an h-session return yet changes no other stock's rank), n_base = the stocks ranked
 base_wide as (
     select
         code,
         trade_date
         {%- for h in var('eval_horizons') %},
-        max(case when horizon = {{ h }} then y2 end) as y2_{{ h }},
-        max(case when horizon = {{ h }} then n_base end) as n_base_{{ h }}
+        case
+            when fwd_return_{{ h }} is not null
+                then {{ eval_twice_avg_rank('fwd_return_' ~ h, 'trade_date') }}
+        end as y2_{{ h }},
+        count(fwd_return_{{ h }}) over (partition by trade_date) as n_base_{{ h }}
         {%- endfor %}
-    from base_ranked
-    group by code, trade_date
+    from forward_wide
 ),
 
 base_sums as (
@@ -121,7 +126,7 @@ redo_ranked as (
         q.factor,
         f.horizon,
         q.x2,
-        cast(2 * {{ eval_avg_rank('f.fwd_return', 'q.trade_date, q.factor, f.horizon') }} as bigint) as y2
+        {{ eval_twice_avg_rank('f.fwd_return', 'q.trade_date, q.factor, f.horizon') }} as y2
     from quantiles as q
     inner join forward as f on q.code = f.code and q.trade_date = f.trade_date
     inner join redo as r on q.trade_date = r.trade_date and q.factor = r.factor and f.horizon = r.horizon
