@@ -41,6 +41,7 @@ class Scale:
 
 SCALES = {
     "full": Scale("full", 5000, 10),
+    "mid": Scale("mid", 1500, 5),  # ~1/6 of full: quick enough to compare two builds of one layer
     "small": Scale("small", 500, 3),
     "tiny": Scale("tiny", 60, 2),
 }

@@ -171,6 +171,7 @@ def step_compare(a: argparse.Namespace) -> None:
 
     con = duckdb.connect(a.db, read_only=True)
     con.execute(f"attach '{a.other}' as other (read_only)")
+    main_db = con.execute("select current_database()").fetchone()[0]
     out = {}
     for fqn, key in [("intermediate.int_macd__recursed", "code, trade_date"),
                      ("factors.factor_technical", "code, trade_date"),
@@ -186,13 +187,20 @@ def step_compare(a: argparse.Namespace) -> None:
                      ("factors.fundamentals_pit", "code, trade_date"),
                      ("intermediate.int_offense_signals__chained", "signal_id"),
                      ("staging.quarantine", "source_table, code, row_date"),
-                     ("intermediate.int_fundamentals__pit_events", "code, trade_date")]:
+                     ("intermediate.int_fundamentals__pit_events", "code, trade_date"),
+                     *[(f"evaluation.{t}", "") for t in EVAL_TABLES]]:
+        schema, table = fqn.split(".")
+        present = [con.execute(f"select count(*) from information_schema.tables where table_catalog = '{cat}' "
+                               f"and table_schema = '{schema}' and table_name = '{table}'").fetchone()[0]
+                   for cat in (main_db, "other")]
+        if not all(present):  # the evaluation layer is compared when both builds have it
+            continue
         cols = [r[0] for r in con.execute(f"select column_name from information_schema.columns where "
                                           f"table_schema = '{fqn.split('.')[0]}' "
                                           f"and table_name = '{fqn.split('.')[1]}' "
                                           f"and table_catalog = current_database()").fetchall()]
         cols = [c for c in cols if c != "loaded_at"]  # the time each copy's new day was loaded
-        # floats compared at 1e-9 relative: a recursion continued from stored state may differ in the last bit
+        # floats rounded to 9 decimals (absolute): a recursion continued from stored state may differ in the last bit
         sel = ", ".join(f"round({c}, 9) as {c}" if con.execute(
             f"select data_type from information_schema.columns where table_catalog = current_database() and "
             f"table_schema = '{fqn.split('.')[0]}' and table_name = '{fqn.split('.')[1]}' and column_name = '{c}'"
@@ -201,6 +209,10 @@ def step_compare(a: argparse.Namespace) -> None:
                            f"union all (select {sel} from other.{fqn} except select {sel} from {fqn}))").fetchone()[0]
         out[fqn] = int(diff)
     emit(out)
+
+
+EVAL_TABLES = ["eval_forward_returns", "eval_factor_quantiles", "eval_ic_daily", "eval_quantile_returns_daily",
+               "eval_turnover_daily", "eval_factor_summary", "eval_quantile_summary"]
 
 
 # -- (3) MACD + volume ratio: SQL against TA-Lib ------------------------------------------------

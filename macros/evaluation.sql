@@ -36,12 +36,18 @@
 
 {#-
   Average rank (1 = lowest; tied values share the mean of their positions, as scipy.stats.rankdata
-  and pandas rank(method='average') do) of `col` within `partition_by`, from rank() and the size of
-  the tie group. Exact: (2 x min_rank + ties - 1) / 2.
+  and pandas rank(method='average') do) of `col` within `partition_by`: the mean of the tie group's
+  first position, rank(), and its last one, the number of rows <= the value (count(*) over the
+  default frame of an ordered window, `range between unbounded preceding and current row`, which
+  ends after the last peer). Exact: (min_rank + max_rank) / 2. Both use one window spec, so the
+  engine sorts once (a count over (partition by ..., col) would be a second partitioning).
 -#}
 {% macro eval_avg_rank(col, partition_by) -%}
-    (
-        2 * rank() over (partition by {{ partition_by }} order by {{ col }})
-        + count(*) over (partition by {{ partition_by }}, {{ col }}) - 1
-    ) / 2.0
+    ({{ eval_twice_avg_rank(col, partition_by) }}) / 2.0
+{%- endmacro %}
+
+{#- 2 x eval_avg_rank(col, partition_by), an integer (bigint): min_rank + max_rank. -#}
+{% macro eval_twice_avg_rank(col, partition_by) -%}
+    rank() over (partition by {{ partition_by }} order by {{ col }})
+    + count(*) over (partition by {{ partition_by }} order by {{ col }})
 {%- endmacro %}

@@ -206,17 +206,48 @@ def test_buckets_are_the_average_rank_rule_on_buy_eligible_rows(tables, duck):
 
 
 # -- IC, quantile returns, turnover against alphalens -------------------------------------------
+def _assert_ic_equals(ic: pd.DataFrame, factor: str, ref: pd.Series, min_days: int = 600) -> None:
+    """Our daily rank_ic of one factor and horizon against alphalens' column for it."""
+    ours = ic.query("factor == @factor").set_index("trade_date")["rank_ic"].sort_index()
+    ref = ref[ref.index.isin(ours.index) | ref.notna()]  # alphalens keeps the days with no return yet as NaN
+    assert list(ours.index) == list(ref.index), factor
+    assert (ours.isna().to_numpy() == ref.isna().to_numpy()).all(), factor  # null where spearmanr is undefined
+    assert np.allclose(ours.dropna(), ref.dropna(), rtol=0, atol=1e-9), factor
+    assert ours.notna().sum() > min_days
+
+
 @pytest.mark.parametrize("horizon", HORIZONS)
 def test_rank_ic_equals_alphalens(tables, alphalens_ic, horizon):
     ic = tables["eval_ic_daily"].query("horizon == @horizon")
     for factor in EVAL_VARS["eval_factors"]:
-        ref = alphalens_ic[factor][f"{horizon}D"]
-        ours = ic.query("factor == @factor").set_index("trade_date")["rank_ic"].sort_index()
-        ref = ref[ref.index.isin(ours.index) | ref.notna()]  # alphalens keeps the days with no return yet as NaN
-        assert list(ours.index) == list(ref.index), factor
-        assert (ours.isna().to_numpy() == ref.isna().to_numpy()).all(), factor  # null where spearmanr is undefined
-        assert np.allclose(ours.dropna(), ref.dropna(), rtol=0, atol=1e-9), factor
-        assert ours.notna().sum() > 600
+        _assert_ic_equals(ic, factor, alphalens_ic[factor][f"{horizon}D"])
+
+
+# eval_ic_daily ranks the returns once per day over every stock in some factor's universe and
+# re-ranks only a factor whose universe that day is smaller (its exact path). The sample's five
+# scores are non-null for the same stocks, so this rebuild also evaluates a score blanked on every
+# third bar of each stock: its universe is a strict part of the day's stocks on most days.
+PARTIAL = "case when bar_seq % 3 <> 0 then technical_score end"
+
+
+@pytest.fixture(scope="module")
+def partial_tables(builds, tmp_path_factory) -> dict[str, pd.DataFrame]:
+    tmp = tmp_path_factory.mktemp("partial")
+    db = copy_duck(builds[1], tmp / "partial.duckdb")
+    build_selected(db, tmp / "target", ["eval_factor_quantiles", "eval_forward_returns", "eval_ic_daily"],
+                   vars_={**VARS, "eval_factors": ["composite_score", PARTIAL]}, full_refresh=True)
+    return {t: _ev(db, t) for t in ("eval_factor_quantiles", "eval_forward_returns", "eval_ic_daily")}
+
+
+@pytest.mark.parametrize("horizon", HORIZONS)
+def test_rank_ic_of_a_factor_with_a_smaller_universe_equals_alphalens(partial_tables, horizon):
+    n = partial_tables["eval_factor_quantiles"].groupby(["trade_date", "factor"]).size().unstack()
+    # the exact path on most days (on the others, every third bar of all 12 stocks falls together)
+    assert (n[PARTIAL] < n["composite_score"]).mean() > 0.5
+    ic = partial_tables["eval_ic_daily"].query("horizon == @horizon")
+    for factor in ["composite_score", PARTIAL]:
+        ref = al_perf.factor_information_coefficient(_factor_data(partial_tables, factor))[f"{horizon}D"]
+        _assert_ic_equals(ic, factor, ref, min_days=400)
 
 
 @pytest.mark.parametrize("horizon", HORIZONS)

@@ -28,26 +28,24 @@ with scores as (
     {%- endif %}
 ),
 
-long_scores as (
+-- One window pass per factor, partitioned by day only: the same ranks as a pass over the union of
+-- every factor partitioned by (day, factor), without building and sorting the 5x longer union.
+ranked as (
     {%- for f in var('eval_factors') %}
-    select code, trade_date, '{{ f }}' as factor, cast({{ f }} as {{ type_double() }}) as score
+    select
+        code,
+        trade_date,
+        '{{ f }}' as factor,
+        cast({{ f }} as {{ type_double() }}) as score,
+        cast({{ eval_avg_rank('cast(' ~ f ~ ' as ' ~ type_double() ~ ')', 'trade_date') }} as {{ type_double() }})
+            as score_rank,
+        count(*) over (partition by trade_date) as n_stocks
     from scores
     where {{ f }} is not null
     {%- if not loop.last %}
     union all
     {%- endif %}
     {%- endfor %}
-),
-
-ranked as (
-    select
-        code,
-        trade_date,
-        factor,
-        score,
-        cast({{ eval_avg_rank('score', 'trade_date, factor') }} as {{ type_double() }}) as score_rank,
-        count(*) over (partition by trade_date, factor) as n_stocks
-    from long_scores
 )
 
 select
