@@ -130,9 +130,47 @@ def _mask(days: pd.Index, codes: pd.Index, dates: pd.Series, cs: pd.Series) -> p
     return pd.DataFrame(g, index=days, columns=codes)
 
 
+def _ours_outcomes(log: pd.DataFrame, days: pd.Index, codes: pd.Index) -> dict[str, pd.DataFrame]:
+    """What happened to ours' orders, as days x codes grids (execution day) for vectorbt to replay
+    the same market. vectorbt has no limit-locked days, no volume cap and no per-order refusals, so
+    ours' outcomes enter as data:
+
+    refused_buy      an entry ours could not fill at all (sealed limit-up, suspension, volume cap,
+                     or `already held` because a remainder of the last position is still held):
+                     dropped.
+    limit_down_sell  an exit refused at a sealed limit-down: ours retries it at the next open.
+    buy_fraction     the share of an entry ours filled (1.0 unless the volume cap cut it): a cut
+                     entry is sized `buy_weight x fraction`. Before this grid existed, an entry cut
+                     by the cap had a `rejected` row for its remainder and was dropped entirely.
+    sell_fraction    the share of the holding an exit sold (1.0 unless the volume cap cut it): the
+                     unsold rest stays held until the next sell signal, as in ours.
+    """
+    key = ["trade_date", "code", "side"]
+    filled = log[log["status"] == "filled"].groupby(key)["qty"].sum()
+    rej = log[log["status"] == "rejected"]
+    cut = rej[rej["reason"].str.contains("volume cap")].groupby(key)["qty"].sum()
+    done = filled.reindex(cut.index).fillna(0)
+    frac = (done / (done + cut)).rename("fraction").reset_index()
+    frac = frac[frac["fraction"] > 0]  # nothing filled: a refused entry (below), not a fraction
+    out = {}
+    for side in ("buy", "sell"):
+        fr = frac[frac["side"] == side]
+        a = np.ones((len(days), len(codes)))
+        a[days.get_indexer(pd.to_datetime(fr["trade_date"])), codes.get_indexer(fr["code"])] = fr["fraction"]
+        out[f"{side}_fraction"] = pd.DataFrame(a, index=days, columns=codes)
+    rb = rej[rej["side"] == "buy"].set_index(["trade_date", "code"]).index
+    fb = filled.xs("buy", level="side").index if (filled.index.get_level_values("side") == "buy").any() else rb[:0]
+    rb = rb.difference(fb).to_frame(index=False)
+    out["refused_buy"] = _mask(days, codes, rb["trade_date"], rb["code"])
+    ld = rej[(rej["side"] == "sell") & rej["reason"].str.contains("limit down")]
+    out["limit_down_sell"] = _mask(days, codes, ld["trade_date"], ld["code"])
+    return out
+
+
 def step_vectorbt(a: argparse.Namespace) -> None:
     """vectorbt Portfolio.from_signals on the same signals, `simple` rules; compared with ours."""
     import vectorbt as vbt
+    from vectorbt.portfolio.enums import SizeType
 
     f, t_load, lo, hi = _load(a.db)
     q, sig = f["quotes"], f["signals"]
@@ -148,14 +186,13 @@ def step_vectorbt(a: argparse.Namespace) -> None:
         return _mask(days, codes, s["trade_date"], s["code"]).shift(1, fill_value=False)
     entries, exits = grid("buy"), grid("sell")
     log = pd.read_pickle(f"{a.db}.ours_simple_log.pkl")
-    rej = log[(log["status"] == "rejected") & (log["side"] == "buy")]
-    entries &= ~_mask(days, codes, rej["trade_date"], rej["code"])
-    ld = log[(log["status"] == "rejected") & (log["side"] == "sell") & log["reason"].str.contains("limit down")]
-    exits = exits | _mask(days, codes, ld["trade_date"], ld["code"]).shift(1, fill_value=False)
+    g = _ours_outcomes(log, days, codes)
+    entries &= ~g["refused_buy"]
+    exits = exits | g["limit_down_sell"].shift(1, fill_value=False)
     entries &= open_h.notna()
     t_prep = time.perf_counter() - t0
     kw = dict(close=close_h, entries=entries, exits=exits, price=open_h,
-              size=SIMPLE["buy_weight"] * SIMPLE["initial_cash"],
+              size=SIMPLE["buy_weight"] * SIMPLE["initial_cash"] * g["buy_fraction"],
               size_type="value", init_cash=SIMPLE["initial_cash"], cash_sharing=True, group_by=True,
               call_seq="auto", size_granularity=100, freq="1D")
     t1 = time.perf_counter()
@@ -169,20 +206,22 @@ def step_vectorbt(a: argparse.Namespace) -> None:
     # Agreement: from_signals can only size an entry by value or % of cash, so a fixed value does
     # not compound while ours (a fraction of equity) does. from_orders expresses ours exactly:
     # target `buy_weight` of the portfolio at the entry, target 0 at the exit, nothing in between.
-    target = np.where(entries.to_numpy(), SIMPLE["buy_weight"], np.nan)
-    target = np.where(exits.to_numpy(), 0.0, target)
+    # An exit the volume cap cut sells that share of the holding (size_type Percent of the
+    # position, negative = sell; long only, or Percent would open a short); a whole exit targets 0.
+    sell_frac = g["sell_fraction"].to_numpy()
+    target = np.where(entries.to_numpy(), SIMPLE["buy_weight"] * g["buy_fraction"].to_numpy(), np.nan)
+    target = np.where(exits.to_numpy(), np.where(sell_frac < 1.0, -sell_frac, 0.0), target)
+    size_type = pd.DataFrame(np.where(exits.to_numpy() & (sell_frac < 1.0), SizeType.Percent,
+                                      SizeType.TargetPercent), index=days, columns=codes)
+    kw_o = dict(close=close_h, size=pd.DataFrame(target, index=days, columns=codes), size_type=size_type,
+                direction="longonly", price=open_h, init_cash=SIMPLE["initial_cash"], cash_sharing=True,
+                group_by=True, call_seq="auto", size_granularity=100, freq="1D")
     t3 = time.perf_counter()
-    pf_o = vbt.Portfolio.from_orders(close=close_h, size=pd.DataFrame(target, index=days, columns=codes),
-                                     size_type="targetpercent", price=open_h, init_cash=SIMPLE["initial_cash"],
-                                     cash_sharing=True, group_by=True, call_seq="auto", size_granularity=100,
-                                     freq="1D")
+    pf_o = vbt.Portfolio.from_orders(**kw_o)
     value_o = pf_o.value()
     t_orders_first = time.perf_counter() - t3
     t4 = time.perf_counter()
-    value_o = vbt.Portfolio.from_orders(close=close_h, size=pd.DataFrame(target, index=days, columns=codes),
-                                        size_type="targetpercent", price=open_h, init_cash=SIMPLE["initial_cash"],
-                                        cash_sharing=True, group_by=True, call_seq="auto", size_granularity=100,
-                                        freq="1D").value()
+    value_o = vbt.Portfolio.from_orders(**kw_o).value()
     t_orders = time.perf_counter() - t4
     ours = pd.read_pickle(f"{a.db}.ours_simple_equity.pkl").set_index("trade_date")["equity"]
     ours.index = pd.to_datetime(ours.index)
