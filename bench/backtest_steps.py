@@ -6,16 +6,27 @@ Two configurations of ours:
   simple    the rules vectorbt expresses too: buy on a buy signal at the next open with
             `buy_weight` of equity, sell the whole position on the sell signal at the next open,
             no rotation, no trailing stops, no standing stop/target orders, no costs (commission,
-            stamp duty and transfer fee zeroed), no volume cap, cash never binding (tiny weight,
-            huge account, so lot rounding is negligible). Still A-share: board lots, T+1,
+            stamp duty and transfer fee zeroed), volume cap at 100 % of the bar's volume (not 5 %),
+            cash never binding (tiny weight, huge account, so lot rounding is negligible).
+            Still A-share: board lots, T+1,
             no buy at limit-up / no sell at limit-down (vectorbt gets the same outcome as data:
-            entries ours could not fill are dropped, exits refused at limit-down are retried).
+            see `_ours_outcomes`).
 vectorbt's from_signals sizes an entry in shares, value or percent of cash, not percent of
 equity: it buys a fixed `buy_weight x initial_cash` CNY at the open, where ours buys `buy_weight`
 of the day's equity at the close, in 100-share lots; with equity moving a few per cent over the
 run, that is the main (second-order) gap between the two returns.
 vectorbt trades back-adjusted prices (open/close x adj_factor), which credits dividends and
-bonus shares as ours does in cash and shares.
+bonus shares as ours does in cash and shares (the sample market steps adj_factor on the first
+session on or after an ex-date, the session ours credits the event on; a suspended stock's step
+shows on its next bar, where its price drop does). Closes are forward-filled over a suspension
+(ours marks a suspended holding at its last close); an order on a day without a bar has a NaN
+price and vectorbt ignores it, as ours refuses it. Not modelled: the dividend tax ours withholds
+(BookParams.dividend_tax; ~4.5 points of ours' return at full scale) and the reinvestment implied
+by adjusted prices (ours keeps the dividend in cash).
+What ours could not do enters vectorbt as data from ours' log (`_ours_outcomes`): entries and
+exits refused outright are dropped, exits refused at a sealed limit-down are retried at the next
+open, and entries and exits cut by the volume cap (`volume_share`, 100 % of the bar's volume here;
+a 6 M CNY order on a low-float stock's quiet day) are sized to the share ours filled.
 """
 from __future__ import annotations
 
@@ -138,6 +149,10 @@ def _ours_outcomes(log: pd.DataFrame, days: pd.Index, codes: pd.Index) -> dict[s
     refused_buy      an entry ours could not fill at all (sealed limit-up, suspension, volume cap,
                      or `already held` because a remainder of the last position is still held):
                      dropped.
+    refused_sell     an exit ours could not fill at all (sealed limit-down, suspension, volume
+                     cap): vectorbt must not sell that day either. Before this grid existed it
+                     sold at the sealed limit-down open that ours could not (12,753 exits at
+                     full scale).
     limit_down_sell  an exit refused at a sealed limit-down: ours retries it at the next open.
     buy_fraction     the share of an entry ours filled (1.0 unless the volume cap cut it): a cut
                      entry is sized `buy_weight x fraction`. Before this grid existed, an entry cut
@@ -162,6 +177,10 @@ def _ours_outcomes(log: pd.DataFrame, days: pd.Index, codes: pd.Index) -> dict[s
     fb = filled.xs("buy", level="side").index if (filled.index.get_level_values("side") == "buy").any() else rb[:0]
     rb = rb.difference(fb).to_frame(index=False)
     out["refused_buy"] = _mask(days, codes, rb["trade_date"], rb["code"])
+    rs = rej[rej["side"] == "sell"].set_index(["trade_date", "code"]).index
+    fs = filled.xs("sell", level="side").index if (filled.index.get_level_values("side") == "sell").any() else rs[:0]
+    rs = rs.difference(fs).to_frame(index=False)
+    out["refused_sell"] = _mask(days, codes, rs["trade_date"], rs["code"])
     ld = rej[(rej["side"] == "sell") & rej["reason"].str.contains("limit down")]
     out["limit_down_sell"] = _mask(days, codes, ld["trade_date"], ld["code"])
     return out
@@ -188,7 +207,7 @@ def step_vectorbt(a: argparse.Namespace) -> None:
     log = pd.read_pickle(f"{a.db}.ours_simple_log.pkl")
     g = _ours_outcomes(log, days, codes)
     entries &= ~g["refused_buy"]
-    exits = exits | g["limit_down_sell"].shift(1, fill_value=False)
+    exits = (exits & ~g["refused_sell"]) | g["limit_down_sell"].shift(1, fill_value=False)
     entries &= open_h.notna()
     t_prep = time.perf_counter() - t0
     kw = dict(close=close_h, entries=entries, exits=exits, price=open_h,

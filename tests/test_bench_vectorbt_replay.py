@@ -50,3 +50,6 @@ def test_cut_orders_become_fractions_and_refusals_drop_entries():
                        (pd.Timestamp("2024-01-03"), "C")}
     ld = g["limit_down_sell"]
     assert ld.to_numpy().sum() == 1 and ld.loc["2024-01-03", "B"]
+    # vectorbt must not sell B at the sealed limit-down open either; A's cut exit is not refused
+    rs = g["refused_sell"]
+    assert rs.to_numpy().sum() == 1 and rs.loc["2024-01-03", "B"]
