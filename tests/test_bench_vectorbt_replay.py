@@ -2,7 +2,8 @@
 
 The comparison with vectorbt (bench/RESULTS.md, issue 16) is only meaningful if vectorbt trades
 what ours could trade: an entry the volume cap cut must be sized to the filled share, not
-dropped (that dropped ~40 points of return at full scale), and a cut exit sells only its share.
+dropped, a cut exit sells only its share, and an exit ours could not fill (sealed limit-down)
+must not fill in vectorbt either.
 """
 from __future__ import annotations
 
