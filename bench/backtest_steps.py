@@ -6,16 +6,27 @@ Two configurations of ours:
   simple    the rules vectorbt expresses too: buy on a buy signal at the next open with
             `buy_weight` of equity, sell the whole position on the sell signal at the next open,
             no rotation, no trailing stops, no standing stop/target orders, no costs (commission,
-            stamp duty and transfer fee zeroed), no volume cap, cash never binding (tiny weight,
-            huge account, so lot rounding is negligible). Still A-share: board lots, T+1,
+            stamp duty and transfer fee zeroed), volume cap at 100 % of the bar's volume (not 5 %),
+            cash never binding (tiny weight, huge account, so lot rounding is negligible).
+            Still A-share: board lots, T+1,
             no buy at limit-up / no sell at limit-down (vectorbt gets the same outcome as data:
-            entries ours could not fill are dropped, exits refused at limit-down are retried).
+            see `_ours_outcomes`).
 vectorbt's from_signals sizes an entry in shares, value or percent of cash, not percent of
 equity: it buys a fixed `buy_weight x initial_cash` CNY at the open, where ours buys `buy_weight`
 of the day's equity at the close, in 100-share lots; with equity moving a few per cent over the
 run, that is the main (second-order) gap between the two returns.
 vectorbt trades back-adjusted prices (open/close x adj_factor), which credits dividends and
-bonus shares as ours does in cash and shares.
+bonus shares as ours does in cash and shares (the sample market steps adj_factor on the first
+session on or after an ex-date, the session ours credits the event on; a suspended stock's step
+shows on its next bar, where its price drop does). Closes are forward-filled over a suspension
+(ours marks a suspended holding at its last close); an order on a day without a bar has a NaN
+price and vectorbt ignores it, as ours refuses it. Not modelled: the dividend tax ours withholds
+(BookParams.dividend_tax; ~4.5 points of ours' return at full scale) and the reinvestment implied
+by adjusted prices (ours keeps the dividend in cash).
+What ours could not do enters vectorbt as data from ours' log (`_ours_outcomes`): entries and
+exits refused outright are dropped, exits refused at a sealed limit-down are retried at the next
+open, and entries and exits cut by the volume cap (`volume_share`, 100 % of the bar's volume here;
+a 6 M CNY order on a low-float stock's quiet day) are sized to the share ours filled.
 """
 from __future__ import annotations
 
@@ -130,9 +141,55 @@ def _mask(days: pd.Index, codes: pd.Index, dates: pd.Series, cs: pd.Series) -> p
     return pd.DataFrame(g, index=days, columns=codes)
 
 
+def _ours_outcomes(log: pd.DataFrame, days: pd.Index, codes: pd.Index) -> dict[str, pd.DataFrame]:
+    """What happened to ours' orders, as days x codes grids (execution day) for vectorbt to replay
+    the same market. vectorbt has no limit-locked days, no volume cap and no per-order refusals, so
+    ours' outcomes enter as data:
+
+    refused_buy      an entry ours could not fill at all (sealed limit-up, suspension, volume cap,
+                     or `already held` because a remainder of the last position is still held):
+                     dropped.
+    refused_sell     an exit ours could not fill at all (sealed limit-down, suspension, volume
+                     cap): vectorbt must not sell that day either. Before this grid existed it
+                     sold at the sealed limit-down open that ours could not (12,753 exits at
+                     full scale).
+    limit_down_sell  an exit refused at a sealed limit-down: ours retries it at the next open.
+    buy_fraction     the share of an entry ours filled (1.0 unless the volume cap cut it): a cut
+                     entry is sized `buy_weight x fraction`. Before this grid existed, an entry cut
+                     by the cap had a `rejected` row for its remainder and was dropped entirely.
+    sell_fraction    the share of the holding an exit sold (1.0 unless the volume cap cut it): the
+                     unsold rest stays held until the next sell signal, as in ours.
+    """
+    key = ["trade_date", "code", "side"]
+    filled = log[log["status"] == "filled"].groupby(key)["qty"].sum()
+    rej = log[log["status"] == "rejected"]
+    cut = rej[rej["reason"].str.contains("volume cap")].groupby(key)["qty"].sum()
+    done = filled.reindex(cut.index).fillna(0)
+    frac = (done / (done + cut)).rename("fraction").reset_index()
+    frac = frac[frac["fraction"] > 0]  # nothing filled: a refused entry (below), not a fraction
+    out = {}
+    for side in ("buy", "sell"):
+        fr = frac[frac["side"] == side]
+        a = np.ones((len(days), len(codes)))
+        a[days.get_indexer(pd.to_datetime(fr["trade_date"])), codes.get_indexer(fr["code"])] = fr["fraction"]
+        out[f"{side}_fraction"] = pd.DataFrame(a, index=days, columns=codes)
+    rb = rej[rej["side"] == "buy"].set_index(["trade_date", "code"]).index
+    fb = filled.xs("buy", level="side").index if (filled.index.get_level_values("side") == "buy").any() else rb[:0]
+    rb = rb.difference(fb).to_frame(index=False)
+    out["refused_buy"] = _mask(days, codes, rb["trade_date"], rb["code"])
+    rs = rej[rej["side"] == "sell"].set_index(["trade_date", "code"]).index
+    fs = filled.xs("sell", level="side").index if (filled.index.get_level_values("side") == "sell").any() else rs[:0]
+    rs = rs.difference(fs).to_frame(index=False)
+    out["refused_sell"] = _mask(days, codes, rs["trade_date"], rs["code"])
+    ld = rej[(rej["side"] == "sell") & rej["reason"].str.contains("limit down")]
+    out["limit_down_sell"] = _mask(days, codes, ld["trade_date"], ld["code"])
+    return out
+
+
 def step_vectorbt(a: argparse.Namespace) -> None:
     """vectorbt Portfolio.from_signals on the same signals, `simple` rules; compared with ours."""
     import vectorbt as vbt
+    from vectorbt.portfolio.enums import SizeType
 
     f, t_load, lo, hi = _load(a.db)
     q, sig = f["quotes"], f["signals"]
@@ -148,14 +205,13 @@ def step_vectorbt(a: argparse.Namespace) -> None:
         return _mask(days, codes, s["trade_date"], s["code"]).shift(1, fill_value=False)
     entries, exits = grid("buy"), grid("sell")
     log = pd.read_pickle(f"{a.db}.ours_simple_log.pkl")
-    rej = log[(log["status"] == "rejected") & (log["side"] == "buy")]
-    entries &= ~_mask(days, codes, rej["trade_date"], rej["code"])
-    ld = log[(log["status"] == "rejected") & (log["side"] == "sell") & log["reason"].str.contains("limit down")]
-    exits = exits | _mask(days, codes, ld["trade_date"], ld["code"]).shift(1, fill_value=False)
+    g = _ours_outcomes(log, days, codes)
+    entries &= ~g["refused_buy"]
+    exits = (exits & ~g["refused_sell"]) | g["limit_down_sell"].shift(1, fill_value=False)
     entries &= open_h.notna()
     t_prep = time.perf_counter() - t0
     kw = dict(close=close_h, entries=entries, exits=exits, price=open_h,
-              size=SIMPLE["buy_weight"] * SIMPLE["initial_cash"],
+              size=SIMPLE["buy_weight"] * SIMPLE["initial_cash"] * g["buy_fraction"],
               size_type="value", init_cash=SIMPLE["initial_cash"], cash_sharing=True, group_by=True,
               call_seq="auto", size_granularity=100, freq="1D")
     t1 = time.perf_counter()
@@ -169,20 +225,22 @@ def step_vectorbt(a: argparse.Namespace) -> None:
     # Agreement: from_signals can only size an entry by value or % of cash, so a fixed value does
     # not compound while ours (a fraction of equity) does. from_orders expresses ours exactly:
     # target `buy_weight` of the portfolio at the entry, target 0 at the exit, nothing in between.
-    target = np.where(entries.to_numpy(), SIMPLE["buy_weight"], np.nan)
-    target = np.where(exits.to_numpy(), 0.0, target)
+    # An exit the volume cap cut sells that share of the holding (size_type Percent of the
+    # position, negative = sell; long only, or Percent would open a short); a whole exit targets 0.
+    sell_frac = g["sell_fraction"].to_numpy()
+    target = np.where(entries.to_numpy(), SIMPLE["buy_weight"] * g["buy_fraction"].to_numpy(), np.nan)
+    target = np.where(exits.to_numpy(), np.where(sell_frac < 1.0, -sell_frac, 0.0), target)
+    size_type = pd.DataFrame(np.where(exits.to_numpy() & (sell_frac < 1.0), SizeType.Percent,
+                                      SizeType.TargetPercent), index=days, columns=codes)
+    kw_o = dict(close=close_h, size=pd.DataFrame(target, index=days, columns=codes), size_type=size_type,
+                direction="longonly", price=open_h, init_cash=SIMPLE["initial_cash"], cash_sharing=True,
+                group_by=True, call_seq="auto", size_granularity=100, freq="1D")
     t3 = time.perf_counter()
-    pf_o = vbt.Portfolio.from_orders(close=close_h, size=pd.DataFrame(target, index=days, columns=codes),
-                                     size_type="targetpercent", price=open_h, init_cash=SIMPLE["initial_cash"],
-                                     cash_sharing=True, group_by=True, call_seq="auto", size_granularity=100,
-                                     freq="1D")
+    pf_o = vbt.Portfolio.from_orders(**kw_o)
     value_o = pf_o.value()
     t_orders_first = time.perf_counter() - t3
     t4 = time.perf_counter()
-    value_o = vbt.Portfolio.from_orders(close=close_h, size=pd.DataFrame(target, index=days, columns=codes),
-                                        size_type="targetpercent", price=open_h, init_cash=SIMPLE["initial_cash"],
-                                        cash_sharing=True, group_by=True, call_seq="auto", size_granularity=100,
-                                        freq="1D").value()
+    value_o = vbt.Portfolio.from_orders(**kw_o).value()
     t_orders = time.perf_counter() - t4
     ours = pd.read_pickle(f"{a.db}.ours_simple_equity.pkl").set_index("trade_date")["equity"]
     ours.index = pd.to_datetime(ours.index)
