@@ -13,14 +13,7 @@
 -- Measured by membership, not rank autocorrelation. A stock outside the universe on t - h (not
 -- yet eligible, suspended) counts as new. No row when the factor has no buckets on t - h.
 -- Uses only scores of t and t - h: no forward data, but kept here beside the other statistics.
--- How: the buckets are laid out one row per stock and session (a column per factor), so each
--- row finds its buckets h sessions earlier with one hash join per horizon on (code, session - h)
--- rather than a join of every (stock, day, factor, horizon) row back to the whole table; one hash
--- aggregate then counts the new members of every horizon.
 -- Incremental: recomputes the sessions still open at the last build, reading h sessions earlier.
-{%- set factors = var('eval_factors') %}
-{%- set horizons = var('eval_horizons') %}
-
 with calendar as (
     select trade_date, day_seq from {{ ref('stg_trade_calendar') }}
 ),
@@ -34,90 +27,42 @@ quantiles as (
     {%- endif %}
 ),
 
+horizons as (
+    {{ eval_horizon_rows() }}
+),
+
 factor_days as (
     select distinct factor, day_seq from quantiles
 ),
 
--- one row per stock and session: its bucket of every factor (null: outside that universe)
-wide as (
-    select
-        code,
-        day_seq,
-        min(trade_date) as trade_date
-        {%- for f in factors %},
-        max(case when factor = '{{ f }}' then quantile end) as q_{{ loop.index }}
-        {%- endfor %}
-    from quantiles
-    group by code, day_seq
+members as (
+    select q.code, q.trade_date, q.factor, q.quantile, q.day_seq, h.horizon
+    from quantiles as q
+    cross join horizons as h
+    -- only days whose session t - h has buckets of this factor
+    inner join factor_days as d on q.factor = d.factor and d.day_seq = q.day_seq - h.horizon
 ),
 
--- 1 where the stock was not in the same bucket of the factor h sessions earlier
 flagged as (
     select
-        w.code,
-        w.trade_date,
-        w.day_seq
-        {%- for f in factors %}
-        {%- set i = loop.index %},
-        w.q_{{ i }}
-        {%- for h in horizons %},
-        case when p{{ h }}.q_{{ i }} = w.q_{{ i }} then 0 else 1 end as new_{{ i }}_{{ h }}
-        {%- endfor %}
-        {%- endfor %}
-    from wide as w
-    {%- for h in horizons %}
-    left join wide as p{{ h }} on w.code = p{{ h }}.code and p{{ h }}.day_seq = w.day_seq - {{ h }}
-    {%- endfor %}
-    {%- if is_incremental() %}
-    where w.trade_date >= {{ eval_recompute_from() }}
-    {%- endif %}
-),
-
-long as (
-    {%- for f in factors %}
-    {%- set i = loop.index %}
-    select
-        trade_date,
-        day_seq,
-        '{{ f }}' as factor,
-        q_{{ i }} as quantile
-        {%- for h in horizons %},
-        new_{{ i }}_{{ h }} as is_new_{{ h }}
-        {%- endfor %}
-    from flagged
-    where q_{{ i }} is not null
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
-),
-
-buckets as (
-    select
-        trade_date,
-        factor,
-        quantile,
-        day_seq,
-        count(*) as n_stocks
-        {%- for h in horizons %},
-        sum(is_new_{{ h }}) as n_new_{{ h }}
-        {%- endfor %}
-    from long
-    group by trade_date, factor, quantile, day_seq
+        m.*,
+        case when p.code is null then 1 else 0 end as is_new
+    from members as m
+    -- the same stock in the same bucket of the same factor h sessions earlier (at most one row)
+    left join quantiles as p
+        on m.code = p.code and m.factor = p.factor and m.quantile = p.quantile
+        and p.day_seq = m.day_seq - m.horizon
 )
 
-{%- for h in horizons %}
 select
-    b.trade_date,
-    b.factor,
-    {{ h }} as horizon,
-    b.quantile,
-    b.n_stocks,
-    cast(b.n_new_{{ h }} as {{ type_double() }}) / b.n_stocks as turnover
-from buckets as b
--- only days whose session t - h has buckets of this factor
-inner join factor_days as d on b.factor = d.factor and d.day_seq = b.day_seq - {{ h }}
-{%- if not loop.last %}
-union all
+    trade_date,
+    factor,
+    horizon,
+    quantile,
+    count(*) as n_stocks,
+    cast(sum(is_new) as {{ type_double() }}) / count(*) as turnover
+from flagged
+{%- if is_incremental() %}
+where trade_date >= {{ eval_recompute_from() }}
 {%- endif %}
-{%- endfor %}
+group by trade_date, factor, horizon, quantile
