@@ -24,7 +24,7 @@ from .costs import CostModel
 from .fast_core import DEFAULT_ENGINE, broker_class
 from .sim_broker import DELISTING_RULES, CorporateAction, LogEntry, SimBroker
 from .strategy import DaySignals, Decision, StrategyParams, StrategyState, decide, split_by_day
-from .tables import BACKTEST_EQUITY, BACKTEST_LOG, BACKTEST_RUN, add_missing_columns
+from .tables import BACKTEST_EQUITY, BACKTEST_LOG, BACKTEST_RUN, ensure_current
 
 
 @dataclass
@@ -233,9 +233,7 @@ def _none(x: Any) -> Any:
 def write_result(db: Database, run_id: str, res: BacktestResult, start: date, end: date,
                  params: StrategyParams) -> None:
     """All three ops tables in one transaction: a run is either fully recorded or absent."""
-    for t in (BACKTEST_RUN, BACKTEST_LOG, BACKTEST_EQUITY):
-        db.ensure_table(t)
-        add_missing_columns(db, t)  # e.g. turnover_annual, fees, cost_drag on an older warehouse
+    ensure_current(db, BACKTEST_RUN, BACKTEST_LOG, BACKTEST_EQUITY)  # e.g. turnover_annual, fees, cost_drag
     s = res.summary
     run = pd.DataFrame([{"run_id": run_id, "started_at": datetime.now(timezone.utc).replace(tzinfo=None),
                          "params": s.get("params") or params.to_json(), "start_date": pd.Timestamp(start),

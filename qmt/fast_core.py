@@ -335,6 +335,7 @@ class FastSimBroker(SimBroker):
         if side == "sell" and px <= down:
             return self._reject(order, res, int(order.qty), f"limit down {down:.2f}: no sell when sealed")
         px = self.costs.slipped(side, px, max(self._l[i], down), min(self._h[i], up))
+        pc = _exact_cents(px)  # the execution price in cents, or None (the Decimal paths below)
         board = self._board(code)[0]
         want, why = int(order.qty), ""
         cap = int(self.volume_share * self._v[i]) - self._used.get(code, 0)
@@ -362,7 +363,6 @@ class FastSimBroker(SimBroker):
             if q2 < q:
                 why = why or "lot size: buys in board lots only"
             q = q2
-            pc = _exact_cents(px)
             fee_c = self.costs.fee_cents(side, px, q, self.day, code) if q > 0 and pc is not None else None
             # the buy's cost in cents, fees included (= _buy_cost_c; its fee is reused below when q holds)
             if q > 0 and (q * pc + fee_c if fee_c is not None else self._buy_cost_c(px, q, code)) > self._cash_c:
@@ -374,7 +374,6 @@ class FastSimBroker(SimBroker):
             fee_c = self.costs.fee_cents(side, px, q, self.day, code)
         if fee_c is None:
             fee_c = to_cents(self.costs.fee(side, px, q, self.day, code).total)
-        pc = _exact_cents(px)
         value_c = (pc if pc is not None else to_cents(px)) * q
         tax_c = 0
         pnl = 0.0

@@ -28,7 +28,7 @@ from .broker import OrderRequest
 from .corporate_actions import schedule
 from .records import mark_order, now, record_fills, record_intents
 from .strategy import Decision, StrategyParams, StrategyState, decide
-from .tables import ORDERS, PAPER_STATE, TRADES, add_missing_columns
+from .tables import ORDERS, PAPER_STATE, TRADES, ensure_current
 
 
 @dataclass
@@ -98,9 +98,7 @@ def run_paper(db: Database, day: date | str, params: StrategyParams | dict | Non
     day = pd.Timestamp(day).date()
     p, book = split_params(params)
     src = data.Sources(p.staging_schema, p.signals_schema)
-    for t in (ORDERS, TRADES, PAPER_STATE):
-        db.ensure_table(t)
-    add_missing_columns(db, ORDERS)  # seq, on a warehouse from before it
+    ensure_current(db, ORDERS, TRADES, PAPER_STATE)  # ops.orders.seq on a warehouse from before it
     rep = PaperReport(day)
     if db.scalar("select count(*) from ops.paper_state where account = ? and as_of = ?", [account, day]):
         rep.already_done = True

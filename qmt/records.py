@@ -14,7 +14,7 @@ from aquant.db import Database
 
 from .broker import Fill, OrderRequest
 from .strategy import Skip
-from .tables import ORDERS, TRADES, add_missing_columns
+from .tables import ORDERS, TRADES, ensure_current
 
 FINAL = ("filled", "rejected", "skipped", "cancelled", "expired")
 
@@ -45,8 +45,7 @@ def record_intents(db: Database, account: str, trade_date: date, orders: Iterabl
     Skipped signals are written too (status 'skipped', reason) so reconciliation can show why a
     buy signal did not become an order.
     """
-    db.ensure_table(ORDERS)
-    add_missing_columns(db, ORDERS)  # seq, on a warehouse from before it
+    ensure_current(db, ORDERS)  # seq, on a warehouse from before it
     rows, orders = [], list(orders)
     for o in orders:  # seq = the place in the decision: the order they are sent in
         o.order_id = o.order_id or order_id_for(account, trade_date, o)

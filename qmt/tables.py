@@ -74,6 +74,14 @@ BACKTEST_SWEEP = Table("ops", "backtest_sweep", {
 ALL = (BACKTEST_RUN, BACKTEST_LOG, BACKTEST_EQUITY, BACKTEST_SWEEP, ORDERS, TRADES, PAPER_STATE, RECONCILE_DIFF)
 
 
+def ensure_current(db, *tables: Table) -> None:
+    """Create each ops table if missing, and add the columns it gained since an older warehouse
+    created it (add_missing_columns): what every writer or reader of a grown table needs first."""
+    for t in tables:
+        db.ensure_table(t)
+        add_missing_columns(db, t)
+
+
 def add_missing_columns(db, t: Table) -> None:
     """Columns appended to a table after the contract's (e.g. backtest_run's turnover_annual)
     are added to a warehouse created before them, so old runs stay and new ones write."""

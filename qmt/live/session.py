@@ -28,7 +28,7 @@ from ..knobs import dbt_var
 from ..paper import next_session
 from ..records import mark_order, now, reconcile_on_start, record_intents, send_pending
 from ..rules import RuleBook, board_of
-from ..tables import ORDERS, TRADES, add_missing_columns
+from ..tables import ORDERS, TRADES, ensure_current
 from . import safety
 from .clock import to_bj, to_utc
 from .decide import Intent, decide_open, protected_price
@@ -398,9 +398,7 @@ class LiveSession:
 
     # -- the day -------------------------------------------------------------------------------
     def run(self) -> Summary:
-        for t in (ORDERS, TRADES, *LIVE_TABLES):
-            self.db.ensure_table(t)
-        add_missing_columns(self.db, ORDERS)  # seq, on a warehouse from before it
+        ensure_current(self.db, ORDERS, TRADES, *LIVE_TABLES)  # ops.orders.seq on an older warehouse
         outbox.ensure(self.db)
         prev = self.db.query("select started_at from ops.live_session where account = ? and trade_date = ?",
                              [self.account, self.day])
