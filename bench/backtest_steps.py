@@ -173,14 +173,11 @@ def _ours_outcomes(log: pd.DataFrame, days: pd.Index, codes: pd.Index) -> dict[s
         a = np.ones((len(days), len(codes)))
         a[days.get_indexer(pd.to_datetime(fr["trade_date"])), codes.get_indexer(fr["code"])] = fr["fraction"]
         out[f"{side}_fraction"] = pd.DataFrame(a, index=days, columns=codes)
-    rb = rej[rej["side"] == "buy"].set_index(["trade_date", "code"]).index
-    fb = filled.xs("buy", level="side").index if (filled.index.get_level_values("side") == "buy").any() else rb[:0]
-    rb = rb.difference(fb).to_frame(index=False)
-    out["refused_buy"] = _mask(days, codes, rb["trade_date"], rb["code"])
-    rs = rej[rej["side"] == "sell"].set_index(["trade_date", "code"]).index
-    fs = filled.xs("sell", level="side").index if (filled.index.get_level_values("side") == "sell").any() else rs[:0]
-    rs = rs.difference(fs).to_frame(index=False)
-    out["refused_sell"] = _mask(days, codes, rs["trade_date"], rs["code"])
+    for side in ("buy", "sell"):  # refused outright: a rejected row and no fill that day
+        r = rej[rej["side"] == side].set_index(["trade_date", "code"]).index
+        f = filled.xs(side, level="side").index if (filled.index.get_level_values("side") == side).any() else r[:0]
+        r = r.difference(f).to_frame(index=False)
+        out[f"refused_{side}"] = _mask(days, codes, r["trade_date"], r["code"])
     ld = rej[(rej["side"] == "sell") & rej["reason"].str.contains("limit down")]
     out["limit_down_sell"] = _mask(days, codes, ld["trade_date"], ld["code"])
     return out

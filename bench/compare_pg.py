@@ -79,12 +79,11 @@ def compare_table(con: duckdb.DuckDBPyConnection, pg, fqn: str, keys: list[str] 
         diff_expr = {c: (f"not ((d.{c} is null and p.{c} is null) or abs(d.{c} - p.{c}) "
                          f"<= 1e-9 * greatest(1, abs(d.{c})))" if c in dbl else f"d.{c} is distinct from p.{c}")
                      for c in cols if c not in keys}
-        per_col = con.execute("select " + ", ".join(f"count(*) filter (where {e})" for e in diff_expr.values())
-                              + f" from {fqn} as d join pg_side as p on {on}").fetchone() if diff_expr else ()
-        cols_diff = {c: int(n) for c, n in zip(diff_expr, per_col) if n}
-        any_diff = (con.execute(f"select count(*) from {fqn} as d join pg_side as p on {on} where "
-                                + " or ".join(f"({e})" for e in diff_expr.values())).fetchone()[0]
-                    if cols_diff else 0)
+        # one pass over the matched rows: rows that differ in any column, then per column
+        counts = con.execute("select count(*) filter (where " + " or ".join(f"({e})" for e in diff_expr.values())
+                             + "), " + ", ".join(f"count(*) filter (where {e})" for e in diff_expr.values())
+                             + f" from {fqn} as d join pg_side as p on {on}").fetchone() if diff_expr else (0,)
+        any_diff, cols_diff = counts[0], {c: int(n) for c, n in zip(diff_expr, counts[1:]) if n}
         out.update(method="keyed", key=keys, only_duckdb=int(only[1]), only_postgres=int(only[0]),
                    rows_differ=int(any_diff), columns_differ=cols_diff)
         out["identical"] = not (only[0] or only[1] or any_diff)
