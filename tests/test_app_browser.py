@@ -133,6 +133,14 @@ def settle(page) -> None:
     page.wait_for_timeout(1500)
 
 
+def at_least(locator, n: int, timeout: int = 60_000) -> None:
+    """Wait until `locator` matches at least n elements. A page counts as settled when Streamlit's
+    status widget is gone, but on a loaded machine the widget may not have appeared yet when we look
+    (CI once counted 0 metrics on the Backtest page that rendered a moment later), so every count
+    waits for what it asserts."""
+    locator.nth(n - 1).wait_for(state="attached", timeout=timeout)
+
+
 def log_in(page, password: str = PASSWORD) -> None:
     page.get_by_role("textbox", name="User").fill(USER)
     page.get_by_role("textbox", name="Password").fill(password)
@@ -162,17 +170,17 @@ def test_every_page_renders_the_demo_data_in_chromium(browser, app_url, shots):
     from playwright.sync_api import expect  # waits (Plotly draws after Streamlit's run ends)
 
     today = visit(browser, app_url, "today", "Today", shots)
-    assert today.locator('[data-testid="stDataFrame"]').count() >= 2  # scores, signals or targets
-    assert today.get_by_text("Buy / sell signals").count() == 1
+    at_least(today.locator('[data-testid="stDataFrame"]'), 2)  # scores, signals or targets
+    expect(today.get_by_text("Buy / sell signals")).to_have_count(1, timeout=60_000)
     today.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     today.close()
 
     stock = visit(browser, app_url, "stock", "Stock", shots)
     expect(stock.locator(".js-plotly-plot")).to_have_count(2, timeout=60_000)  # candles/volume/MACD, factor scores
-    assert stock.locator("g.cartesianlayer .trace.boxes, g.trace.ohlc, path.box").count() > 0  # candlesticks
+    at_least(stock.locator("g.cartesianlayer .trace.boxes, g.trace.ohlc, path.box"), 1)  # candlesticks
     caption = stock.locator('[data-testid="stMain"] [data-testid="stCaptionContainer"]').first.inner_text()
     assert any("\u4e00" <= ch <= "\u9fff" for ch in caption), caption  # the Chinese name and industry
-    assert stock.get_by_text("Signals and the factor values behind them").count() == 1
+    expect(stock.get_by_text("Signals and the factor values behind them")).to_have_count(1, timeout=60_000)
     stock.close()
 
     ind = visit(browser, app_url, "industries", "Industries", shots)
@@ -180,17 +188,18 @@ def test_every_page_renders_the_demo_data_in_chromium(browser, app_url, shots):
     ind.close()
 
     bt = visit(browser, app_url, "backtest", "Backtest", shots)
-    assert bt.locator('[data-testid="stMetric"]').count() >= 5
-    assert bt.get_by_text("Total return").count() == 1
+    at_least(bt.locator('[data-testid="stMetric"]'), 5)
+    expect(bt.get_by_text("Total return")).to_have_count(1, timeout=60_000)
     expect(bt.locator(".js-plotly-plot")).to_have_count(2, timeout=60_000)
     bt.close()
 
     al = visit(browser, app_url, "alerts", "Alerts", shots)
-    assert al.get_by_role("heading", name="Decisions").count() == 1
+    expect(al.get_by_role("heading", name="Decisions")).to_have_count(1, timeout=60_000)
     al.close()
 
     au = visit(browser, app_url, "audit", "Audit", shots)
-    assert au.get_by_text("Audit log").count() >= 1 and au.locator('[data-testid="stDataFrame"]').count() >= 1
+    at_least(au.get_by_text("Audit log"), 1)
+    at_least(au.locator('[data-testid="stDataFrame"]'), 1)
     au.close()
 
 
@@ -254,6 +263,6 @@ def test_research_page_shows_ic_decay_and_quantile_returns_with_their_periods(br
         expect(page.locator(".js-plotly-plot .gtitle", has_text=title)).to_have_count(1, timeout=30_000)
     decay = page.locator(".js-plotly-plot .gtitle", has_text="IC decay").text_content()
     assert f"{first} → {last}" in decay, decay
-    assert page.locator('[data-testid="stDataFrame"]').count() == 1  # the summary table
-    assert page.locator(".js-plotly-plot", has_text="Q5").count() == 1  # quintile bars
+    expect(page.locator('[data-testid="stDataFrame"]')).to_have_count(1, timeout=60_000)  # the summary table
+    expect(page.locator(".js-plotly-plot", has_text="Q5")).to_have_count(1, timeout=60_000)  # quintile bars
     page.close()
