@@ -19,6 +19,14 @@ PG = {"host": os.environ.get("AQUANT_TEST_PGHOST", "127.0.0.1"), "port": "5432",
       "password": "", "dbname": "postgres"}
 
 
+def pytest_configure(config) -> None:
+    """Under pytest-xdist (scripts/test.sh runs two workers) each worker builds into its own dbt
+    target folder: a shared target/ would let one worker's build read another's run_results.json."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        os.environ["AQUANT_DBT_TARGET_PATH"] = str(ROOT / "target" / f"xdist-{worker}")
+
+
 def duck_settings(path: Path) -> Settings:
     return Settings(target="duckdb", duckdb_path=path, pg=dict(PG))
 

@@ -167,3 +167,20 @@ def test_no_python_outside_relations_names_a_dbt_schema():
             if hits:
                 found[str(path.relative_to(ROOT))] = hits
     assert found == {}, f"find dbt models through aquant.relations, not by schema: {found}"
+
+
+def test_a_run_without_its_own_target_path_writes_and_reads_aquant_dbt_target_path(duck, tmp_path, monkeypatch):
+    """AQUANT_DBT_TARGET_PATH moves dbt's target folder for every caller that does not pass one:
+    dbt writes its run_results and manifest there, run_dbt reads the invocation id back from there,
+    and the lookup finds the built manifest there (parallel test workers and Meltano rely on it;
+    a shared target/ lets one build read another's run_results)."""
+    target = tmp_path / "elsewhere"
+    monkeypatch.setenv("AQUANT_DBT_TARGET_PATH", str(target))
+    with Database(duck) as db:
+        ensure_raw(db)
+    res = run_dbt(duck, ["run", "--select", "stg_trade_calendar"], quiet=True)
+    assert res.returncode == 0 and "--target-path" in res.args
+    written = json.loads((target / "run_results.json").read_text())
+    assert res.invocation_id == written["metadata"]["invocation_id"]
+    monkeypatch.setattr(relations, "_cache", {})  # an empty lookup cache for this test only
+    assert relations.manifest("duckdb").path == target / "manifest.json"

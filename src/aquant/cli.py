@@ -104,13 +104,14 @@ def build(select: str | None, full_refresh: bool, vars_: str | None, dbt_args: t
 @click.option("--port", type=int, default=8080, show_default=True)
 def docs(serve: bool, port: int) -> None:
     """Generate dbt docs (lineage raw -> staging -> factors -> signals) and optionally serve them."""
+    from .config import dbt_target_dir
     from .dbt_runner import run_dbt
 
     settings = _settings()
     res = run_dbt(settings, ["docs", "generate"])
     if res.returncode != 0:
         raise click.ClickException("dbt docs generate failed; see the output above")
-    click.echo("docs written to target/ (index.html, catalog.json, manifest.json)")
+    click.echo(f"docs written to {dbt_target_dir()} (index.html, catalog.json, manifest.json)")
     if serve:
         run_dbt(settings, ["docs", "serve", "--port", str(port)])
 

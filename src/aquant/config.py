@@ -43,6 +43,15 @@ def project_root() -> Path:
     raise ConfigError("cannot find the aquant project (dbt_project.yml); run from the checkout or set AQUANT_HOME")
 
 
+def dbt_target_dir() -> Path:
+    """dbt's target folder (manifest, run_results, logs beside it): `AQUANT_DBT_TARGET_PATH` if set,
+    else target/ in the project. Two builds that share one folder overwrite each other's
+    run_results.json and manifest, so side-by-side runs (Meltano, parallel test workers, a helper's
+    build) each set their own; every reader of the folder asks here."""
+    env = os.environ.get("AQUANT_DBT_TARGET_PATH")
+    return Path(env).expanduser().resolve() if env else project_root() / "target"
+
+
 def installed_project() -> Path | None:
     """The dbt project a wheel install put under <prefix>/share/aquant, if this is such an install."""
     import sys

@@ -138,14 +138,14 @@ def step_build(settings: Settings, opt: DailyOptions) -> StepOutcome:
     writes the new day (and what it changes: a late report, an open trade's chain); tables are
     rebuilt because their input data changed, which `state:modified+` (a code-change selector)
     would not see. Data tests on the latest days only by default (build_vars)."""
-    from .config import project_root
+    from .config import dbt_target_dir
     from .dbt_runner import run_dbt
 
     args = ["build"]
     vars_ = build_vars(opt)
     t0 = time.time()
     res = run_dbt(settings, args, vars_=vars_ or None, quiet=not opt.verbose, target_path=opt.target_path)
-    rr = Path(opt.target_path or project_root() / "target") / "run_results.json"
+    rr = (Path(opt.target_path) if opt.target_path else dbt_target_dir()) / "run_results.json"
     counts = _run_results(rr, t0)
     detail = {"args": args, "vars": vars_ or None, "returncode": res.returncode,
               "invocation_id": res.invocation_id if counts else None, **counts}

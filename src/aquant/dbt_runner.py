@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Settings, project_root
+from .config import Settings, dbt_target_dir, project_root
 from .db import connect_duckdb
 
 
@@ -80,6 +80,7 @@ def run_dbt(settings: Settings, args: list[str], vars_: dict | None = None, quie
     env = {**os.environ, **settings.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     cmd = [*dbt_command(), *args, "--project-dir", str(root), "--profiles-dir", str(root),
            "--target", settings.target]
+    target_path = target_path or os.environ.get("AQUANT_DBT_TARGET_PATH")
     if target_path:
         # Separate target/log folders let several builds (tests, helpers) run side by side.
         cmd += ["--target-path", target_path, "--log-path", str(Path(target_path) / "logs")]
@@ -101,7 +102,7 @@ def run_dbt(settings: Settings, args: list[str], vars_: dict | None = None, quie
         time.sleep(0.5 * (attempt + 1))
     if quiet and returncode != 0:
         sys.stderr.write(output)
-    return DbtResult(returncode, _invocation_id(Path(target_path or root / "target")), cmd)
+    return DbtResult(returncode, _invocation_id(Path(target_path) if target_path else dbt_target_dir()), cmd)
 
 
 def run_dbt_in_process(settings: Settings, args: list[str], vars_: dict | None = None, quiet: bool = False,
@@ -119,6 +120,7 @@ def run_dbt_in_process(settings: Settings, args: list[str], vars_: dict | None =
     root = project_root()
     os.environ.update({**settings.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
     cli = [*args, "--project-dir", str(root), "--profiles-dir", str(root), "--target", settings.target]
+    target_path = target_path or os.environ.get("AQUANT_DBT_TARGET_PATH")
     if target_path:
         cli += ["--target-path", target_path, "--log-path", str(Path(target_path) / "logs")]
     if vars_:
@@ -128,4 +130,5 @@ def run_dbt_in_process(settings: Settings, args: list[str], vars_: dict | None =
     res = dbtRunner().invoke(cli)
     if res.exception is not None and not quiet:
         sys.stderr.write(f"dbt failed: {res.exception}\n")
-    return DbtResult(0 if res.success else 1, _invocation_id(Path(target_path or root / "target")), ["dbt", *cli])
+    return DbtResult(0 if res.success else 1, _invocation_id(Path(target_path) if target_path else dbt_target_dir()),
+                     ["dbt", *cli])

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from .config import load_settings, project_root
+from .config import dbt_target_dir, load_settings, project_root
 
 if TYPE_CHECKING:
     from .db import Database
@@ -209,7 +209,8 @@ def manifest(target: str | None = None, root: Path | None = None) -> Manifest:
             except OSError:
                 pass
         own = _cache_dir(root, target) / "manifest.json"
-        for path in (root / "target" / "manifest.json", own):
+        built = (dbt_target_dir() if root == project_root().resolve() else root / "target") / "manifest.json"
+        for path in (built, own):
             m = _usable(path, target, newest)
             if m is not None:
                 break
