@@ -13,12 +13,6 @@
 -- Measured by membership, not rank autocorrelation. A stock outside the universe on t - h (not
 -- yet eligible, suspended) counts as new. No row when the factor has no buckets on t - h.
 -- Uses only scores of t and t - h: no forward data, but kept here beside the other statistics.
--- How: one sort of each stock's bucket rows per factor by session number; for each horizon h the
--- window frame `range between h preceding and h preceding` holds exactly the row of session t - h
--- (at most one: one row per stock, factor and day) or nothing, so max(quantile) over it is the
--- bucket h sessions earlier or null. No join of the rows to themselves (the hash joins of ~70 M
--- rows each ran out of DuckDB's pool at full scale); the aggregate keeps one small group per
--- (day, factor, horizon, bucket).
 -- Incremental: recomputes the sessions still open at the last build, reading h sessions earlier.
 with calendar as (
     select trade_date, day_seq from {{ ref('stg_trade_calendar') }}
@@ -33,56 +27,42 @@ quantiles as (
     {%- endif %}
 ),
 
-lagged as (
-    select
-        trade_date,
-        factor,
-        quantile,
-        day_seq
-        {%- for h in var('eval_horizons') %},
-        max(quantile) over (
-            partition by code, factor order by day_seq range between {{ h }} preceding and {{ h }} preceding
-        ) as quantile_lag_{{ h }}
-        {%- endfor %}
-    from quantiles
-),
-
 horizons as (
     {{ eval_horizon_rows() }}
 ),
 
--- (factor, session) pairs that have buckets: a day is reported for h only if t - h has buckets
 factor_days as (
     select distinct factor, day_seq from quantiles
 ),
 
-counted as (
-    select
-        l.trade_date,
-        l.factor,
-        h.horizon,
-        l.quantile,
-        l.day_seq,
-        count(*) as n_stocks,
-        sum(case
-            {%- for h in var('eval_horizons') %}
-            when h.horizon = {{ h }} then case when l.quantile_lag_{{ h }} = l.quantile then 0 else 1 end
-            {%- endfor %}
-        end) as n_new
-    from lagged as l
+members as (
+    select q.code, q.trade_date, q.factor, q.quantile, q.day_seq, h.horizon
+    from quantiles as q
     cross join horizons as h
-    {%- if is_incremental() %}
-    where l.trade_date >= {{ eval_recompute_from() }}
-    {%- endif %}
-    group by l.trade_date, l.factor, h.horizon, l.quantile, l.day_seq
+    -- only days whose session t - h has buckets of this factor
+    inner join factor_days as d on q.factor = d.factor and d.day_seq = q.day_seq - h.horizon
+),
+
+flagged as (
+    select
+        m.*,
+        case when p.code is null then 1 else 0 end as is_new
+    from members as m
+    -- the same stock in the same bucket of the same factor h sessions earlier (at most one row)
+    left join quantiles as p
+        on m.code = p.code and m.factor = p.factor and m.quantile = p.quantile
+        and p.day_seq = m.day_seq - m.horizon
 )
 
 select
-    c.trade_date,
-    c.factor,
-    c.horizon,
-    c.quantile,
-    c.n_stocks,
-    cast(c.n_new as {{ type_double() }}) / c.n_stocks as turnover
-from counted as c
-inner join factor_days as d on c.factor = d.factor and d.day_seq = c.day_seq - c.horizon
+    trade_date,
+    factor,
+    horizon,
+    quantile,
+    count(*) as n_stocks,
+    cast(sum(is_new) as {{ type_double() }}) / count(*) as turnover
+from flagged
+{%- if is_incremental() %}
+where trade_date >= {{ eval_recompute_from() }}
+{%- endif %}
+group by trade_date, factor, horizon, quantile
