@@ -10,7 +10,7 @@ Steps (each timed, each build in its own subprocess through bench.steps so its p
          `Database.upsert`, stages through the same COPY; its rate is bench/run.py --pg's figure).
   full   `dbt build --full-refresh` on PostgreSQL.
   day    the held-back last day (<source>.lastday/, as bench/run.py makes it) through the loader, then
-         a one-day incremental `dbt build`.
+         a one-day incremental `dbt build` (`--day-vars '{test_recent_days: 5}'`: as `aquant daily`).
 Writes bench/out/pg_full-<name>.json; the database is dropped at the end unless --keep.
 """
 from __future__ import annotations
@@ -27,9 +27,16 @@ from bench.common import OUT, run_step
 PSQL = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qc"]
 
 
-def load(source: Path, name: str) -> dict:
-    """raw.* from the DuckDB file into PostgreSQL with COPY; rows and seconds per table."""
+def load(source: Path, name: str, before: str | None = None) -> dict:
+    """raw.* from the DuckDB file into PostgreSQL with COPY; rows and seconds per table. With
+    `before` (a date), only the rows dated before it (bench.steps.DATE_COL's column per table):
+    the source as it was before `bench.steps add_day` added the held-back day, so the one-day
+    build can be measured after the DuckDB one. (A report restated on that day would also have
+    moved a row into <table>_versions; the full-scale market's held-back day, 2024-12-31, has no
+    report or dividend rows, so its _versions tables are as they were.)"""
     import duckdb
+
+    from bench.steps import DATE_COL
 
     from aquant.config import load_settings
     from aquant.db import Database
@@ -54,8 +61,11 @@ def load(source: Path, name: str) -> dict:
                 continue
             cols = ", ".join(q(c) for c in t.columns)
             csv = OUT / f"pg_full_{tname}.csv"
+            csv.parent.mkdir(parents=True, exist_ok=True)
+            date_col = DATE_COL.get(tname.removesuffix("_versions"))
+            where = f" where {date_col} < date '{before}'" if before and date_col else ""
             t1 = time.perf_counter()
-            con.execute(f"copy (select {cols} from raw.{tname}) to '{csv}' (header false, nullstr '\\N')")
+            con.execute(f"copy (select {cols} from raw.{tname}{where}) to '{csv}' (header false, nullstr '\\N')")
             t2 = time.perf_counter()
             with db.con.cursor() as cur, open(csv) as fh:
                 cur.copy_expert(f"copy {t.fqn} ({cols}) from stdin with (format csv, null '\\N')", fh)
@@ -76,10 +86,15 @@ def main() -> None:
     ap.add_argument("--pg", default="pg_full", help="PostgreSQL database to create (dropped at the end)")
     ap.add_argument("--steps", default="load,full,day")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--before", help="load only the rows dated before this day (the held-back day, when "
+                                     "the DuckDB source has had it added already)")
     ap.add_argument("--exclude", nargs="*", help="dbt --exclude for both builds (e.g. evaluation)")
+    ap.add_argument("--day-vars", help="dbt --vars of the one-day build, e.g. '{test_recent_days: 5}' "
+                                       "(aquant daily's default: data tests on the latest 5 sessions)")
     a = ap.parse_args()
     steps = a.steps.split(",")
     source = Path(a.source)
+    OUT.mkdir(parents=True, exist_ok=True)
     res_path = OUT / f"pg_full-{a.pg}.json"
     res = json.loads(res_path.read_text()) if res_path.exists() else {}
     env = {"AQUANT_TARGET": "postgres", "PGDATABASE": a.pg}
@@ -87,7 +102,7 @@ def main() -> None:
     excl = ["--exclude", *a.exclude] if a.exclude else []
     try:
         if "load" in steps:
-            res["load"] = load(source, a.pg)
+            res["load"] = load(source, a.pg, a.before)
             print(f"load: {res['load']['rows']:,} rows in {res['load']['load_s']:.0f} s", flush=True)
         if "full" in steps:
             r = run_step("build", ["--pg", a.pg, "--target", tgt, "--full", *excl],
@@ -97,7 +112,9 @@ def main() -> None:
         if "day" in steps:
             r = run_step("add_day", ["--db", str(source)], OUT / "logs" / f"{a.pg}_add_day.log", env)
             res["add_day"] = vars(r)
-            r = run_step("build", ["--pg", a.pg, "--target", tgt, *excl], OUT / "logs" / f"{a.pg}_incr.log", env)
+            day_vars = ["--vars", a.day_vars] if a.day_vars else []
+            r = run_step("build", ["--pg", a.pg, "--target", tgt, *excl, *day_vars], OUT / "logs" / f"{a.pg}_incr.log",
+                         env)
             res["incr"] = vars(r)
             print(f"one-day build: {r.wall_s:.1f} s, peak {r.max_rss_mib:.0f} MiB", flush=True)
     finally:
