@@ -36,12 +36,11 @@ def load(source: Path, name: str, before: str | None = None) -> dict:
     report or dividend rows, so its _versions tables are as they were.)"""
     import duckdb
 
-    from bench.steps import DATE_COL
-
     from aquant.config import load_settings
     from aquant.db import Database
     from aquant.extract.loader import ensure_raw
     from aquant.schema import RAW_TABLES, q, versions_table
+    from bench.steps import DATE_COL
 
     os.environ.update({"AQUANT_TARGET": "postgres", "PGDATABASE": name})
     subprocess.run(PSQL + [f"drop database if exists {name}"], check=True)
