@@ -39,7 +39,14 @@ if [ "$#" = "0" ]; then
   AQUANT_DB="$LINT_DB" .venv/bin/sqlfluff lint models --processes 2
 fi
 
-.venv/bin/pytest "$@"
+# A full run spreads whole test modules over AQUANT_TEST_WORKERS processes (pytest-xdist; default
+# 2, this machine's cores), longest module first (tests/conftest.py, tests/module_seconds.json).
+# Each worker builds into its own dbt target folder; AQUANT_TEST_WORKERS=0 runs in one process.
+if [ "$#" = "0" ] && [ "${AQUANT_TEST_WORKERS:-2}" != "0" ]; then
+  .venv/bin/pytest -n "${AQUANT_TEST_WORKERS:-2}" --dist loadfile --no-loadscope-reorder
+else
+  .venv/bin/pytest "$@"
+fi
 
 if [ -x scripts/meltano_smoke.sh ] && [ "$#" = "0" ]; then
   scripts/meltano_smoke.sh

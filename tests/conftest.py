@@ -6,8 +6,10 @@ rather than skip, because CI must prove both targets.
 """
 from __future__ import annotations
 
+import json
 import os
 import uuid
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,43 @@ def pytest_configure(config) -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:
         os.environ["AQUANT_DBT_TARGET_PATH"] = str(ROOT / "target" / f"xdist-{worker}")
+
+
+# Seconds each test module took in the last recorded full run, summed over its tests (setup, call,
+# teardown). Only the order of the parallel run depends on it: longest modules start first, so the
+# two workers finish close together instead of one starting the slowest module last. Refresh it
+# with `AQUANT_RECORD_TEST_SECONDS=1 bash scripts/test.sh`; a module not in it counts as slow.
+MODULE_SECONDS = Path(__file__).with_name("module_seconds.json")
+_UNKNOWN_MODULE_SECONDS = 600.0
+_seconds_run: defaultdict[str, float] = defaultdict(float)
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items) -> None:
+    """Longest module first (a stable sort: tests keep their order inside a module). scripts/test.sh
+    hands whole modules to the workers in this order (--dist loadfile --no-loadscope-reorder), so a
+    module's shared fixtures, e.g. one dbt build per module, are built once."""
+    if getattr(config.option, "dist", "no") == "no":
+        return
+    known = json.loads(MODULE_SECONDS.read_text(encoding="utf-8")) if MODULE_SECONDS.exists() else {}
+    items.sort(key=lambda item: -known.get(_module(item.nodeid), _UNKNOWN_MODULE_SECONDS))
+
+
+def pytest_runtest_logreport(report) -> None:
+    """Adds up each module's seconds (on the controller under xdist: it sees every worker's reports)."""
+    _seconds_run[_module(report.nodeid)] += report.duration
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """With AQUANT_RECORD_TEST_SECONDS=1, a full run rewrites MODULE_SECONDS (the controller only)."""
+    if os.environ.get("AQUANT_RECORD_TEST_SECONDS") != "1" or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    ordered = dict(sorted(((m, round(s, 1)) for m, s in _seconds_run.items()), key=lambda kv: -kv[1]))
+    MODULE_SECONDS.write_text(json.dumps(ordered, indent=1) + "\n", encoding="utf-8")
 
 
 def duck_settings(path: Path) -> Settings:
