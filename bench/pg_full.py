@@ -31,9 +31,11 @@ def load(source: Path, name: str, before: str | None = None) -> dict:
     """raw.* from the DuckDB file into PostgreSQL with COPY; rows and seconds per table. With
     `before` (a date), only the rows dated before it (bench.steps.DATE_COL's column per table):
     the source as it was before `bench.steps add_day` added the held-back day, so the one-day
-    build can be measured after the DuckDB one. (A report restated on that day would also have
-    moved a row into <table>_versions; the full-scale market's held-back day, 2024-12-31, has no
-    report or dividend rows, so its _versions tables are as they were.)"""
+    build can be measured after the DuckDB one. Not exact: `bench.steps ingest` holds back the
+    day's quotes but loads the sample market's restatements whatever their date, so a report
+    restated on the held-back day is in the source before add_day and this filter drops it (at
+    full scale, 2024-12-31: one restatement of 300069.SZ, whose superseded row stays in
+    finance_data_versions; fundamentals_pit then differs from DuckDB in one row's state_from)."""
     import duckdb
 
     from aquant.config import load_settings
