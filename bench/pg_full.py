@@ -31,11 +31,10 @@ def load(source: Path, name: str, before: str | None = None) -> dict:
     """raw.* from the DuckDB file into PostgreSQL with COPY; rows and seconds per table. With
     `before` (a date), only the rows dated before it (bench.steps.DATE_COL's column per table):
     the source as it was before `bench.steps add_day` added the held-back day, so the one-day
-    build can be measured after the DuckDB one. Not exact: `bench.steps ingest` holds back the
-    day's quotes but loads the sample market's restatements whatever their date, so a report
-    restated on the held-back day is in the source before add_day and this filter drops it (at
-    full scale, 2024-12-31: one restatement of 300069.SZ, whose superseded row stays in
-    finance_data_versions; fundamentals_pit then differs from DuckDB in one row's state_from)."""
+    build can be measured after the DuckDB one. Exact for a source ingested since 2026-12-02, when
+    `bench.steps ingest` began holding back the day's restatements with its quotes; from an older
+    source this filter drops a restatement the source already held (at full scale, 2024-12-31: one
+    of 300069.SZ; fundamentals_pit then differed from DuckDB in one row's state_from)."""
     import duckdb
 
     from aquant.config import load_settings

@@ -62,6 +62,13 @@ def step_ingest(a: argparse.Namespace) -> None:
         is_last = pd.to_datetime(df[col]).dt.date == last
         held[name] = df[is_last]
         frames[name] = df[~is_last]
+    # restatements announced on the held-back day are that day's news too (loading them with the
+    # rest put them in the warehouse before add_day: a look-ahead in the one-day build's input)
+    restated = m.restated
+    if not restated.empty:
+        late = pd.to_datetime(restated["ann_date"]).dt.date == last
+        held["finance_data"] = pd.concat([held["finance_data"], restated[late]], ignore_index=True)
+        restated = restated[~late]
     held_dir = Path(a.db).with_suffix(".lastday")
     shutil.rmtree(held_dir, ignore_errors=True)
     held_dir.mkdir(parents=True)
@@ -80,12 +87,12 @@ def step_ingest(a: argparse.Namespace) -> None:
                 col = DATE_COL.get(name)
                 wm = pd.to_datetime(chunk[col]).max().date() if col and not chunk.empty else None
                 set_watermark(db, "sample", name, unit, wm, len(chunk))
-        if not m.restated.empty:
-            load_frame(db, "finance_data", m.restated, "sample", "sample.restated")
+        if not restated.empty:
+            load_frame(db, "finance_data", restated, "sample", "sample.restated")
         if db.kind == "duckdb":
             db.execute("checkpoint")
     t_load = time.perf_counter() - t3
-    total_rows = sum(rows.values()) + len(m.restated)
+    total_rows = sum(rows.values()) + len(restated)
     emit({"market_s": t_market, "tables_s": t_tables, "chips_s": t_chips, "load_s": t_load,
           "rows": total_rows, "daily_rows": rows["daily_quote"], "rows_per_s": total_rows / t_load,
           "held_back_day": last,
