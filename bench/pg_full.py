@@ -31,10 +31,11 @@ def load(source: Path, name: str, before: str | None = None) -> dict:
     """raw.* from the DuckDB file into PostgreSQL with COPY; rows and seconds per table. With
     `before` (a date), only the rows dated before it (bench.steps.DATE_COL's column per table):
     the source as it was before `bench.steps add_day` added the held-back day, so the one-day
-    build can be measured after the DuckDB one. Exact for a source ingested since 2026-12-02, when
-    `bench.steps ingest` began holding back the day's restatements with its quotes; from an older
-    source this filter drops a restatement the source already held (at full scale, 2024-12-31: one
-    of 300069.SZ; fundamentals_pit then differed from DuckDB in one row's state_from)."""
+    build can be measured after the DuckDB one. Not exact where the held-back day restates a
+    report: the restatement is dropped, and the version it superseded, moved by add_day into
+    <table>_versions, is loaded there instead of into <table>. A source ingested before
+    2026-12-02 also held such a restatement before add_day (at full scale, 2024-12-31: one of
+    300069.SZ; fundamentals_pit then differed from DuckDB in one row's state_from)."""
     import duckdb
 
     from aquant.config import load_settings
@@ -60,8 +61,7 @@ def load(source: Path, name: str, before: str | None = None) -> dict:
                                "and table_name = ?", [tname]).fetchone()[0]:
                 continue
             cols = ", ".join(q(c) for c in t.columns)
-            csv = OUT / f"pg_full_{tname}.csv"
-            csv.parent.mkdir(parents=True, exist_ok=True)
+            csv = OUT / f"pg_full_{tname}.csv"  # OUT: created by main()
             date_col = DATE_COL.get(tname.removesuffix("_versions"))
             where = f" where {date_col} < date '{before}'" if before and date_col else ""
             t1 = time.perf_counter()
