@@ -13,7 +13,9 @@
 --                   `loss_valuation_pb_weight`,
 --                   capped at `loss_valuation_cap`, and is_loss_making = true.
 -- Incremental: only the days after the latest one built are scored; their percentiles still read
--- each stock's full window of earlier valid bars (rolling_percent_rank's `after`).
+-- each stock's full window of earlier valid bars (rolling_percent_rank's `after`). The CTEs under
+-- the percentiles are inlined on PostgreSQL (cte_inline) so that window is read through the
+-- table's (code, trade_date) index, not by numbering every stock's whole history.
 {%- set after = incremental_last_day() if is_incremental() else none %}
 
 with stocks as (
@@ -22,7 +24,7 @@ with stocks as (
     select distinct code from {{ ref('stg_stock_state_periods') }}
 ),
 
-valuations as (
+valuations as {{ cte_inline() }} (
     select q.code, q.trade_date, q.pe_ttm, q.pb
     from {{ ref('stg_daily_quote_base') }} as q
     where q.code in (select s.code from stocks as s)
@@ -40,11 +42,11 @@ quotes as (
     {%- endif %}
 ),
 
-valid_pe as (
+valid_pe as {{ cte_inline() }} (
     select code, trade_date, pe_ttm from valuations where pe_ttm > 0
 ),
 
-valid_pb as (
+valid_pb as {{ cte_inline() }} (
     select code, trade_date, pb from valuations where pb > 0
 ),
 
