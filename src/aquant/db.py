@@ -19,7 +19,7 @@ from typing import Any, Iterator, Sequence
 
 import pandas as pd
 
-from .config import Settings, load_settings
+from .config import Settings, load_settings, pg_options
 from .schema import Table, create_sql, q, sql_type, versions_table
 
 
@@ -129,7 +129,7 @@ class Database:
             try:
                 self.con = psycopg2.connect(host=pg["host"], port=pg["port"], user=pg["user"],
                                             password=pg.get("password") or None, dbname=pg["dbname"],
-                                            connect_timeout=10)
+                                            connect_timeout=10, options=pg_options())
             except psycopg2.OperationalError as exc:
                 raise ConnectionError(f"cannot reach PostgreSQL at {self.settings.describe()}: "
                                       f"{str(exc).strip()}; check PG* / AQUANT_PG_URL") from exc
