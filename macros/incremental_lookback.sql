@@ -55,3 +55,14 @@
     select 1
     {%- endif -%}
 {%- endmacro %}
+
+{#- `and <alias>.trade_date > <latest built day>` on an incremental run, nothing on a full build: the
+    new-days filter repeated on the other side of an equijoin on trade_date (in a left join's `on`,
+    where it changes no result: a matching row has the same date). PostgreSQL does not carry a range
+    filter across an equijoin, so without it a one-day build read the joined table whole (every
+    factor row of history for one day's scores; bench/RESULTS.md). -#}
+{% macro new_days_only(alias) -%}
+    {%- if is_incremental() %}
+        and {{ alias }}.trade_date > {{ incremental_last_day() }}
+    {%- endif -%}
+{%- endmacro %}

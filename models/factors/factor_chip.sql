@@ -34,6 +34,7 @@ with quotes as (
     from {{ ref('stg_daily_quote_base') }} as q
     left join {{ ref('stg_funds_flow') }} as f on q.code = f.code and q.trade_date = f.trade_date
     {%- if is_incremental() %}
+        and f.trade_date >= {{ incremental_lookback_start(n) }}  {#- both sides: see new_days_only #}
     -- incremental: re-read enough bars for the window, keep only the new days (see the final select)
     where q.trade_date >= {{ incremental_lookback_start(n) }}
     {%- endif %}
@@ -56,6 +57,7 @@ joined as (
         c.source as chip_source
     from quotes as q
     left join {{ ref('stg_chip_distribution') }} as c on q.code = c.code and q.trade_date = c.trade_date
+        {{- new_days_only('c') }}
     {%- if is_incremental() %}
     where q.trade_date > {{ incremental_last_day() }}
     {%- endif %}

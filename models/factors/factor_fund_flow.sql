@@ -24,6 +24,10 @@ with stocks as (
         on avail.day_seq = c.day_seq - {{ var('avail_lag_margin_north') }}
     left join {{ ref('stg_funds_flow') }} as f on q.code = f.code and f.trade_date = avail.trade_date
     {%- if is_incremental() %}
+        -- the lagged days of the new ones, on this side too (see new_days_only)
+        and f.trade_date >= {{ incremental_lookback_start(var('avail_lag_margin_north')) }}
+    {%- endif %}
+    {%- if is_incremental() %}
     -- incremental: every measure is of its own day, so only the new days are read
     where q.trade_date > {{ incremental_last_day() }}
     {%- endif %}

@@ -23,7 +23,10 @@ with quotes as (
         on q.code = m.code
         and q.trade_date = m.trade_date
     {% if is_incremental() %}
+    -- on both sides of the join: PostgreSQL does not carry a range filter across an equijoin, and
+    -- without it read every row of int_macd__recursed each day
     where q.trade_date >= {{ incremental_lookback_start(var('technical_lookback')) }}
+      and m.trade_date >= {{ incremental_lookback_start(var('technical_lookback')) }}
     {% endif %}
 ),
 
@@ -121,10 +124,20 @@ scored as (
     from flags
 )
 
-select * from scored
 {% if is_incremental() %}
-where trade_date > coalesce(
-    (select max(t.trade_date) from {{ this }} as t where t.code = scored.code),
-    cast('1900-01-01' as date)
+-- each stock's days after its own latest built day: its latest day within the lookback (a stock
+-- without one, e.g. suspended longer, gets all its re-read days), grouped once, not looked up per row
+, built as (
+    select t.code, max(t.trade_date) as last_day
+    from {{ this }} as t
+    where t.trade_date >= {{ incremental_lookback_start(var('technical_lookback')) }}
+    group by t.code
 )
+
+select s.*
+from scored as s
+left join built as b on s.code = b.code
+where s.trade_date > coalesce(b.last_day, cast('1900-01-01' as date))
+{% else %}
+select * from scored
 {% endif %}

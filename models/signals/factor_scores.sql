@@ -38,8 +38,11 @@ joined as (
     inner join {{ ref('stg_stock_state_periods') }} as st
         on t.code = st.code and t.trade_date between st.valid_from and st.valid_to
     left join {{ ref('factor_fund_flow') }} as f on t.code = f.code and t.trade_date = f.trade_date
+        {{- new_days_only('f') }}
     left join {{ ref('factor_valuation') }} as v on t.code = v.code and t.trade_date = v.trade_date
+        {{- new_days_only('v') }}
     left join {{ ref('factor_chip') }} as c on t.code = c.code and t.trade_date = c.trade_date
+        {{- new_days_only('c') }}
 )
 
 select

@@ -95,7 +95,9 @@ next_session as (
     from date_line
 ),
 
-bars as (
+-- inlined on PostgreSQL (cte_inline): each join below then reaches the table's (code, trade_date)
+-- index instead of scanning a materialized copy of every bar
+bars as {{ cte_inline() }} (
     select code, trade_date
     from {{ ref('stg_daily_quote_base') }}
 ),
@@ -107,13 +109,15 @@ on_session as (
     left join bars as b on b.code = a.code and b.trade_date = n.session_date
 ),
 
--- no bar on that session (suspended, or not listed yet): the stock's first bar after the date
+-- no bar on that session (suspended, or not listed yet): the stock's first bar after the date (a
+-- scalar min: one index probe per row on PostgreSQL, where a range join read every later bar)
 after_gap as (
-    select o.code, o.d, min(b.trade_date) as first_bar
+    select
+        o.code,
+        o.d,
+        (select min(b.trade_date) from bars as b where b.code = o.code and b.trade_date >= o.d) as first_bar
     from on_session as o
-    inner join bars as b on b.code = o.code and b.trade_date >= o.d
     where o.first_bar is null
-    group by o.code, o.d
 ),
 
 ann_first_bar as (
@@ -160,11 +164,13 @@ before_next as (
 ),
 
 before_gap as (
-    select p.code, p.valid_from, max(b.trade_date) as prev_bar
+    select
+        p.code,
+        p.valid_from,
+        (select max(b.trade_date) from bars as b where b.code = p.code and b.trade_date < p.next_valid_from)
+            as prev_bar
     from before_next as p
-    inner join bars as b on b.code = p.code and b.trade_date < p.next_valid_from
     where p.prev_bar is null
-    group by p.code, p.valid_from
 ),
 
 states as (
