@@ -43,6 +43,11 @@ SELECT = ["+factor_valuation", "+factor_technical", "+int_offense_signals__chain
 TABLES = {"intermediate.int_macd__recursed": ["code", "trade_date"],
           "factors.factor_technical": ["code", "trade_date"],
           "factors.factor_valuation": ["code", "trade_date"],
+          # upstream of the chain, continued on PostgreSQL with their new-days filters on both
+          # sides of each join (macros/incremental_lookback.sql, new_days_only)
+          "factors.factor_chip": ["code", "trade_date"],
+          "factors.factor_fund_flow": ["code", "trade_date"],
+          "signals.factor_scores": ["code", "trade_date"],
           "intermediate.int_offense_signals__chained": ["signal_id"]}
 
 

@@ -10,6 +10,10 @@ and a new dividend announced weeks before D, and an ETF row in the margin list. 
 build is compared with a byte copy rebuilt with --full-refresh, table by table, every row (for
 fundamentals_pit and the alerts, every row of the stocks whose old bars were not corrected: a
 corrected old bar needs --full-refresh there, as in the factor models).
+
+PostgreSQL takes other paths for the same one-day build (the loaded-since-last-build mark written into
+the SQL as a literal and read through raw.<table>(loaded_at), the gap searches as index probes):
+the same two loads built incrementally on PostgreSQL must equal the DuckDB full refresh.
 """
 from __future__ import annotations
 
@@ -21,13 +25,15 @@ import pytest
 from aquant.db import Database
 from aquant.extract.sample import SampleConfig
 
-from conftest import duck_settings
+from conftest import create_pg_database, drop_pg_database, duck_settings, pg_settings
 from test_offense_support import assert_frames_close, build_selected, copy_duck, load_tables, read, sample_tables
 
 CFG = SampleConfig(n_stocks=12, start=date(2022, 1, 4), end=date(2023, 7, 14))
 D = date(2023, 6, 30)
-SELECT = ["+quarantine", "+fundamentals_pit", "+stable_alerts"]
+SELECT = ["+quarantine", "+fundamentals_pit", "+stable_alerts", "+stg_funds_flow", "+stg_chip_distribution"]
 TABLES = {"staging.stg_daily_quote_base": ["code", "trade_date"],
+          "staging.stg_funds_flow": ["code", "trade_date"],
+          "staging.stg_chip_distribution": ["code", "trade_date"],
           "staging.quarantine": ["source_table", "code", "row_date", "reason"],
           "intermediate.int_fundamentals__pit_events": ["code", "valid_from"],
           "factors.fundamentals_pit": ["code", "trade_date"],
@@ -93,9 +99,25 @@ def builds(tmp_path_factory):
     return inc, full, before, late
 
 
-@pytest.mark.parametrize("table", list(TABLES))
-def test_one_day_build_equals_full_refresh(builds, table):
-    inc, full, _, late = builds
+@pytest.fixture(scope="module")
+def pg_incremental(builds, tmp_path_factory):
+    """The same first load and late load, built incrementally on PostgreSQL."""
+    tmp = tmp_path_factory.mktemp("staging_incremental_pg")
+    name = create_pg_database("aquant_stg_inc")
+    try:
+        pg = pg_settings(name)
+        with Database(pg) as db:
+            load_tables(db, sample_tables(CFG, until=D))
+        build_selected(pg, tmp / "t1", SELECT)
+        with Database(pg) as db:
+            load_tables(db, builds[3])
+        build_selected(pg, tmp / "t2", SELECT)
+        yield pg
+    finally:
+        drop_pg_database(name)
+
+
+def _compared(inc, full, late, table: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     a, b = read(inc, f"select * from {table}"), read(full, f"select * from {table}")
     a, b = a.drop(columns=["loaded_at"], errors="ignore"), b.drop(columns=["loaded_at"], errors="ignore")
     if table in ("factors.fundamentals_pit", "signals.stable_alerts"):
@@ -105,7 +127,22 @@ def test_one_day_build_equals_full_refresh(builds, table):
         assert late["finance_data"]["code"].iloc[0] not in fixed
         a, b = a[~a["code"].isin(fixed)], b[~b["code"].isin(fixed)]
     assert len(a) > (0 if table == "signals.stable_alerts" else 2)
+    return a, b
+
+
+@pytest.mark.parametrize("table", list(TABLES))
+def test_one_day_build_equals_full_refresh(builds, table):
+    inc, full, _, late = builds
+    a, b = _compared(inc, full, late, table)
     assert_frames_close(a, b, TABLES[table], 1e-12, f"{table} incremental vs full refresh")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("table", list(TABLES))
+def test_postgres_one_day_build_equals_duckdb_full_refresh(builds, pg_incremental, table):
+    _, full, _, late = builds
+    a, b = _compared(pg_incremental, full, late, table)
+    assert_frames_close(a, b, TABLES[table], 1e-9, f"{table} postgres incremental vs duckdb full refresh")
 
 
 def test_the_late_rows_changed_history(builds):

@@ -228,6 +228,11 @@ class Database:
         self.execute(create_sql(t, self.kind))
         if t.versioned:
             self.execute(create_sql(versions_table(t), self.kind))
+        if self.kind == "postgres" and "loaded_at" in t.columns:
+            # The incremental staging models select the rows loaded since their last build
+            # (macros/incremental_lookback.sql, incremental_loaded_after): one day's rows through
+            # this index instead of a scan of the whole raw table each day. DuckDB prunes by zone maps.
+            self.execute(f"CREATE INDEX IF NOT EXISTS {t.name}_loaded_at_idx ON {t.fqn} ({q('loaded_at')})")
         self._ensured.add(t.fqn)
 
     # -- bulk upsert ----------------------------------------------------------------------

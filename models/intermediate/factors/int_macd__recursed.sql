@@ -20,19 +20,45 @@
 -- Spark rebuilds incremental models whole, macros/spark_compat.sql) continues each stock's stored
 -- state.
 {%- if is_incremental() %}
-with state as (
-    select code, trade_date, bar_seq, ema_fast_hfq, ema_slow_hfq, dea_hfq
-    from (
-        select
-            *,
-            row_number() over (partition by code order by trade_date desc) as rn
-        from {{ this }}
-    ) as latest
-    where rn = 1
+-- Each stock's stored state and its bars after it, read through the (code, trade_date) indexes of
+-- both tables (macros/pg_index.sql): the stocks by a loose index scan (one probe per stock: the
+-- next code after the last), then per stock its latest stored row and its later bars. Numbering
+-- every stored row to find each stock's latest, and scanning every bar to find the new ones, read
+-- 11.8 M rows of each at 5,000 stocks x 10 years for one new day.
+with recursive quote_codes (code) as (
+    select min(code) from {{ ref('stg_daily_quote_base') }}
+    union all
+    select (select min(q.code) from {{ ref('stg_daily_quote_base') }} as q where q.code > c.code)
+    from quote_codes as c
+    where c.code is not null
+),
+
+state as (
+    select l.code, l.trade_date, l.bar_seq, l.ema_fast_hfq, l.ema_slow_hfq, l.dea_hfq
+    from quote_codes as c
+    cross join lateral (
+        select t.code, t.trade_date, t.bar_seq, t.ema_fast_hfq, t.ema_slow_hfq, t.dea_hfq
+        from {{ this }} as t
+        where t.code = c.code
+        order by t.trade_date desc
+        limit 1
+    ) as l
+),
+
+new_quotes as (
+    select q.code, q.trade_date, q.close_hfq, q.adj_factor
+    from quote_codes as c
+    left join state as s on s.code = c.code
+    cross join lateral (
+        select b.code, b.trade_date, b.close_hfq, b.adj_factor
+        from {{ ref('stg_daily_quote_base') }} as b
+        where b.code = c.code and b.trade_date > coalesce(s.trade_date, cast('1900-01-01' as date))
+    ) as q
+    where c.code is not null
 ),
 
 macd as (
-{{ macd_closed_form(ref('stg_daily_quote_base'), a_fast, a_slow, a_sig, state='state') }}
+{{ macd_closed_form('new_quotes', a_fast, a_slow, a_sig, state='state') }}
 )
 
 select * from macd
