@@ -26,8 +26,6 @@ with stocks as (
     {%- if is_incremental() %}
         -- the lagged days of the new ones, on this side too (see new_days_only)
         and f.trade_date >= {{ incremental_lookback_start(var('avail_lag_margin_north')) }}
-    {%- endif %}
-    {%- if is_incremental() %}
     -- incremental: every measure is of its own day, so only the new days are read
     where q.trade_date > {{ incremental_last_day() }}
     {%- endif %}

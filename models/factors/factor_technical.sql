@@ -5,6 +5,8 @@
 -- volume ratio, breakout and the technical score (0-10). Windows count bars, so suspended days
 -- are skipped. On an incremental build only the last `technical_lookback` bars are re-read.
 
+{%- set lookback_start = incremental_lookback_start(var('technical_lookback')) if is_incremental() else none %}
+
 with quotes as (
     select
         q.code,
@@ -25,8 +27,8 @@ with quotes as (
     {% if is_incremental() %}
     -- on both sides of the join: PostgreSQL does not carry a range filter across an equijoin, and
     -- without it read every row of int_macd__recursed each day
-    where q.trade_date >= {{ incremental_lookback_start(var('technical_lookback')) }}
-      and m.trade_date >= {{ incremental_lookback_start(var('technical_lookback')) }}
+    where q.trade_date >= {{ lookback_start }}
+      and m.trade_date >= {{ lookback_start }}
     {% endif %}
 ),
 
@@ -130,7 +132,7 @@ scored as (
 , built as (
     select t.code, max(t.trade_date) as last_day
     from {{ this }} as t
-    where t.trade_date >= {{ incremental_lookback_start(var('technical_lookback')) }}
+    where t.trade_date >= {{ lookback_start }}
     group by t.code
 )
 
