@@ -18,9 +18,21 @@ quotes as (
         q.*,
         count(*) over (partition by q.code, q.trade_date) as key_count,
         row_number() over (partition by q.code, q.trade_date order by q.loaded_at desc) as key_rank
+    {%- if touched_after is none %}
     from {{ source('raw', 'daily_quote') }} as q
-    {%- if touched_after is not none %}
-    inner join scope as s on s.code = q.code and q.trade_date >= s.read_from
+    {%- elif target.type == 'postgres' %}
+    from scope as s
+    cross join lateral (
+        select r.*, s.from_date as scope_from
+        from {{ source('raw', 'daily_quote') }} as r
+        where r.code = s.code and r.trade_date >= s.read_from
+    ) as q
+    {%- else %}
+    from (
+        select r.*, s.from_date as scope_from
+        from {{ source('raw', 'daily_quote') }} as r
+        inner join scope as s on s.code = r.code and r.trade_date >= s.read_from
+    ) as q
     {%- endif %}
 ),
 
@@ -29,24 +41,33 @@ calendar as (
 ),
 
 -- Back-adjusted continuity of the latest copy of each bar with the bar before it, and the same
--- for the bar before (lags only: a bar is judged on what was known on its own day).
-gaps as (
+-- for the bar before (lags only: a bar is judged on what was known on its own day). Lags within
+-- the usable copies (`usable`: the latest copy with positive close, pre_close and adj_factor), so
+-- the bar before is the previous usable one: left_gap of a bar, and of the usable bar before it
+-- (prev_left_gap), from one sort and no join (a join of two CTEs on code and date is what
+-- PostgreSQL misestimates into nested loops).
+usable as (
     select
-        code,
-        trade_date,
-        pre_close * adj_factor
-        / nullif(lag(close * adj_factor) over (partition by code order by trade_date), 0) - 1 as left_gap
+        quotes.*,
+        coalesce(
+            key_rank = 1 and close > 0 and pre_close > 0 and adj_factor > 0, false
+        ) as is_usable
     from quotes
-    where key_rank = 1 and close > 0 and pre_close > 0 and adj_factor > 0
 ),
 
 continuity as (
     select
-        code,
-        trade_date,
-        left_gap,
-        lag(left_gap) over (partition by code order by trade_date) as prev_left_gap
-    from gaps
+        usable.*,
+        case when is_usable then
+            pre_close * adj_factor
+            / nullif(lag(close * adj_factor) over by_usable, 0) - 1
+        end as left_gap,
+        case when is_usable then
+            lag(pre_close * adj_factor) over by_usable
+            / nullif(lag(close * adj_factor, 2) over by_usable, 0) - 1
+        end as prev_left_gap
+    from usable
+    window by_usable as (partition by code, is_usable order by trade_date)
 ),
 
 -- First session on or after the listing date, and how many sessions are exempt. The board is
@@ -74,7 +95,11 @@ listing as (
 )
 
 select
-    quotes.*,
+    {%- for c in ['code', 'trade_date', 'open', 'high', 'low', 'close', 'pre_close', 'volume', 'amount',
+                  'turnover_rate', 'adj_factor', 'pe_ttm', 'pb', 'total_mv', 'circ_mv', 'source',
+                  'loaded_at', 'key_count', 'key_rank'] %}
+    quotes.{{ c }},
+    {%- endfor %}
     case
         when quotes.key_rank > 1 then 'duplicate key (older copy)'
         when quotes.open is null or quotes.high is null or quotes.low is null or quotes.close is null
@@ -90,8 +115,8 @@ select
         when quotes.loaded_at < {{ dbt.dateadd('minute', var('quote_final_utc_minutes'),
                                                'cast(quotes.trade_date as timestamp)') }}
             then 'loaded before the day was final (intraday snapshot)'
-        when abs(continuity.left_gap) > {{ var('quote_continuity_tolerance') }}
-            and coalesce(abs(continuity.prev_left_gap), 0) <= {{ var('quote_continuity_tolerance') }}
+        when abs(quotes.left_gap) > {{ var('quote_continuity_tolerance') }}
+            and coalesce(abs(quotes.prev_left_gap), 0) <= {{ var('quote_continuity_tolerance') }}
             then 'breaks price continuity (a bar of another stock?)'
         when quotes.pre_close > 0
             and abs(quotes.close / quotes.pre_close - 1) > {{ var('quote_max_abs_return') }}
@@ -100,12 +125,11 @@ select
             )
             then 'close too far from pre_close'
     end as reason
-from quotes
+from continuity as quotes
 left join calendar on quotes.trade_date = calendar.trade_date
 left join listing on quotes.code = listing.code
-left join continuity on quotes.code = continuity.code and quotes.trade_date = continuity.trade_date
 {%- if touched_after is not none %}
-inner join scope on quotes.code = scope.code and quotes.trade_date >= scope.from_date
+where quotes.trade_date >= quotes.scope_from
 {%- endif %}
 {%- endmacro %}
 
@@ -133,10 +157,21 @@ lookback as (
         q.pre_close,
         q.adj_factor,
         row_number() over (partition by q.code, q.trade_date order by q.loaded_at desc) as key_rank
+    {%- if target.type == 'postgres' %}
+    from touched as t
+    cross join lateral (
+        select r.code, r.trade_date, r.close, r.pre_close, r.adj_factor, r.loaded_at
+        from {{ source('raw', 'daily_quote') }} as r
+        where r.code = t.code
+          and r.trade_date < t.from_date
+          and r.trade_date >= {{ dbt.dateadd('day', -30, 't.from_date') }}
+    ) as q
+    {%- else %}
     from {{ source('raw', 'daily_quote') }} as q
     inner join touched as t on q.code = t.code
     where q.trade_date < t.from_date
       and q.trade_date >= {{ dbt.dateadd('day', -30, 't.from_date') }}
+    {%- endif %}
 ),
 
 lookback_ok as (
@@ -164,7 +199,20 @@ scope as (
     earliest touched day on), so a bar that is now quarantined (or clean) leaves the other table.
     `date_col` names the trade date in {{ this }}; `where` narrows the rows (SQL, optional). -#}
 {% macro daily_quote_delete_redone(touched_after, date_col='trade_date', where=none) -%}
-    {%- if is_incremental() -%}
+    {%- if is_incremental() and target.type == 'postgres' -%}
+    {#- the same rows through the (code, trade_date) index: each touched stock's rows from its
+        earliest touched day on -#}
+    delete from {{ this }} as t
+    using (
+        select code, min(trade_date) as from_date
+        from {{ source('raw', 'daily_quote') }}
+        where loaded_at > {{ touched_after }}
+        group by code
+    ) as n
+    where n.code = t.code
+      and t.{{ date_col }} >= n.from_date
+    {%- if where %} and ({{ where }}){% endif %}
+    {%- elif is_incremental() -%}
     delete from {{ this }} as t
     where exists (
         select 1

@@ -4,19 +4,34 @@
   delete+insert on the unique key); without an index each is a scan of the whole table.
   Idempotent: an index with the same columns on this table is not created twice.
 -#}
-{% macro pg_index(columns) -%}
+{#- `include` (optional): non-key columns stored in the index (a covering index), so that a read of
+    only those columns is an index-only scan that does not visit the table's rows. -#}
+{% macro pg_index(columns, include=none) -%}
     {%- if target.type == 'postgres' -%}
+    {%- set cols = columns | join(", ") ~ (") INCLUDE (" ~ include | join(", ") if include else "") -%}
     do $$
     begin
         if not exists (
             select 1 from pg_indexes
             where schemaname = '{{ this.schema }}' and tablename = '{{ this.identifier }}'
-              and indexdef like '%({{ columns | join(", ") }})'
+              and indexdef like '%({{ cols }})'
         ) then
-            execute 'create index on {{ this }} ({{ columns | join(", ") }})';
+            execute 'create index on {{ this }} ({{ cols }})';
         end if;
     end
     $$
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A post-hook to run after the model's transaction commits (`after_commit`): on PostgreSQL,
+    VACUUM (ANALYZE) of the model's table. A table made by CREATE TABLE AS, then appended to by
+    a day at a time, is never vacuumed by autovacuum (its insert threshold is 20 % of the table):
+    without the visibility map an index-only scan still visits every row's page, and without
+    statistics the planner guesses. A vacuum of the new day's pages only is fast (the rest is
+    marked all-visible). Nothing on other engines. -#}
+{% macro pg_vacuum() -%}
+    {%- if target.type == 'postgres' -%}
+    vacuum (analyze) {{ this }}
     {%- endif -%}
 {%- endmacro %}
 

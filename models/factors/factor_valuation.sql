@@ -18,16 +18,12 @@
 -- table's (code, trade_date) index, not by numbering every stock's whole history.
 {%- set after = incremental_last_day() if is_incremental() else none %}
 
-with stocks as (
-    -- the stocks with a point-in-time state (every stock of stg_stock_info: its periods cover
-    -- 1900-01-01..9999-12-31 without gaps), i.e. the rows the industry join below keeps
-    select distinct code from {{ ref('stg_stock_state_periods') }}
-),
-
-valuations as {{ cte_inline() }} (
+-- every stock's bars: the industry join below keeps the stocks with a point-in-time state, and
+-- the percentiles, per stock, are left-joined to those rows (a semi-join on that list here was
+-- repeated for each of the 750 bars of every frame read on PostgreSQL)
+with valuations as {{ cte_inline() }} (
     select q.code, q.trade_date, q.pe_ttm, q.pb
     from {{ ref('stg_daily_quote_base') }} as q
-    where q.code in (select s.code from stocks as s)
 ),
 
 quotes as (

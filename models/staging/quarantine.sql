@@ -3,7 +3,7 @@
         materialized='incremental',
         unique_key=['source_table', 'code', 'row_date'],
         pre_hook=[
-            "{{ daily_quote_delete_redone(incremental_loaded_after(), 'row_date', \"t.source_table = 'daily_quote'\") }}",
+            "{{ daily_quote_delete_redone(incremental_loaded_after(literal=true), 'row_date', \"t.source_table = 'daily_quote'\") }}",
             "{% if is_incremental() %}delete from {{ this }} where source_table = 'finance_data'{% else %}select 1{% endif %}"
         ],
         post_hook=["{{ pg_index(['loaded_at']) }}"]
@@ -25,7 +25,7 @@ select
     source,
     loaded_at
 {%- if is_incremental() %}
-from ({{ daily_quote_checked(incremental_loaded_after()) }}) as checked
+from ({{ daily_quote_checked(incremental_loaded_after(literal=true)) }}) as checked
 {%- else %}
 from {{ ref('int_daily_quote__checked') }}
 {%- endif %}
@@ -56,5 +56,5 @@ select
 from {{ source('raw', 'funds_flow') }}
 where not {{ is_stock_code('code') }}
 {%- if is_incremental() %}
-  and loaded_at > {{ incremental_loaded_after() }}
+  and loaded_at > {{ incremental_loaded_after(literal=true) }}
 {%- endif %}

@@ -1,8 +1,12 @@
 {{
     config(
         materialized='incremental',
-        pre_hook="{{ daily_quote_delete_redone(incremental_loaded_after()) }}",
-        post_hook=["{{ pg_index(['loaded_at']) }}"]
+        pre_hook="{{ daily_quote_delete_redone(incremental_loaded_after(literal=true)) }}",
+        post_hook=[
+            "{{ pg_index(['loaded_at']) }}",
+            "{{ pg_index(['code', 'trade_date'], include=['pe_ttm', 'pb']) }}",
+            after_commit("{{ pg_vacuum() }}")
+        ]
     )
 }}
 -- One row per stock and trading day: clean unadjusted bars plus close_hfq (back-adjusted,
@@ -17,7 +21,7 @@
 with clean as (
     select *
     {%- if is_incremental() %}
-    from ({{ daily_quote_checked(incremental_loaded_after()) }}) as checked
+    from ({{ daily_quote_checked(incremental_loaded_after(literal=true)) }}) as checked
     {%- else %}
     from {{ ref('int_daily_quote__checked') }}
     {%- endif %}
