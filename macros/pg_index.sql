@@ -23,15 +23,23 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- A post-hook to run after the model's transaction commits (`after_commit`): on PostgreSQL,
-    VACUUM (ANALYZE) of the model's table. A table made by CREATE TABLE AS, then appended to by
-    a day at a time, is never vacuumed by autovacuum (its insert threshold is 20 % of the table):
-    without the visibility map an index-only scan still visits every row's page, and without
-    statistics the planner guesses. A vacuum of the new day's pages only is fast (the rest is
-    marked all-visible). Nothing on other engines. -#}
-{% macro pg_vacuum() -%}
-    {%- if target.type == 'postgres' -%}
+{#- A post-hook every model gets, run after its transaction commits (dbt_project.yml,
+    `transaction: false`): on PostgreSQL, VACUUM (ANALYZE) of a table that has no statistics yet,
+    i.e. once after each full build of an incremental model and after each build of a table model
+    (a new table each time). A table made by CREATE TABLE AS and then appended to a day at a time
+    never reaches autovacuum's thresholds (20 % of the table), so without this PostgreSQL planned
+    every one-day read of it blind: the recent-days data tests (`trade_date >= <day>`, one day in
+    400) were seq scans of 11.8 M rows, 3.5 s each at full scale, and index-only scans visited every
+    row's page (no visibility map). Statistics from the full build stay good for the new days: for
+    a date past the histogram PostgreSQL reads the real maximum from the index. Nothing on other
+    engines, for views, or for a table that has statistics. -#}
+{% macro pg_analyze_new() -%}
+    {%- if target.type == 'postgres' and execute and config.get('materialized') in ('incremental', 'table') -%}
+    {%- set found = run_query("select count(*) from pg_stats where schemaname = '" ~ this.schema
+                              ~ "' and tablename = '" ~ this.identifier ~ "'").columns[0].values()[0] -%}
+    {%- if found == 0 -%}
     vacuum (analyze) {{ this }}
+    {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
 

@@ -4,8 +4,7 @@
         pre_hook="{{ daily_quote_delete_redone(incremental_loaded_after(literal=true)) }}",
         post_hook=[
             "{{ pg_index(['loaded_at']) }}",
-            "{{ pg_index(['code', 'trade_date'], include=['pe_ttm', 'pb']) }}",
-            after_commit("{{ pg_vacuum() }}")
+            "{{ pg_index(['code', 'trade_date'], include=['pe_ttm', 'pb']) }}"
         ]
     )
 }}

@@ -1,6 +1,6 @@
 -- depends_on: {{ ref('stg_daily_quote') }}  (reads stg_daily_quote_base, the table under that view: no *_qfq needed; the ref keeps the view in every +model selection)
 {#- PostgreSQL: no nested loops between the CTEs (pg_no_nested_loops). Once the tables under it have
-    statistics (stg_daily_quote_base is vacuumed and analyzed after each build), PostgreSQL
+    statistics (each new table is analyzed once, macros/pg_index.sql pg_analyze_new), PostgreSQL
     estimated a few dozen states for tens of thousands and looped over CTE scans: a one-day build
     at 1,500 x 5 years ran for minutes instead of seconds. The index probes into the bars stay
     index probes: scalar subqueries (first_bar, prev_bar, the gaps, the latest bar) are not joins. -#}

@@ -61,10 +61,10 @@ open_buys as (
 {%- if target.type == 'postgres' %}
 -- PostgreSQL: the same restart as a date (bar_seq rises with trade_date within a stock): the
 -- earlier of the open buy and the first day after the latest signal day; the stocks are those with
--- a new day or an open buy. `redo` then reads each stock's bars from that date, and the `lookback`
--- bars before it, through the (code, trade_date) indexes (the bar-number form scanned every
--- factor_scores row twice: 35 s of a one-day build at 5,000 x 10 years, bench/RESULTS.md).
-restart as (
+-- a new day or an open buy. `daily` then reads each stock's bars from that date, and the
+-- `lookback` bars before it, through the (code, trade_date) indexes (the bar-number form scanned
+-- every factor_scores row twice: 35 s of a one-day build at 5,000 x 10 years, bench/RESULTS.md).
+restart_days as (
     select
         k.code,
         case
@@ -83,23 +83,22 @@ restart as (
     left join open_buys as o on o.code = k.code
 ),
 
-redo as (
-    select r.code, s.trade_date, s.trade_date >= r.restart_from as in_redo
-    from restart as r
-    cross join lateral (
-        select f.trade_date
-        from {{ ref('factor_scores') }} as f
-        where f.code = r.code and f.trade_date >= r.restart_from
-        union all
-        select p.trade_date
-        from (
-            select f.trade_date
-            from {{ ref('factor_scores') }} as f
-            where f.code = r.code and f.trade_date < r.restart_from
-            order by f.trade_date desc
-            limit {{ lookback }}
-        ) as p
-    ) as s
+-- and the first bar to read: `lookback` bars before the restart (its windows' history)
+restart as (
+    select
+        d.code,
+        d.restart_from,
+        coalesce((
+            select min(p.trade_date)
+            from (
+                select f.trade_date
+                from {{ ref('factor_scores') }} as f
+                where f.code = d.code and f.trade_date < d.restart_from
+                order by f.trade_date desc
+                limit {{ lookback }}
+            ) as p
+        ), d.restart_from) as read_from
+    from restart_days as d
 ),
 {%- else %}
 restart as (
@@ -140,16 +139,34 @@ daily as (
             rows between {{ var('atr_window') - 1 }} preceding and current row
         ) as atr,
         {%- if is_incremental() and target.type == 'postgres' %}
-        r.in_redo
+        s.trade_date >= r.restart_from as in_redo
         {%- elif is_incremental() %}
         s.bar_seq >= r.restart_seq as in_redo
         {%- else %}
         true as in_redo
         {%- endif %}
     {%- if is_incremental() and target.type == 'postgres' %}
-    from redo as r
-    inner join {{ ref('factor_scores') }} as s on s.code = r.code and s.trade_date = r.trade_date
-    inner join {{ ref('stg_daily_quote_base') }} as q on s.code = q.code and s.trade_date = q.trade_date
+    -- a lateral kept as such by `offset 0`: per stock its bars and quotes from read_from, each an
+    -- index range (flattened into joins, PostgreSQL hashed every bar of each stock, or probed
+    -- the quotes one bar at a time: 9 s and 2.3 s of 10 and 3.4 s at 1,500 x 5 years)
+    from restart as r
+    cross join lateral (
+        select
+            f.*,
+            q1.adj_factor as q_adj_factor,
+            q1.high as q_high,
+            q1.low as q_low,
+            q1.pre_close as q_pre_close
+        from {{ ref('factor_scores') }} as f
+        inner join {{ ref('stg_daily_quote_base') }} as q1
+            on q1.code = f.code and q1.trade_date = f.trade_date
+        where f.code = r.code and f.trade_date >= r.read_from
+          and q1.code = r.code and q1.trade_date >= r.read_from
+        offset 0
+    ) as s
+    cross join lateral (
+        select s.q_adj_factor as adj_factor, s.q_high as high, s.q_low as low, s.q_pre_close as pre_close
+    ) as q
     {%- else %}
     from {{ ref('factor_scores') }} as s
     inner join {{ ref('stg_daily_quote_base') }} as q on s.code = q.code and s.trade_date = q.trade_date
