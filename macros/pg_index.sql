@@ -29,7 +29,7 @@
     (a new table each time). A table made by CREATE TABLE AS and then appended to a day at a time
     never reaches autovacuum's thresholds (20 % of the table), so without this PostgreSQL planned
     every one-day read of it blind: the recent-days data tests (`trade_date >= <day>`, one day in
-    400) were seq scans of 11.8 M rows, 3.5 s each at full scale, and index-only scans visited every
+    400) were seq scans of 11.8 M rows, 2.5-6.2 s each at full scale, and index-only scans visited every
     row's page (no visibility map). Statistics from the full build stay good for the new days: for
     a date past the histogram PostgreSQL reads the real maximum from the index. Nothing on other
     engines, for views, or for a table that has statistics. -#}
